@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The whole build, run by `npm install` (prepare) and `npm run build`:
+ *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
+ *   2. ajv standalone validators from schemas/           → dist/src/generated/validators.js
+ *   3. TypeScript                                        → dist/
+ *   4. the C shim and helpers, compiled here with cc     → native/build/
+ * Nothing prebuilt is downloaded.
+ */
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit' });
+
+run(process.execPath, ['scripts/gen-types.js']);
+run(process.execPath, ['scripts/gen-validators.js']);
+run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+
+const cc = process.env.CC || 'cc';
+const out = path.join(ROOT, 'native', 'build');
+fs.mkdirSync(out, { recursive: true });
+const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
+run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c']);
+run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Build step 2 of 3: precompiled (ajv "standalone") validators for the JSON Schemas in schemas/.
+ *
+ * Writes
+ *   dist/src/generated/validators.js  CommonJS; exports validateSpec, validateProcess, validateState.
+ *                                     Plain generated code: requiring it compiles no schema.
+ *   src/generated/validators.d.ts     declarations, so tsc can type-check `import ... from '../generated/validators'`.
+ *
+ * The .js goes straight to dist/ because tsc does not copy .js files out of src/. Run after
+ * gen-types.js (the .d.ts imports the generated types) and before tsc.
+ * Output is deterministic; files are rewritten only when their content changes.
+ */
+const fs = require('fs');
+const path = require('path');
+const Ajv = require('ajv').default;
+const standaloneCode = require('ajv/dist/standalone').default;
+
+const ROOT = path.resolve(__dirname, '..');
+const SCHEMAS = path.join(ROOT, 'schemas');
+const OUT_JS = path.join(ROOT, 'dist', 'src', 'generated', 'validators.js');
+const OUT_DTS = path.join(ROOT, 'src', 'generated', 'validators.d.ts');
+
+/** exported name -> [schema file, TypeScript type the validator narrows to] */
+const EXPORTS = {
+  validateSpec: ['config.schema.json', 'Spec'],
+  validateProcess: ['process.schema.json', 'Process'],
+  validateState: ['state.schema.json', 'State'],
+};
+
+const HEADER = '// generated from schemas/ by scripts/gen-validators.js; do not edit.\n';
+
+function writeIfChanged(file, text) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  if (old !== text) fs.writeFileSync(file, text);
+  return old === text;
+}
+
+function main() {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictRequired: false, // `then: { required: [...] }` names properties declared by the parent schema
+    code: { source: true, esm: false, lines: true },
+    messages: true,
+    // One function per referenced $defs entry instead of copying it into every user: a third of the
+    // code size, and so of the time require() takes to parse it.
+    inlineRefs: false,
+  });
+
+  const files = [...new Set(Object.values(EXPORTS).map(([file]) => file))].sort();
+  const ids = {};
+  for (const file of files) {
+    const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf8'));
+    if (typeof schema.$id !== 'string') throw new Error(`gen-validators: ${file} has no $id`);
+    ajv.addSchema(schema);
+    ids[file] = schema.$id;
+  }
+  // Compile everything now, so that schema mistakes fail the build with ajv's message.
+  const refs = {};
+  for (const [name, [file]] of Object.entries(EXPORTS)) {
+    ajv.getSchema(ids[file]);
+    refs[name] = ids[file];
+  }
+
+  const js = HEADER + standaloneCode(ajv, refs) + '\n';
+
+  // The generated code must not pull ajv's compiler in at run time: only small runtime helpers.
+  for (const m of js.matchAll(/require\(("[^"]*"|'[^']*')\)/g)) {
+    const mod = m[1].slice(1, -1);
+    if (!mod.startsWith('ajv/dist/runtime/')) throw new Error(`gen-validators: generated code requires ${mod}`);
+  }
+
+  const dts = [
+    HEADER,
+    "import type { Spec, Process, State } from './config';",
+    '',
+    '/** One ajv error (the fields validate.ts uses). */',
+    'export interface ValidationError {',
+    '  /** JSON Pointer to the offending value; "" for the document itself. */',
+    '  instancePath: string;',
+    '  /** JSON Pointer into the schema, e.g. "#/$defs/Process/properties/args/minItems". */',
+    '  schemaPath: string;',
+    '  keyword: string;',
+    '  params: Record<string, any>;',
+    '  message?: string;',
+    '}',
+    '',
+    'export interface ValidateFunction<T> {',
+    '  (data: unknown): data is T;',
+    '  /** Problems found by the last call; null when it passed. */',
+    '  errors?: ValidationError[] | null;',
+    '}',
+    '',
+    ...Object.entries(EXPORTS).flatMap(([name, [file, type]]) => [
+      `/** Checks a document against schemas/${file}. */`,
+      `export declare const ${name}: ValidateFunction<${type}>;`,
+    ]),
+    '',
+  ].join('\n');
+
+  const sameJs = writeIfChanged(OUT_JS, js);
+  const sameDts = writeIfChanged(OUT_DTS, dts);
+  process.stdout.write(
+    `gen-validators: ${path.relative(ROOT, OUT_JS)} (${Math.round(js.length / 1024)} KiB${sameJs ? ', unchanged' : ''}), ` +
+      `${path.relative(ROOT, OUT_DTS)}${sameDts ? ' (unchanged)' : ''}\n`,
+  );
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`gen-validators: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+}

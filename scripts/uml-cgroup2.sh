@@ -1,0 +1,92 @@
+#!/bin/bash
+# Run a command on a pure cgroup v2 host: boots Debian's user-mode-linux kernel (package
+# user-mode-linux, /usr/bin/linux.uml) with this host's / as its root filesystem (hostfs, read-only),
+# mounts cgroup2 on /sys/fs/cgroup with cpu, io, memory and pids enabled, runs the command as root
+# in the project directory, then halts. Prints the command's output and exits with its exit code.
+#
+#   scripts/uml-cgroup2.sh                       # default: the cgroup integration test
+#   scripts/uml-cgroup2.sh npx tap dist/test/integration/cgroups.test.js
+#   scripts/uml-cgroup2.sh sh -c 'cat /proc/self/cgroup'
+#
+# Inside: PATH has node's directory first, HOME is a tmpfs directory, /tmp and /run are tmpfs, the
+# project directory is mounted read-write over itself (hostfs), everything else is read-only.
+# Build first (npx tsc -p .): the guest runs what is in dist/.
+#
+# Environment: UML (kernel binary), UML_MEM (default 1G), UML_TIMEOUT (seconds, default 900),
+# UML_VERBOSE=1 (show the kernel console).
+set -u
+
+uml=${UML:-$(command -v linux.uml || echo /usr/bin/linux.uml)}
+mem=${UML_MEM:-1G}
+limit=${UML_TIMEOUT:-900}
+project=$(cd "$(dirname "$0")/.." && pwd -P)
+
+if [ ! -x "$uml" ]; then
+  echo "uml-cgroup2: $uml not found (apt-get install user-mode-linux)" >&2
+  exit 127
+fi
+node_bin=$(command -v node) || { echo "uml-cgroup2: node not found in PATH" >&2; exit 127; }
+node_dir=$(dirname "$(readlink -f "$node_bin")")
+
+if [ $# -eq 0 ]; then
+  set -- npx tap dist/test/integration/cgroups.test.js
+fi
+
+share=$(mktemp -d /tmp/uml-cgroup2.XXXXXX) || exit 1
+cleanup() { rm -rf "$share"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The command, quoted for sh.
+{
+  printf '#!/bin/sh\n'
+  printf '%q ' "$@"
+  printf '\n'
+} >"$share/cmd"
+
+# PID 1 of the guest. It sees the host's / (read-only) so it can read this file, then mounts the
+# share directory read-write to report back.
+cat >"$share/init" <<EOF
+#!/bin/sh
+export PATH='$node_dir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+export HOME=/tmp/home LANG=C.UTF-8 TERM=dumb CI=1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+for c in cpu io memory pids; do echo "+\$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; done
+mkdir -p /run/share "\$HOME"
+mount -t hostfs hostfs /run/share -o '$share'
+mount -t hostfs hostfs '$project' -o '$project'
+echo booted >/run/share/booted
+cd '$project' && sh /run/share/cmd >/run/share/output 2>&1 </dev/null
+echo \$? >/run/share/rc
+sync
+halt -f
+EOF
+chmod 755 "$share/init" "$share/cmd"
+
+start=$(date +%s.%N)
+# stdin from /dev/null: the console gets EOF, not the caller's terminal.
+timeout --kill-after=10 "$limit" "$uml" mem="$mem" rootfstype=hostfs rootflags=/ ro \
+  init="$share/init" con=null con0=fd:0,fd:1 quiet </dev/null >"$share/console" 2>&1
+uml_rc=$?
+end=$(date +%s.%N)
+
+if [ -s "$share/output" ]; then cat "$share/output"; fi
+if [ "${UML_VERBOSE:-0}" = 1 ] || [ ! -f "$share/rc" ]; then
+  echo "---- uml console ----" >&2
+  tr -d '\r' <"$share/console" >&2
+fi
+printf 'uml-cgroup2: guest ran %.1f s (kernel %s)\n' "$(echo "$end - $start" | bc)" "$("$uml" --version 2>/dev/null | head -n1)" >&2
+if [ -f "$share/rc" ]; then
+  exit "$(cat "$share/rc")"
+fi
+if [ "$uml_rc" -eq 124 ] || [ "$uml_rc" -eq 137 ]; then
+  echo "uml-cgroup2: timed out after ${limit}s" >&2
+else
+  echo "uml-cgroup2: the guest did not report an exit code (linux.uml exit $uml_rc)" >&2
+fi
+exit 125

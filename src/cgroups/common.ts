@@ -1,0 +1,342 @@
+/**
+ * What the v1 and v2 drivers share: the CgroupManager interface, cgroupsPath normalization,
+ * and the filesystem routines (join, pids, kill, rmdir with retry) that do not depend on the
+ * cgroup version. Everything is synchronous: the CLI's kill/delete/state load this module and
+ * fs sync calls are the cheapest way to do a handful of small reads and writes.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { RuntimeError } from '../errors';
+import type { CgroupMode } from './detect';
+
+export interface CgroupManager {
+  /** Normalized cgroupsPath: "/tsruntime/abc" (absolute: under each hierarchy root) or "a/b" (relative: under our own cgroup). */
+  readonly cgroupsPath: string;
+  /** 'v1' drives v1 and hybrid hosts, 'v2' pure cgroup v2 hosts. */
+  readonly driver: 'v1' | 'v2';
+  /** The host layout the manager was built for. */
+  readonly mode: CgroupMode;
+  /**
+   * Absolute directory per controller (v1: "memory", "cpu", "name=systemd", ...; the cgroup2
+   * directory is under ""). Co-mounted controllers share a directory.
+   */
+  readonly paths: Readonly<Record<string, string>>;
+  /** mkdir -p in every hierarchy used. On failure, removes what it created and throws. */
+  create(): void;
+  /** Write pid into cgroup.procs of every hierarchy (0 means the writing process). */
+  join(pid: number): void;
+  /** Pids in the cgroup (the pids hierarchy, or the first one, on v1). recursive adds sub-cgroups. */
+  pids(recursive?: boolean): number[];
+  /** Send signal to every process in the cgroup and its sub-cgroups, frozen meanwhile to avoid fork races. */
+  killAll(signal: NodeJS.Signals | number): void;
+  /** Freeze and wait until frozen (throws RuntimeError if the freezer is unavailable or times out). */
+  freeze(): void;
+  /** Thaw and wait until thawed. */
+  thaw(): void;
+  /** Whether this cgroup itself is frozen (not counting a frozen ancestor). false if it does not exist. */
+  isFrozen(): boolean;
+  /** rmdir in every hierarchy (sub-cgroups first), retrying while EBUSY for about 1 s; ENOENT is fine. Parents are left. */
+  destroy(): void;
+  /** Whether the cgroup directory exists in any hierarchy used. */
+  exists(): boolean;
+  // Later: applyResources(resources: LinuxResources): void, implemented per driver.
+}
+
+export interface CgroupManagerOptions {
+  /** linux.cgroupsPath from config.json; empty or absent → "/tsruntime/<id>". */
+  cgroupsPath?: string;
+  /** Container id (names the default cgroup). */
+  id: string;
+  /** --systemd-cgroup: not supported yet. */
+  systemd?: boolean;
+}
+
+export const DEFAULT_PARENT = '/tsruntime';
+
+/**
+ * Normalize a cgroupsPath like runc's cgroupfs driver: repeated slashes and "." dropped, ".."
+ * resolved lexically. Unlike runc (which clamps ".." at the root) a ".." that would climb above the
+ * start (the hierarchy root for absolute paths, our own cgroup for relative ones) is rejected, and so
+ * is a path naming the root itself. No path → "/tsruntime/<id>".
+ */
+export function normalizeCgroupsPath(cgroupsPath: string | undefined, id: string): string {
+  if (cgroupsPath === undefined || cgroupsPath === '') {
+    if (id === '' || id === '.' || id === '..' || /[/\0\n]/.test(id)) {
+      throw new RuntimeError(`invalid container id for a cgroup name: ${JSON.stringify(id)}`);
+    }
+    return `${DEFAULT_PARENT}/${id}`;
+  }
+  if (/[\0\n]/.test(cgroupsPath)) throw new RuntimeError(`invalid cgroupsPath ${JSON.stringify(cgroupsPath)}`);
+  const absolute = cgroupsPath.startsWith('/');
+  const parts: string[] = [];
+  for (const seg of cgroupsPath.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (parts.length === 0) {
+        throw new RuntimeError(`cgroupsPath ${JSON.stringify(cgroupsPath)} escapes the cgroup ${absolute ? 'hierarchy root' : 'of the runtime'}`);
+      }
+      parts.pop();
+    } else parts.push(seg);
+  }
+  if (parts.length === 0) {
+    throw new RuntimeError(`cgroupsPath ${JSON.stringify(cgroupsPath)} names the ${absolute ? 'root cgroup' : "runtime's own cgroup"}, not a cgroup of its own`);
+  }
+  return (absolute ? '/' : '') + parts.join('/');
+}
+
+/**
+ * The directory of cgroupsPath in one hierarchy mounted at mountPoint (whose mountinfo root is
+ * mountRoot). Absolute: mountPoint + path. Relative: mountPoint + (own cgroup relative to the
+ * mount root) + path. ownPath is this process's cgroup in that hierarchy, from /proc/self/cgroup.
+ */
+export function resolveDir(mountPoint: string, mountRoot: string, cgroupsPath: string, ownPath?: string): string {
+  if (cgroupsPath.startsWith('/')) return path.posix.join(mountPoint, cgroupsPath);
+  if (ownPath === undefined) throw new RuntimeError(`cannot resolve relative cgroupsPath ${JSON.stringify(cgroupsPath)}: own cgroup not found for ${mountPoint}`);
+  let own = ownPath;
+  if (mountRoot !== '/' && (own === mountRoot || own.startsWith(mountRoot + '/'))) own = own.slice(mountRoot.length) || '/';
+  return path.posix.join(mountPoint, own, cgroupsPath);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small synchronous filesystem helpers.
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Block the thread for ms milliseconds (no event loop needed). */
+export function sleepMs(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+export function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException)?.code ?? String((e as Error)?.message ?? e);
+}
+
+/** Write a cgroup control file: O_WRONLY without O_CREAT/O_TRUNC, one write() as the kernel expects. */
+export function writeCgroupFile(file: string, data: string): void {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY);
+  try {
+    fs.writeSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function readCgroupFile(file: string): string {
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** Read a cgroup.procs file; a missing cgroup has no pids. */
+export function readProcs(dir: string): number[] {
+  let text: string;
+  try {
+    text = readCgroupFile(path.join(dir, 'cgroup.procs'));
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENODEV') return [];
+    throw new RuntimeError(`read ${path.join(dir, 'cgroup.procs')}: ${errCode(e)}`);
+  }
+  const out: number[] = [];
+  for (const line of text.split('\n')) if (line !== '') out.push(Number(line));
+  return out;
+}
+
+/**
+ * Poll check() with a short backoff until it returns true or timeoutMs passes. Returns the last
+ * result. Cgroup state changes (freezing, processes leaving) take micro- to milliseconds.
+ */
+export function waitFor(check: () => boolean, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    if (check()) return true;
+    if (Date.now() >= deadline) return false;
+    if (i >= 10) sleepMs(Math.min(i < 50 ? 1 : 10, Math.max(1, deadline - Date.now())));
+  }
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => path.join(dir, d.name));
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** mkdir -p, returning the directories it created, outermost first. */
+export function mkdirTracked(dir: string): string[] {
+  const first = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (first === undefined) return [];
+  const created = [first];
+  for (let d = dir; d !== first && d.startsWith(first + '/'); d = path.dirname(d)) created.splice(1, 0, d);
+  return created;
+}
+
+/** Remove a cgroup directory and its sub-cgroups (deepest first). ENOENT counts as done. */
+function removeTree(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+    return;
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT') return;
+    if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw e;
+  }
+  for (const sub of subdirs(dir)) removeTree(sub);
+  try {
+    fs.rmdirSync(dir);
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+/** removeTree, retrying with backoff while the cgroup is busy (processes still leaving) for up to ~1 s. */
+export function removeCgroupDir(dir: string, budgetMs = 1000): void {
+  const deadline = Date.now() + budgetMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      removeTree(dir);
+      return;
+    } catch (e) {
+      const code = errCode(e);
+      if ((code !== 'EBUSY' && code !== 'ENOTEMPTY') || Date.now() >= deadline) {
+        throw new RuntimeError(`remove cgroup ${dir}: ${code}`);
+      }
+    }
+    sleepMs(Math.min(delay, Math.max(1, deadline - Date.now())));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+export function isSigkill(signal: NodeJS.Signals | number): boolean {
+  return signal === 'SIGKILL' || signal === 9;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The parts of a manager that do not depend on the cgroup version. */
+export abstract class CgroupBase implements CgroupManager {
+  abstract readonly driver: 'v1' | 'v2';
+  /** Directories created by create() in this process, outermost first (for rollback). */
+  protected created: string[] = [];
+
+  protected constructor(
+    readonly mode: CgroupMode,
+    readonly cgroupsPath: string,
+    readonly paths: Readonly<Record<string, string>>,
+    /** Every distinct directory to create, join and remove. */
+    protected readonly dirs: string[],
+    /** Where pids() reads cgroup.procs. */
+    protected readonly procsDir: string,
+  ) {}
+
+  abstract freeze(): void;
+  abstract thaw(): void;
+  abstract isFrozen(): boolean;
+  /** Whether freeze() can work here (a freezer exists for this cgroup). */
+  protected abstract canFreeze(): boolean;
+  /** Driver hook run on each directory create() made or found, outermost first (cpuset copy, controller enabling). */
+  protected abstract prepareDir(dir: string, index: number): void;
+  /** Kill everything at once if the driver can (v2 cgroup.kill); false to fall back to signalling each pid. */
+  protected fastKill(_signal: NodeJS.Signals | number): boolean {
+    return false;
+  }
+
+  create(): void {
+    const made: string[] = [];
+    try {
+      this.dirs.forEach((dir, index) => {
+        made.push(...mkdirTracked(dir));
+        this.prepareDir(dir, index);
+      });
+    } catch (e) {
+      for (const dir of made.reverse()) {
+        try {
+          fs.rmdirSync(dir);
+        } catch {
+          /* best effort */
+        }
+      }
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError(`create cgroup ${this.cgroupsPath}: ${errCode(e)}`);
+    }
+    this.created.push(...made);
+  }
+
+  join(pid: number): void {
+    if (!Number.isInteger(pid) || pid < 0) throw new RuntimeError(`join cgroup: invalid pid ${pid}`);
+    for (const dir of this.dirs) {
+      const file = path.join(dir, 'cgroup.procs');
+      try {
+        writeCgroupFile(file, String(pid));
+      } catch (e) {
+        const code = errCode(e);
+        if (code === 'ESRCH') throw new RuntimeError(`join cgroup ${dir}: no process ${pid}`);
+        if (code === 'ENOENT') throw new RuntimeError(`join cgroup ${dir}: cgroup does not exist`);
+        throw new RuntimeError(`join cgroup ${dir} (pid ${pid}): ${code}`);
+      }
+    }
+  }
+
+  pids(recursive = false): number[] {
+    if (!recursive) return readProcs(this.procsDir);
+    const out: number[] = [];
+    const walk = (dir: string): void => {
+      out.push(...readProcs(dir));
+      for (const sub of subdirs(dir)) walk(sub);
+    };
+    walk(this.procsDir);
+    return out;
+  }
+
+  killAll(signal: NodeJS.Signals | number): void {
+    if (!this.exists()) return;
+    if (this.fastKill(signal)) return;
+    const self = process.pid;
+    // Never freeze a cgroup we are in ourselves: we could not thaw it.
+    const freezable = this.canFreeze() && !this.pids(true).includes(self);
+    const wasFrozen = freezable && this.isFrozen();
+    let froze = false;
+    if (freezable && !wasFrozen) {
+      try {
+        this.freeze();
+        froze = true;
+      } catch {
+        // Could not freeze: signal anyway, racing with forks.
+      }
+    }
+    const failures: string[] = [];
+    try {
+      for (const pid of this.pids(true)) {
+        if (pid === self) continue;
+        try {
+          process.kill(pid, signal);
+        } catch (e) {
+          if (errCode(e) !== 'ESRCH') failures.push(`${pid}: ${errCode(e)}`);
+        }
+      }
+    } finally {
+      // A frozen task cannot act on SIGKILL on v1: thaw a paused container that is being killed.
+      if (froze || (wasFrozen && isSigkill(signal))) this.thaw();
+    }
+    if (failures.length > 0) throw new RuntimeError(`kill processes of cgroup ${this.cgroupsPath}: ${failures.join(', ')}`);
+  }
+
+  destroy(): void {
+    const failures: string[] = [];
+    for (const dir of this.dirs) {
+      try {
+        removeCgroupDir(dir);
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+    this.created = [];
+    if (failures.length > 0) throw new RuntimeError(failures.join('; '));
+  }
+
+  exists(): boolean {
+    return this.dirs.some((dir) => fs.existsSync(dir));
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * cgroup v1 driver (also used on hybrid hosts): one directory per mounted hierarchy (controllers
+ * mounted together share one), plus name=systemd, plus on hybrid hosts the cgroup2 directory so
+ * that the container's processes are placed there too (as runc does).
+ *
+ * Resources are not applied yet; applyResources(resources) will write the per-controller files
+ * through this.paths (memory.limit_in_bytes in paths.memory, cpu.shares in paths.cpu, ...).
+ */
+import * as path from 'path';
+import { RuntimeError } from '../errors';
+import { CgroupBase, errCode, readCgroupFile, resolveDir, sleepMs, waitFor, writeCgroupFile } from './common';
+import type { CgroupLayout } from './detect';
+
+const FREEZE_TIMEOUT_MS = 5000;
+const THAW_TIMEOUT_MS = 1000;
+
+export class V1Manager extends CgroupBase {
+  readonly driver = 'v1' as const;
+  private readonly freezerDir?: string;
+  private readonly cpuset?: { dir: string; mountPoint: string; prefix: string };
+
+  /** own: this process's cgroups (parseProcCgroup), needed only when cgroupsPath is relative. */
+  constructor(layout: CgroupLayout, cgroupsPath: string, own?: Map<string, string>) {
+    const paths: Record<string, string> = {};
+    const dirs: string[] = [];
+    let procsDir: string | undefined;
+    let cpuset: { dir: string; mountPoint: string; prefix: string } | undefined;
+    for (const h of layout.v1) {
+      const dir = resolveDir(h.mountPoint, h.root, cgroupsPath, own?.get(h.controllers[0]));
+      for (const c of h.controllers) paths[c] = dir;
+      dirs.push(dir);
+      if (!procsDir && !h.controllers[0].startsWith('name=')) procsDir = dir;
+      if (h.controllers.includes('cpuset')) cpuset = { dir, mountPoint: h.mountPoint, prefix: h.noprefix ? '' : 'cpuset.' };
+    }
+    if (layout.mode === 'hybrid' && layout.unified) {
+      const dir = resolveDir(layout.unified.mountPoint, layout.unified.root, cgroupsPath, own?.get(''));
+      paths[''] = dir;
+      dirs.push(dir);
+    }
+    if (dirs.length === 0) throw new RuntimeError('no cgroup v1 hierarchy is mounted');
+    super(layout.mode, cgroupsPath, paths, dirs, paths.pids ?? procsDir ?? dirs[0]);
+    this.freezerDir = paths.freezer;
+    this.cpuset = cpuset;
+  }
+
+  protected prepareDir(dir: string): void {
+    if (this.cpuset && dir === this.cpuset.dir) this.ensureCpuset();
+  }
+
+  /**
+   * A new cpuset cgroup starts with empty cpuset.cpus and cpuset.mems (unless the hierarchy has
+   * clone_children), and joining it then fails with ENOSPC. Fill every empty level from its
+   * parent, top-down, like runc's cpuset ensureParent.
+   */
+  private ensureCpuset(): void {
+    const { dir, mountPoint, prefix } = this.cpuset!;
+    let parent = mountPoint;
+    for (const seg of dir.slice(mountPoint.length).split('/').filter(Boolean)) {
+      const current = path.join(parent, seg);
+      for (const name of ['cpus', 'mems']) {
+        const file = path.join(current, prefix + name);
+        try {
+          if (readCgroupFile(file).trim() !== '') continue;
+          writeCgroupFile(file, readCgroupFile(path.join(parent, prefix + name)).trim());
+        } catch (e) {
+          throw new RuntimeError(`set up cpuset cgroup ${file}: ${errCode(e)}`);
+        }
+      }
+      parent = current;
+    }
+  }
+
+  protected canFreeze(): boolean {
+    return this.freezerDir !== undefined && this.readState(true) !== undefined;
+  }
+
+  /** freezer.state trimmed; undefined if the cgroup (or the file) is missing and missingOk. */
+  private readState(missingOk: boolean): string | undefined {
+    const file = path.join(this.requireFreezer(), 'freezer.state');
+    try {
+      return readCgroupFile(file).trim();
+    } catch (e) {
+      const code = errCode(e);
+      if (missingOk && (code === 'ENOENT' || code === 'ENODEV')) return undefined;
+      if (code === 'ENOENT') throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist in the freezer hierarchy`);
+      throw new RuntimeError(`read ${file}: ${code}`);
+    }
+  }
+
+  private writeState(state: 'FROZEN' | 'THAWED'): void {
+    const file = path.join(this.requireFreezer(), 'freezer.state');
+    try {
+      writeCgroupFile(file, state);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist in the freezer hierarchy`);
+      throw new RuntimeError(`write ${state} to ${file}: ${errCode(e)}`);
+    }
+  }
+
+  private requireFreezer(): string {
+    if (this.freezerDir === undefined) throw new RuntimeError('cannot freeze or thaw: no cgroup v1 freezer hierarchy is mounted');
+    return this.freezerDir;
+  }
+
+  freeze(): void {
+    // The v1 freezer can stay FREEZING while tasks fork or join; like runc, rewrite FROZEN,
+    // and now and then thaw briefly so that a stuck attempt can start over.
+    try {
+      const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+      for (let i = 0; ; i++) {
+        if (i % 50 === 49) {
+          this.writeState('THAWED');
+          sleepMs(10);
+        }
+        this.writeState('FROZEN');
+        const state = this.readState(false);
+        if (state === 'FROZEN') return;
+        if (state !== 'FREEZING') throw new RuntimeError(`unexpected freezer state ${state} while freezing ${this.cgroupsPath}`);
+        if (Date.now() >= deadline) throw new RuntimeError(`unable to freeze cgroup ${this.cgroupsPath}: stuck in FREEZING`);
+        if (i >= 20) sleepMs(1);
+      }
+    } catch (e) {
+      // Never leave a cgroup half frozen.
+      try {
+        this.writeState('THAWED');
+      } catch {
+        /* the original error matters more */
+      }
+      throw e;
+    }
+  }
+
+  thaw(): void {
+    this.writeState('THAWED');
+    if (!waitFor(() => this.readState(false) === 'THAWED', THAW_TIMEOUT_MS)) {
+      throw new RuntimeError(`cgroup ${this.cgroupsPath} is still frozen after thawing (is a parent cgroup frozen?)`);
+    }
+  }
+
+  isFrozen(): boolean {
+    if (this.freezerDir === undefined) return false;
+    let state = this.readState(true);
+    // FREEZING is transient: wait (briefly) for a stable answer, as runc does.
+    if (state === 'FREEZING') waitFor(() => (state = this.readState(true)) !== 'FREEZING', THAW_TIMEOUT_MS);
+    if (state === undefined || state === 'THAWED') return false;
+    if (state !== 'FROZEN') return true; // still FREEZING after the wait
+    // FROZEN may come from a frozen ancestor; only our own freezing counts.
+    try {
+      return readCgroupFile(path.join(this.freezerDir, 'freezer.self_freezing')).trim() !== '0';
+    } catch {
+      return true; // old kernels: no self_freezing
+    }
+  }
+}

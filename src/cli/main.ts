@@ -1,0 +1,87 @@
+/**
+ * CLI entry. CommonJS and lazy on purpose: each command module is required only when it is
+ * the one asked for, so `state`, `kill`, `start` and `delete` never load yargs, ajv or koffi.
+ */
+import { parseFlags, FlagSpecs } from './flags';
+import type { Command, Globals } from './command';
+import { Logger, writeStderr, writeStdout } from '../log';
+import { RuntimeError } from '../errors';
+
+export const VERSION = '0.1.0';
+
+export const COMMANDS = [
+  'create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'features', 'ps', 'pause', 'resume', 'exec', 'update', 'events',
+] as const;
+
+export const GLOBAL_FLAGS: FlagSpecs = {
+  root: { type: 'string', describe: 'root directory for storage of container state', default: '/run/tsruntime' },
+  log: { type: 'string', describe: 'log file (default: stderr)' },
+  'log-format': { type: 'string', describe: 'log format: text or json', default: 'text' },
+  debug: { type: 'bool', describe: 'enable debug logging' },
+  'systemd-cgroup': { type: 'bool', describe: 'use the systemd cgroup driver (not supported yet)' },
+  rootless: { type: 'string', describe: 'ignored: accepted for runc compatibility' },
+  criu: { type: 'string', describe: 'ignored: accepted for runc compatibility' },
+  help: { type: 'bool', alias: ['h'], describe: 'show help' },
+  version: { type: 'bool', alias: ['v'], describe: 'print the version' },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let log = new Logger();
+  try {
+    const g = parseFlags(argv, GLOBAL_FLAGS);
+    const format = g.flags['log-format'] as string;
+    if (format !== 'text' && format !== 'json') throw new RuntimeError(`invalid log-format: ${format}`);
+    log = new Logger({ file: g.flags.log as string | undefined, format, debug: Boolean(g.flags.debug) });
+    if (g.flags.version) {
+      writeStdout(`tsruntime version ${VERSION}\nspec: 1.2.0\n`);
+      return 0;
+    }
+    const name = g.positionals[0];
+    if (!name || g.flags.help || name === 'help') {
+      require('./help').printHelp(name === 'help' ? g.positionals[1] : undefined);
+      return name || g.flags.help ? 0 : 1;
+    }
+    if (!(COMMANDS as readonly string[]).includes(name)) throw new RuntimeError(`no such command: ${name}`);
+    const cmd: Command = require(`./commands/${name}`).command;
+    const p = parseFlags(g.positionals.slice(1), { ...cmd.flags, help: { type: 'bool', alias: ['h'], describe: 'show help' } });
+    if (p.flags.help) {
+      require('./help').printHelp(name);
+      return 0;
+    }
+    let store: import('../state/store').StateStore | undefined;
+    const globals: Globals = {
+      root: g.flags.root as string,
+      log,
+      systemdCgroup: Boolean(g.flags['systemd-cgroup']),
+      debug: Boolean(g.flags.debug),
+      store() {
+        if (!store) {
+          const { StateStore } = require('../state/store');
+          store = new StateStore(this.root) as import('../state/store').StateStore;
+        }
+        return store;
+      },
+    };
+    log.debug(`${name} ${argv.join(' ')}`);
+    return await cmd.run(globals, p);
+  } catch (e) {
+    if (e instanceof RuntimeError) {
+      log.error(e.message);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    log.error(`internal error: ${err.message}`);
+    if (process.env.TSRUNTIME_TRACE) writeStderr(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      writeStderr(`tsruntime: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

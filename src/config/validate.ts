@@ -1,0 +1,514 @@
+/**
+ * Validation of config.json and of `exec --process` documents.
+ *
+ * Two layers:
+ *  1. the JSON Schemas in schemas/, run through validators precompiled at build time
+ *     (scripts/gen-validators.js), whose ajv errors are turned into one readable line each;
+ *  2. semantic rules a schema cannot express but that need no host access (duplicate namespaces,
+ *     relative cwd, mappings without a user namespace, ...), mostly those runc applies before
+ *     it touches the system.
+ *
+ * Every message has the form "<JSON pointer>: <problem>", the pointer being "/" for the document
+ * itself, e.g. "/process/args: must NOT have fewer than 1 items".
+ */
+import type { Spec } from '../generated/config';
+import {
+  validateSpec as schemaSpec,
+  validateProcess as schemaProcess,
+  type ValidationError,
+} from '../generated/validators';
+
+export type { ValidationError };
+
+/** Problems with a whole config.json document; empty when it is valid. */
+export function validateSpec(doc: unknown): string[] {
+  const problems = schemaSpec(doc) ? [] : formatErrors(schemaSpec.errors ?? []);
+  if (isObject(doc)) problems.push(...specSemantics(doc));
+  return dedupe(problems);
+}
+
+/** Problems with a process document (the object given to `exec --process`); empty when it is valid. */
+export function validateProcess(doc: unknown): string[] {
+  const problems = schemaProcess(doc) ? [] : formatErrors(schemaProcess.errors ?? []);
+  if (isObject(doc)) problems.push(...processSemantics(doc, ''));
+  return dedupe(problems);
+}
+
+/**
+ * Things runc accepts but warns about, for a spec that passed validateSpec. Callers may log them;
+ * they are never a reason to fail.
+ */
+export function specWarnings(spec: Spec): string[] {
+  const warnings: string[] = [];
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (!m.destination.startsWith('/')) {
+      warnings.push(
+        `/mounts/${i}/destination: relative path ${JSON.stringify(m.destination)} is deprecated; it is taken as relative to /`,
+      );
+    }
+  });
+  if (spec.hooks?.prestart?.length) warnings.push('/hooks/prestart: deprecated; use createRuntime');
+  return warnings;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ajv errors -> messages
+
+/**
+ * One line per problem, in the order ajv reported them:
+ *  - "<instancePath or />: <ajv message>", with the allowed values added to enum errors, the
+ *    property named for additionalProperties, the bad name for propertyNames;
+ *  - the "must match "then" schema" line of if/then is dropped (the `then` failure is reported);
+ *  - anyOf/oneOf cascades are reduced to the errors of the branch the value was meant for
+ *    (the one whose type matches), or to one "must be X or Y" line when no branch's type matches.
+ */
+export function formatErrors(errors: readonly ValidationError[]): string[] {
+  const lines: string[] = [];
+  for (const e of collapseCombinators(errors)) {
+    const line = formatOne(e);
+    if (line !== null) lines.push(line);
+  }
+  return dedupe(lines);
+}
+
+function formatOne(e: ValidationError): string | null {
+  const where = e.instancePath === '' ? '/' : e.instancePath;
+  const p = e.params ?? {};
+  let msg = e.message ?? `must satisfy ${e.keyword}`;
+  switch (e.keyword) {
+    case 'if':
+    case 'propertyNames': // the failing name is reported by the error nested under it
+      return null;
+    case 'enum':
+      msg += ` (${(p.allowedValues as unknown[]).map(show).join(', ')})`;
+      break;
+    case 'const':
+      msg = `must be ${show(p.allowedValue)}`;
+      break;
+    case 'additionalProperties':
+      msg = `must NOT have additional property '${p.additionalProperty}'`;
+      break;
+    case 'type':
+      msg = `must be ${String(p.type).split(',').join(' or ')}`;
+      break;
+  }
+  if (typeof p.propertyName === 'string') msg = `property name '${p.propertyName}' ${msg}`;
+  return `${where}: ${msg}`;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+const COMBINATOR = /\/(anyOf|oneOf)$/;
+
+function collapseCombinators(input: readonly ValidationError[]): ValidationError[] {
+  let errors = [...input];
+  // Innermost combinators first, so an outer one sees its branches already reduced.
+  const combinators = errors
+    .filter((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && COMBINATOR.test(e.schemaPath))
+    .sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const c of combinators) {
+    if (!errors.includes(c)) continue;
+    // oneOf failing because several branches matched: no branch errors, the message says it all.
+    if (c.keyword === 'oneOf' && c.params && c.params.passingSchemas != null) continue;
+    const prefix = c.schemaPath + '/';
+    const branches = new Map<number, ValidationError[]>();
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(prefix) || !isWithin(e.instancePath, c.instancePath)) continue;
+      const n = Number(e.schemaPath.slice(prefix.length).split('/')[0]);
+      if (!branches.has(n)) branches.set(n, []);
+      branches.get(n)!.push(e);
+    }
+    if (branches.size === 0) continue;
+    const wrongShape = (list: ValidationError[]) =>
+      list.some((e) => e.instancePath === c.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum'));
+    const relevant = [...branches.values()].filter((list) => !wrongShape(list));
+    let replacement: ValidationError[];
+    if (relevant.length > 0) {
+      // The value has the shape of these branches: report the one with the fewest problems.
+      relevant.sort((a, b) => a.length - b.length);
+      replacement = relevant[0];
+    } else {
+      // No branch has the right shape: one line listing what the value could have been.
+      const expected: string[] = [];
+      for (const list of branches.values()) {
+        for (const e of list) {
+          if (e.instancePath !== c.instancePath) continue;
+          if (e.keyword === 'type') expected.push(...String(e.params.type).split(','));
+          else if (e.keyword === 'const') expected.push(show(e.params.allowedValue));
+          else if (e.keyword === 'enum') expected.push(...(e.params.allowedValues as unknown[]).map(show));
+        }
+      }
+      const unique = [...new Set(expected)];
+      replacement = [
+        {
+          instancePath: c.instancePath,
+          schemaPath: c.schemaPath,
+          keyword: c.keyword,
+          params: {},
+          message: `must be ${unique.join(' or ')}`,
+        },
+      ];
+    }
+    const drop = new Set<ValidationError>([c, ...[...branches.values()].flat()]);
+    const at = errors.findIndex((e) => drop.has(e));
+    errors = errors.filter((e) => !drop.has(e));
+    errors.splice(at < 0 ? errors.length : Math.min(at, errors.length), 0, ...replacement);
+  }
+  return errors;
+}
+
+function isWithin(path: string, parent: string): boolean {
+  return path === parent || path.startsWith(parent + '/');
+}
+
+// ---------------------------------------------------------------------------------------------
+// semantic rules (no host access)
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function objectAt(v: unknown): Obj | undefined {
+  return isObject(v) ? v : undefined;
+}
+function arrayAt(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function nonEmptyArray(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0;
+}
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+function int(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
+}
+/** JSON Pointer token for an object key. */
+function tok(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+function q(s: string): string {
+  return JSON.stringify(s);
+}
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines)];
+}
+
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/;
+
+interface NsInfo {
+  index: number;
+  path: string; // "" when a new namespace is created
+}
+
+function specSemantics(doc: Obj): string[] {
+  const out: string[] = [];
+
+  const version = str(doc.ociVersion);
+  if (version !== undefined && version !== '') {
+    if (!SEMVER.test(version)) {
+      out.push(`/ociVersion: must be a SemVer 2.0.0 version such as "1.2.0" (got ${q(version)})`);
+    } else if (Number(version.split('.')[0]) > 1) {
+      // 0.x is accepted: the spec's own example config still says "0.5.0-dev".
+      out.push(`/ociVersion: version ${version} is not supported (this runtime implements runtime-spec 1.x)`);
+    }
+  }
+
+  const proc = objectAt(doc.process);
+  if (proc) out.push(...processSemantics(proc, '/process'));
+
+  const linux = objectAt(doc.linux) ?? {};
+
+  // Namespaces: each type once, join paths absolute.
+  const ns = new Map<string, NsInfo>();
+  arrayAt(linux.namespaces).forEach((entry, i) => {
+    const e = objectAt(entry);
+    const type = str(e?.type);
+    if (!e || type === undefined) return;
+    const path = str(e.path) ?? '';
+    const first = ns.get(type);
+    if (first) {
+      out.push(`/linux/namespaces/${i}/type: duplicate namespace type ${q(type)} (already at /linux/namespaces/${first.index})`);
+      return;
+    }
+    ns.set(type, { index: i, path });
+    if (path !== '' && !path.startsWith('/')) {
+      out.push(`/linux/namespaces/${i}/path: must be an absolute path (got ${q(path)})`);
+    }
+  });
+
+  // User namespace and ID mappings.
+  const user = ns.get('user');
+  const uidMapped = nonEmptyArray(linux.uidMappings);
+  const gidMapped = nonEmptyArray(linux.gidMappings);
+  if (!user) {
+    if (uidMapped) out.push('/linux/uidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
+    if (gidMapped) out.push('/linux/gidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
+  } else if (user.path === '') {
+    if (!uidMapped && !gidMapped) {
+      out.push(
+        `/linux/namespaces/${user.index}: a new user namespace needs /linux/uidMappings and /linux/gidMappings (or a path to join)`,
+      );
+    } else if (!uidMapped) {
+      out.push('/linux/uidMappings: required with /linux/gidMappings for a new user namespace');
+    } else if (!gidMapped) {
+      out.push('/linux/gidMappings: required with /linux/uidMappings for a new user namespace');
+    }
+  }
+
+  // Time namespace offsets.
+  if (linux.timeOffsets !== undefined) {
+    const time = ns.get('time');
+    if (!time) out.push('/linux/timeOffsets: time offsets need a "time" entry in /linux/namespaces');
+    else if (time.path !== '') {
+      out.push('/linux/timeOffsets: cannot be combined with joining an existing time namespace (/linux/namespaces/' + time.index + '/path)');
+    }
+  }
+
+  // Hostname and domain name need their own UTS namespace.
+  for (const key of ['hostname', 'domainname'] as const) {
+    const v = str(doc[key]);
+    if (v && !ns.has('uts')) out.push(`/${key}: setting the ${key} needs a "uts" entry in /linux/namespaces`);
+  }
+
+  // masked/readonly paths are mounts over /proc and /sys: they need a private mount namespace.
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    if (nonEmptyArray(linux[key]) && !ns.has('mount')) {
+      out.push(`/linux/${key}: needs a "mount" entry in /linux/namespaces`);
+    }
+    arrayAt(linux[key]).forEach((p, i) => {
+      if (typeof p === 'string' && !p.startsWith('/')) out.push(`/linux/${key}/${i}: must be an absolute path (got ${q(p)})`);
+    });
+  }
+
+  out.push(...sysctlSemantics(objectAt(linux.sysctl), ns));
+
+  // Mounts.
+  arrayAt(doc.mounts).forEach((entry, i) => {
+    const m = objectAt(entry);
+    if (m) out.push(...mountSemantics(m, `/mounts/${i}`, ns.has('user')));
+  });
+
+  // Hooks: absolute program paths.
+  const hooks = objectAt(doc.hooks);
+  if (hooks) {
+    for (const [stage, list] of Object.entries(hooks)) {
+      arrayAt(list).forEach((h, i) => {
+        const p = str(objectAt(h)?.path);
+        if (p !== undefined && p !== '' && !p.startsWith('/')) {
+          out.push(`/hooks/${tok(stage)}/${i}/path: must be an absolute path (got ${q(p)})`);
+        }
+      });
+    }
+  }
+
+  // Network devices moved into the container.
+  const netDevices = objectAt(linux.netDevices);
+  if (netDevices && Object.keys(netDevices).length > 0) {
+    if (!ns.has('network')) out.push('/linux/netDevices: moving network devices needs a "network" entry in /linux/namespaces');
+    for (const [hostName, dev] of Object.entries(netDevices)) {
+      if (!validIfName(hostName)) out.push(`/linux/netDevices/${tok(hostName)}: invalid network device name ${q(hostName)}`);
+      const name = str(objectAt(dev)?.name);
+      if (name && !validIfName(name)) out.push(`/linux/netDevices/${tok(hostName)}/name: invalid network device name ${q(name)}`);
+    }
+  }
+
+  // Intel RDT class of service: a single directory name under the resctrl mount.
+  const closID = str(objectAt(linux.intelRdt)?.closID);
+  if (closID !== undefined && (closID === '.' || closID === '..' || (closID.length > 1 && closID.includes('/')))) {
+    out.push(`/linux/intelRdt/closID: invalid class of service name ${q(closID)}`);
+  }
+
+  out.push(...memoryPolicySemantics(objectAt(linux.memoryPolicy)));
+  out.push(...seccompSemantics(objectAt(linux.seccomp)));
+  return out;
+}
+
+/** Rules for a process object; `base` is its JSON pointer ("" for a standalone process document). */
+function processSemantics(proc: Obj, base: string): string[] {
+  const out: string[] = [];
+  const at = (p: string) => base + p;
+
+  const cwd = str(proc.cwd);
+  if (cwd !== undefined && cwd !== '') {
+    if (!cwd.startsWith('/')) out.push(`${at('/cwd')}: must be an absolute path (got ${q(cwd)})`);
+    if (cwd.includes('\0')) out.push(`${at('/cwd')}: must not contain a NUL byte`);
+  }
+
+  arrayAt(proc.args).forEach((a, i) => {
+    if (typeof a === 'string' && a.includes('\0')) out.push(`${at(`/args/${i}`)}: must not contain a NUL byte`);
+  });
+  const args0 = arrayAt(proc.args)[0];
+  if (args0 === '') out.push(`${at('/args/0')}: must not be empty (it names the program to run)`);
+
+  arrayAt(proc.env).forEach((kv, i) => {
+    if (typeof kv !== 'string') return;
+    const eq = kv.indexOf('=');
+    if (eq === -1) out.push(`${at(`/env/${i}`)}: must have the form NAME=VALUE (no '=' in ${q(kv)})`);
+    else if (eq === 0) out.push(`${at(`/env/${i}`)}: must have the form NAME=VALUE (empty name in ${q(kv)})`);
+    if (kv.includes('\0')) out.push(`${at(`/env/${i}`)}: must not contain a NUL byte`);
+  });
+
+  const seen = new Map<string, number>();
+  arrayAt(proc.rlimits).forEach((entry, i) => {
+    const r = objectAt(entry);
+    const type = str(r?.type);
+    if (!r || type === undefined) return;
+    const first = seen.get(type);
+    if (first !== undefined) out.push(`${at(`/rlimits/${i}/type`)}: duplicate rlimit ${q(type)} (already at ${at(`/rlimits/${first}`)})`);
+    else seen.set(type, i);
+    const soft = int(r.soft);
+    const hard = int(r.hard);
+    if (soft !== undefined && hard !== undefined && soft > hard) {
+      out.push(`${at(`/rlimits/${i}`)}: soft limit ${soft} must not exceed hard limit ${hard}`);
+    }
+  });
+
+  const sched = objectAt(proc.scheduler);
+  const policy = str(sched?.policy);
+  if (sched && policy !== undefined) {
+    const nice = int(sched.nice);
+    if ((policy === 'SCHED_OTHER' || policy === 'SCHED_BATCH') && nice !== undefined && (nice < -20 || nice > 19)) {
+      out.push(`${at('/scheduler/nice')}: must be between -20 and 19 for ${policy} (got ${nice})`);
+    }
+    const priority = int(sched.priority);
+    if (priority !== undefined && priority !== 0 && policy !== 'SCHED_FIFO' && policy !== 'SCHED_RR') {
+      out.push(`${at('/scheduler/priority')}: can only be set for SCHED_FIFO or SCHED_RR (policy is ${policy})`);
+    }
+    if (policy !== 'SCHED_DEADLINE') {
+      for (const k of ['runtime', 'deadline', 'period']) {
+        const v = int(sched[k]);
+        if (v !== undefined && v !== 0) out.push(`${at(`/scheduler/${k}`)}: can only be set for SCHED_DEADLINE (policy is ${policy})`);
+      }
+    }
+  }
+  return out;
+}
+
+function mountSemantics(m: Obj, base: string, hasUserNs: boolean): string[] {
+  const out: string[] = [];
+  for (const key of ['destination', 'source', 'type']) {
+    const v = str(m[key]);
+    if (v !== undefined && v.includes('\0')) out.push(`${base}/${key}: must not contain a NUL byte`);
+  }
+  const options = arrayAt(m.options).filter((o): o is string => typeof o === 'string');
+  options.forEach((o, i) => {
+    if (o.includes('\0')) out.push(`${base}/options/${i}: must not contain a NUL byte`);
+  });
+  const uid = nonEmptyArray(m.uidMappings);
+  const gid = nonEmptyArray(m.gidMappings);
+  if (uid !== gid) out.push(`${base}: uidMappings and gidMappings must be given together`);
+  const idmapOption = options.some((o) => o === 'idmap' || o === 'ridmap');
+  if (uid || gid || idmapOption) {
+    if (!options.some((o) => o === 'bind' || o === 'rbind')) {
+      out.push(`${base}: id-mapped mounts must be bind mounts (options need "bind" or "rbind")`);
+    }
+    if (idmapOption && !uid && !gid && !hasUserNs) {
+      out.push(`${base}: the idmap option needs uidMappings and gidMappings, or a "user" entry in /linux/namespaces`);
+    }
+  }
+  return out;
+}
+
+/** Keys of the IPC namespace's sysctls, besides fs.mqueue.*. */
+const IPC_SYSCTLS = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
+
+/** sysctl(8) accepts "/" as separator: "net/ipv4/ip_forward" is "net.ipv4.ip_forward". */
+function dottedSysctl(key: string): string {
+  const first = key.search(/[./]/);
+  if (first === -1 || key[first] === '.') return key;
+  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
+}
+
+/** Only sysctls of a namespace the container has its own of may be set (runc's rules). */
+function sysctlSemantics(sysctl: Obj | undefined, ns: Map<string, NsInfo>): string[] {
+  const out: string[] = [];
+  if (!sysctl) return out;
+  for (const raw of Object.keys(sysctl)) {
+    const key = dottedSysctl(raw);
+    const where = `/linux/sysctl/${tok(raw)}`;
+    if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
+      if (!ns.has('ipc')) out.push(`${where}: sysctl ${q(key)} needs an "ipc" entry in /linux/namespaces`);
+    } else if (key.startsWith('net.')) {
+      if (!ns.has('network')) out.push(`${where}: sysctl ${q(key)} needs a "network" entry in /linux/namespaces`);
+    } else if (key === 'kernel.domainname' && ns.has('uts')) {
+      // namespaced, and there is no dedicated field for it
+    } else if (key === 'kernel.hostname' && ns.has('uts')) {
+      out.push(`${where}: sysctl ${q(key)} is not allowed; use /hostname`);
+    } else if (key.startsWith('user.')) {
+      if (!ns.has('user')) out.push(`${where}: sysctl ${q(key)} needs a "user" entry in /linux/namespaces`);
+    } else {
+      out.push(`${where}: sysctl ${q(key)} is not in a namespace of the container`);
+    }
+  }
+  return out;
+}
+
+/** Interface names as the kernel's dev_valid_name() accepts them ("%d" templates included). */
+function validIfName(name: string): boolean {
+  return name.length > 0 && name.length < 16 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
+}
+
+/** Number of nodes in a list such as "0-3,7"; undefined when malformed. */
+function countNodes(list: string): number | undefined {
+  let count = 0;
+  for (const part of list.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(item);
+    if (!m) return undefined;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) return undefined;
+    count += hi - lo + 1;
+  }
+  return count;
+}
+
+function memoryPolicySemantics(mp: Obj | undefined): string[] {
+  if (!mp) return [];
+  const mode = str(mp.mode);
+  const nodesText = str(mp.nodes) ?? '';
+  const nodes = countNodes(nodesText);
+  if (nodes === undefined) return [`/linux/memoryPolicy/nodes: malformed node list ${q(nodesText)}`];
+  if ((mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') && nodes !== 0) {
+    return [`/linux/memoryPolicy/nodes: must be empty for ${mode}`];
+  }
+  if (
+    (mode === 'MPOL_BIND' || mode === 'MPOL_INTERLEAVE' || mode === 'MPOL_PREFERRED_MANY' || mode === 'MPOL_WEIGHTED_INTERLEAVE') &&
+    nodes === 0
+  ) {
+    return [`/linux/memoryPolicy/nodes: ${mode} needs at least one node`];
+  }
+  return [];
+}
+
+function seccompSemantics(sc: Obj | undefined): string[] {
+  if (!sc) return [];
+  const out: string[] = [];
+  if (sc.defaultAction === 'SCMP_ACT_NOTIFY') out.push('/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+  let notify = false;
+  arrayAt(sc.syscalls).forEach((entry, i) => {
+    const s = objectAt(entry);
+    if (!s || s.action !== 'SCMP_ACT_NOTIFY') return;
+    notify = true;
+    if (arrayAt(s.names).includes('write')) {
+      out.push(`/linux/seccomp/syscalls/${i}: SCMP_ACT_NOTIFY cannot be used for the write syscall`);
+    }
+  });
+  if (notify && !str(sc.listenerPath)) out.push('/linux/seccomp: SCMP_ACT_NOTIFY needs listenerPath');
+  return out;
+}

@@ -1,0 +1,247 @@
+/**
+ * create: from a bundle to a container whose init waits on the exec fifo.
+ *
+ * Order matters for "nothing left behind": everything that can be checked without side effects
+ * (the config, the rootfs, bind sources, the plan) is checked first; then the state directory
+ * claims the id; from there every resource made is undone if a later step fails.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Spec } from '../generated/config';
+import { RuntimeError, errnoName } from '../errors';
+import { loadBundle } from '../config/load-bundle';
+import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
+import { encodePlan, Op } from '../plan/ops';
+import { loadShim } from '../native/shim';
+import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
+import { readProcStat } from '../state/proc';
+import { cgroupManager, CgroupManager } from '../cgroups';
+import { hostCgroupHierarchies } from './host-cgroups';
+import { runHooks } from './hooks';
+import type { Logger } from '../log';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  systemdCgroup?: boolean;
+}
+
+export interface Created {
+  record: ContainerRecord;
+  spec: Spec;
+}
+
+const MSG_READY = 1;
+const MSG_ERROR = 2;
+const MSG_SYNC = 3;
+const O_PATH = 0o10000000;
+
+export function createContainer(store: StateStore, opts: CreateOptions, log: Logger): Created {
+  const { spec, bundle, rootfs } = loadBundle(opts.bundle);
+  const proc = spec.process;
+  if (!proc) throw new RuntimeError('config.json: process is required to create a container');
+  if (proc.terminal) {
+    throw new RuntimeError('process.terminal: terminals are not supported yet; set "terminal": false');
+  }
+  let rootKind: PathKind = 'missing';
+  try {
+    rootKind = fs.statSync(rootfs).isDirectory() ? 'dir' : 'file';
+  } catch {
+    /* reported below */
+  }
+  if (rootKind !== 'dir') throw new RuntimeError(`root.path: rootfs ${rootfs} ${rootKind === 'missing' ? 'does not exist' : 'is not a directory'}`);
+
+  const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
+  const host = hostFacts(cgroups.cgroupsPath);
+  const hooks = spec.hooks ?? {};
+  const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
+  const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
+    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds: opts.preserveFds, hookSyncs, host });
+
+  // Dry run with placeholder fds: every config error surfaces before anything is made.
+  const placeholderFds = Object.fromEntries((spec.linux?.namespaces ?? []).filter((n) => n.path).map((n) => [n.type, -1]));
+  planFor(-1, placeholderFds);
+
+  const nsFds: Record<string, number> = {};
+  const fdsToClose: number[] = [];
+  let pid = 0;
+  let claimed = false;
+  let cgroupMade = false;
+  try {
+    for (const ns of spec.linux?.namespaces ?? []) {
+      if (!ns.path) continue;
+      nsFds[ns.type] = openNamespace(ns.type, ns.path);
+      fdsToClose.push(nsFds[ns.type]);
+    }
+    store.createDir(opts.id);
+    claimed = true;
+
+    const shim = loadShim();
+    const fifo = store.fifoPath(opts.id);
+    const rc = shim.mkfifo(fifo, 0o622);
+    if (rc < 0) throw new RuntimeError(`mkfifo ${fifo}: ${errnoName(-rc)}`);
+    const rootUid = hostIdOf(spec.linux?.uidMappings, 0);
+    const rootGid = hostIdOf(spec.linux?.gidMappings, 0);
+    if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
+    const fifoFd = fs.openSync(fifo, O_PATH);
+    fdsToClose.push(fifoFd);
+
+    const plan = planFor(fifoFd, nsFds);
+    const [parentFd, childFd] = shim.socketpair();
+    fdsToClose.push(parentFd);
+    cgroups.create();
+    cgroupMade = true;
+
+    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd);
+    fs.closeSync(childFd);
+    if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
+    pid = spawned;
+    log.debug(`container ${opts.id}: init cloned as pid ${pid}`);
+
+    if (plan.userns) writeIdMaps(pid, spec);
+    cgroups.join(pid);
+    if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
+
+    const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });
+    for (;;) {
+      const msg = shim.readMsg(parentFd);
+      if (msg.rc < 0) throw new RuntimeError('container init exited during setup without saying why');
+      if (msg.kind === MSG_READY) break;
+      if (msg.kind === MSG_ERROR) throw new RuntimeError(`container init: ${describeFailure(plan.ops[msg.op], msg.err)}`);
+      if (msg.kind === MSG_SYNC) {
+        const tag = plan.ops[msg.op]?.tag;
+        if (tag === 'createRuntime') {
+          runHooks('prestart', hooks.prestart, stateForHooks());
+          runHooks('createRuntime', hooks.createRuntime, stateForHooks());
+        } else if (tag === 'createContainer') {
+          runHooks('createContainer', hooks.createContainer, stateForHooks());
+        }
+        if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited during setup');
+      }
+    }
+
+    const record: ContainerRecord = {
+      id: opts.id,
+      pid,
+      startTime: readProcStat(pid)?.startTime ?? '',
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations,
+      status: 'created',
+      cgroupsPath: cgroups.cgroupsPath,
+      config: spec,
+      systemdCgroup: opts.systemdCgroup,
+    };
+    store.save(record);
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
+    return { record, spec };
+  } catch (e) {
+    undoCreate(store, opts.id, pid, claimed, cgroupMade ? cgroups : undefined);
+    throw e;
+  } finally {
+    for (const fd of fdsToClose) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
+
+function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean, cgroups: CgroupManager | undefined): void {
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    loadShim().waitSync(pid); // the init is our child: reap it so nothing of it remains
+  }
+  if (cgroups) {
+    try {
+      cgroups.destroy();
+    } catch {
+      /* best effort: the error that made us undo is the one to report */
+    }
+  }
+  if (claimed) store.removeDir(id);
+}
+
+function openNamespace(type: string, nsPath: string): number {
+  try {
+    return fs.openSync(nsPath, 'r');
+  } catch (e) {
+    throw new RuntimeError(`linux.namespaces: ${type} namespace path ${nsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function hostIdOf(mappings: Array<{ containerID: number; hostID: number; size: number }> | undefined, id: number): number {
+  for (const m of mappings ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
+  return id;
+}
+
+function writeIdMaps(pid: number, spec: Spec): void {
+  const fmt = (maps: Array<{ containerID: number; hostID: number; size: number }> | undefined) =>
+    (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  const write = (file: string, text: string) => {
+    try {
+      fs.writeFileSync(`/proc/${pid}/${file}`, text);
+    } catch (e) {
+      throw new RuntimeError(`linux.${file === 'uid_map' ? 'uidMappings' : 'gidMappings'}: write /proc/${pid}/${file}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  };
+  if (spec.linux?.uidMappings?.length) write('uid_map', fmt(spec.linux.uidMappings));
+  if (spec.linux?.gidMappings?.length) write('gid_map', fmt(spec.linux.gidMappings));
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EINVAL: 'invalid argument',
+  EBUSY: 'device or resource busy',
+  ENOTDIR: 'not a directory',
+  EEXIST: 'file exists',
+  ELOOP: 'too many levels of symbolic links',
+  EXDEV: 'path escapes the container root',
+  ENODEV: 'no such device',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+};
+
+/** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
+export function describeFailure(op: Op | undefined, errno: number): string {
+  const name = errnoName(errno);
+  const text = ERRNO_TEXT[name];
+  if (op?.op === 'FIND_EXEC') {
+    const arg0 = /"(.*)"/.exec(op.what)?.[1] ?? '';
+    if (name === 'ENOENT') {
+      return arg0.includes('/') ? `exec "${arg0}": no such file or directory` : `exec "${arg0}": executable file not found in $PATH`;
+    }
+    return `exec "${arg0}": ${text ?? name}`;
+  }
+  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
+}
+
+export function hostFacts(cgroupPath: string): HostFacts {
+  return {
+    lastCap: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()),
+    pathKind(p) {
+      try {
+        return fs.statSync(p).isDirectory() ? 'dir' : 'file';
+      } catch {
+        return 'missing';
+      }
+    },
+    cgroupHierarchies: hostCgroupHierarchies(),
+    cgroupPath,
+  };
+}

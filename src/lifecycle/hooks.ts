@@ -1,0 +1,31 @@
+/** OCI hooks: each runs with the container state on stdin, in the runtime's namespaces. */
+import { spawnSync } from 'child_process';
+import { RuntimeError } from '../errors';
+import type { Hook } from '../generated/config';
+
+export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, state: object): void {
+  (hooks ?? []).forEach((hook, i) => {
+    const args = hook.args && hook.args.length ? hook.args : [hook.path];
+    const res = spawnSync(hook.path, args.slice(1), {
+      argv0: args[0],
+      env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+      input: JSON.stringify(state),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: hook.timeout ? hook.timeout * 1000 : undefined,
+      killSignal: 'SIGKILL',
+    });
+    const where = `${kind} hook #${i} (${hook.path})`;
+    if (res.error) {
+      const err = res.error as NodeJS.ErrnoException;
+      if (err.code === 'ETIMEDOUT') throw new RuntimeError(`${where}: timed out after ${hook.timeout}s`);
+      throw new RuntimeError(`${where}: ${err.message}`);
+    }
+    if (res.status !== 0) {
+      const out = `${res.stderr?.toString() ?? ''}${res.stdout?.toString() ?? ''}`.trim().replace(/\s*\n\s*/g, '; ');
+      const how = res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`;
+      throw new RuntimeError(`${where}: ${how}${out ? `: ${out}` : ''}`);
+    }
+  });
+}

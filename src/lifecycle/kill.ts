@@ -1,0 +1,23 @@
+/** kill: send a signal to the init, or with --all to every process in the container's cgroup. */
+import { RuntimeError } from '../errors';
+import { StateStore } from '../state/store';
+import { cgroupManager } from '../cgroups';
+import { computeStatus } from './status';
+import { parseSignal } from './signals';
+
+export function killContainer(store: StateStore, id: string, signal: string | undefined, all = false): void {
+  const sig = parseSignal(signal);
+  const rec = store.load(id);
+  const status = computeStatus(store, rec);
+  if (status === 'stopped' && !all) throw new RuntimeError('container not running');
+  if (all) {
+    cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).killAll(sig);
+    return;
+  }
+  try {
+    process.kill(rec.pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('container not running');
+    throw e;
+  }
+}

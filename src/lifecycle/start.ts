@@ -1,0 +1,50 @@
+/**
+ * start: let a created container's init exec the user process, by reading the exec fifo the
+ * init is blocked writing to. The fifo is opened non-blocking and polled while the init is
+ * checked for life: opening it blocking would hang forever if the init had died.
+ */
+import * as fs from 'fs';
+import { RuntimeError } from '../errors';
+import { StateStore, ContainerRecord } from '../state/store';
+import { isAlive, sleepMs } from '../state/proc';
+import { computeStatus, stateDocument } from './status';
+import { runHooks } from './hooks';
+import type { Spec } from '../generated/config';
+import type { Logger } from '../log';
+
+export function startContainer(store: StateStore, id: string, log: Logger): ContainerRecord {
+  return store.withLock(id, () => {
+    const rec = store.load(id);
+    const status = computeStatus(store, rec);
+    if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped');
+    if (status !== 'created') throw new RuntimeError(`cannot start an already running container`);
+    const fifo = store.fifoPath(id);
+    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      for (let waited = 0; ; waited++) {
+        let n = 0;
+        try {
+          n = fs.readSync(fd, buf, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot start a container that has stopped');
+        sleepMs(waited < 20 ? 1 : 10);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(fifo, { force: true });
+    rec.status = 'running';
+    store.save(rec);
+    try {
+      runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'));
+    } catch (e) {
+      // The process runs: a failing poststart hook is reported, as runtime.md says, not fatal.
+      log.warn((e as Error).message);
+    }
+    return rec;
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * A container's status is computed from the kernel, never trusted from the state file: a pid
+ * that is gone, a zombie, or a pid whose start time changed means the container stopped.
+ */
+import * as fs from 'fs';
+import { ContainerRecord, OCI_VERSION, StateStore, Status } from '../state/store';
+import { isAlive } from '../state/proc';
+import { cgroupManager } from '../cgroups';
+
+export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
+  if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
+  if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
+  try {
+    if (cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id }).isFrozen()) return 'paused';
+  } catch {
+    /* no freezer here: cannot be paused */
+  }
+  return 'running';
+}
+
+/** The state document of runtime.md, with runc's extra fields (rootfs, created, owner). */
+export function stateDocument(rec: ContainerRecord, status: Status): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    ociVersion: OCI_VERSION,
+    id: rec.id,
+    pid: status === 'stopped' ? 0 : rec.pid,
+    status,
+    bundle: rec.bundle,
+    rootfs: rec.rootfs,
+    created: rec.created,
+    owner: rec.owner,
+  };
+  if (rec.annotations && Object.keys(rec.annotations).length) doc.annotations = rec.annotations;
+  return doc;
+}

@@ -1,0 +1,68 @@
+/**
+ * The only door into native/shim.c. Loading koffi and the library costs a few ms, so only the
+ * commands that clone (create, run, exec) import this module.
+ */
+import * as path from 'path';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Fn = ((...args: any[]) => any) & { async?: any };
+
+export interface Shim {
+  spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number): number;
+  readMsg(fd: number): { rc: number; kind: number; op: number; err: number };
+  socketpair(): [number, number];
+  mkfifo(p: string, mode: number): number;
+  writeByte(fd: number): number;
+  waitAsync(pid: number): Promise<number>;
+  /** Blocking waitpid of our own child; the raw wait status, or -errno. */
+  waitSync(pid: number): number;
+  setSubreaper(): number;
+}
+
+let cached: Shim | undefined;
+
+export function libraryPath(): string {
+  // dist/src/native/shim.js → <project>/native/build/libtsrshim.so
+  return path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'libtsrshim.so');
+}
+
+export function loadShim(): Shim {
+  if (cached) return cached;
+  const koffi = require('koffi');
+  let lib: any;
+  try {
+    lib = koffi.load(libraryPath());
+  } catch (e) {
+    throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
+  }
+  const spawn: Fn = lib.func('int tsr_spawn(const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd)');
+  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err)');
+  const socketpair: Fn = lib.func('int tsr_socketpair(int *fds)');
+  const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
+  const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
+  const wait: Fn = lib.func('int tsr_wait(int pid)');
+  const setSubreaper: Fn = lib.func('int tsr_set_subreaper()');
+  cached = {
+    spawn: (plan, flags, c, p) => spawn(plan, plan.length, flags, c, p),
+    readMsg(fd) {
+      const kind = [0], op = [0], err = [0];
+      const rc = readMsg(fd, kind, op, err);
+      return { rc, kind: kind[0], op: op[0], err: err[0] };
+    },
+    socketpair() {
+      const fds = Buffer.alloc(8);
+      const rc = socketpair(fds);
+      if (rc < 0) throw new Error(`socketpair: errno ${-rc}`);
+      return [fds.readInt32LE(0), fds.readInt32LE(4)];
+    },
+    mkfifo: (p, mode) => mkfifo(p, mode),
+    writeByte: (fd) => writeByte(fd),
+    waitAsync: (pid) =>
+      new Promise((resolve, reject) => {
+        wait.async!(pid, (e: Error | null, status: number) => (e ? reject(e) : resolve(status)));
+      }),
+    waitSync: (pid) => wait(pid),
+    setSubreaper: () => setSubreaper(),
+  };
+  return cached;
+}

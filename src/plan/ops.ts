@@ -1,0 +1,98 @@
+/**
+ * The ops of a launch plan and their wire encoding; the twin of native/plan.h, whose numbers
+ * these must match. An op carries a human description (`what`) that never crosses into C:
+ * when the init reports "op 7 failed with EPERM", the runtime turns it into "<what>: EPERM".
+ */
+
+export const Opcode = {
+  SETNS: 1,
+  UNSHARE: 2,
+  MOUNT: 3,
+  MOUNT_IN_ROOT: 4,
+  MKDIR_IN_ROOT: 5,
+  MKFILE_IN_ROOT: 6,
+  MKNOD_IN_ROOT: 7,
+  SYMLINK_IN_ROOT: 8,
+  OPEN_ROOT: 9,
+  PIVOT_ROOT: 10,
+  MOVE_ROOT: 11,
+  SETHOSTNAME: 12,
+  SETDOMAINNAME: 13,
+  WRITE_FILE: 14,
+  SETRLIMIT: 15,
+  PRCTL: 16,
+  CAP_BOUNDING: 17,
+  SETGROUPS: 18,
+  SETRESGID: 19,
+  SETRESUID: 20,
+  CAPSET: 21,
+  AMBIENT: 22,
+  CHDIR: 23,
+  UMASK: 24,
+  SYNC: 25,
+  READY: 26,
+  WAIT_FIFO: 27,
+  FIND_EXEC: 28,
+  EXEC: 29,
+  SECCOMP: 30,
+  SETSID: 31,
+  MASK_PATH: 32,
+  READONLY_PATH: 33,
+  CLOSE: 34,
+  REMOUNT_RO_ROOT: 35,
+  MOUNT_SETATTR: 36,
+  SET_PDEATHSIG: 37,
+} as const;
+export type OpName = keyof typeof Opcode;
+
+export interface Op {
+  op: OpName;
+  /** Integer arguments a0..a3 (bigint for 64-bit masks). */
+  a?: Array<number | bigint>;
+  /** String payload; null marks an absent string (MOUNT's bitmask a1 is derived from it). */
+  strs?: Array<string | null>;
+  /** Raw payload, for ops that carry binary data (SETGROUPS, SECCOMP). */
+  bytes?: Buffer;
+  /** What this step does, for error messages: "mount proc on /proc". */
+  what: string;
+  /** For SYNC: which hooks the parent runs at this point. */
+  tag?: string;
+}
+
+const PLAN_MAGIC = 0x54535231;
+const OP_HEADER = 8 + 4 * 8;
+
+/** Encode ops into the buffer native/shim.c executes. */
+export function encodePlan(ops: Op[]): Buffer {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(PLAN_MAGIC, 0);
+  header.writeUInt32LE(ops.length, 4);
+  parts.push(header);
+  for (const op of ops) {
+    const a = [...(op.a ?? [])];
+    let payload: Buffer;
+    if (op.bytes) {
+      payload = op.bytes;
+    } else {
+      const strs = op.strs ?? [];
+      if (op.op === 'MOUNT' || op.op === 'MOUNT_IN_ROOT') {
+        let present = 0;
+        strs.forEach((s, i) => {
+          if (s !== null) present |= 1 << i;
+        });
+        a[1] = present;
+      }
+      payload = Buffer.concat(strs.map((s) => Buffer.from((s ?? '') + '\0')));
+    }
+    if (a.length > 4) throw new Error(`op ${op.op}: more than 4 integer arguments`);
+    const size = Math.ceil((OP_HEADER + payload.length) / 8) * 8;
+    const rec = Buffer.alloc(size);
+    rec.writeUInt32LE(Opcode[op.op], 0);
+    rec.writeUInt32LE(size, 4);
+    for (let i = 0; i < 4; i++) rec.writeBigInt64LE(BigInt.asIntN(64, BigInt(a[i] ?? 0)), 8 + i * 8);
+    payload.copy(rec, OP_HEADER);
+    parts.push(rec);
+  }
+  return Buffer.concat(parts);
+}
