@@ -38,6 +38,28 @@ function writeIfChanged(file, text) {
   return old === text;
 }
 
+/**
+ * Drop "title" and "description": they do not affect validation, and ajv copies schema objects
+ * into the generated code, so they would only make it bigger (and slower to load).
+ */
+function stripAnnotations(node) {
+  if (Array.isArray(node)) return node.map(stripAnnotations);
+  if (!node || typeof node !== 'object') return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    if ((key === 'title' || key === 'description') && typeof value === 'string') continue;
+    // keys of "properties" are names, not keywords: keep them all
+    out[key] = key === 'properties' ? mapValues(value, stripAnnotations) : stripAnnotations(value);
+  }
+  return out;
+}
+
+function mapValues(obj, fn) {
+  const out = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = fn(v);
+  return out;
+}
+
 function main() {
   const ajv = new Ajv({
     allErrors: true,
@@ -53,7 +75,7 @@ function main() {
   const files = [...new Set(Object.values(EXPORTS).map(([file]) => file))].sort();
   const ids = {};
   for (const file of files) {
-    const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf8'));
+    const schema = stripAnnotations(JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf8')));
     if (typeof schema.$id !== 'string') throw new Error(`gen-validators: ${file} has no $id`);
     ajv.addSchema(schema);
     ids[file] = schema.$id;
@@ -86,6 +108,8 @@ function main() {
     '  keyword: string;',
     '  params: Record<string, any>;',
     '  message?: string;',
+    '  /** Set on errors about an object key (propertyNames): the offending key. */',
+    '  propertyName?: string;',
     '}',
     '',
     'export interface ValidateFunction<T> {',

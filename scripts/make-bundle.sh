@@ -67,12 +67,14 @@ echo tsruntime >"$ROOTFS/etc/hostname"
 
 # config.json: the `runc spec` (runc 1.1.5) default, kept in sync with src/spec/default-spec.ts
 # (test/unit/default-spec.test.ts compares the two), with terminal false, our hostname and ARGS.
-node - "$DIR/config.json" "$@" <<'EOF'
+# ociVersion defaults to "1.0.2-dev" (what runc 1.1.5 writes) because crun 1.8.1 refuses anything
+# outside 1.0.x/1.1.x ("unknown version specified"); override with OCI_VERSION=1.2.0.
+OCI_VERSION=${OCI_VERSION:-1.0.2-dev} node - "$DIR/config.json" "$@" <<'EOF'
 const fs = require('fs');
 const [file, ...args] = process.argv.slice(2);
 const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 const spec = {
-  ociVersion: '1.2.0',
+  ociVersion: process.env.OCI_VERSION,
   process: {
     terminal: false,
     user: { uid: 0, gid: 0 },

@@ -37,9 +37,9 @@ cleanup() { rm -rf "$share"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The command, quoted for sh.
+# The command, quoted for bash (printf %q).
 {
-  printf '#!/bin/sh\n'
+  printf '#!/bin/bash\n'
   printf '%q ' "$@"
   printf '\n'
 } >"$share/cmd"
@@ -61,26 +61,27 @@ mkdir -p /run/share "\$HOME"
 mount -t hostfs hostfs /run/share -o '$share'
 mount -t hostfs hostfs '$project' -o '$project'
 echo booted >/run/share/booted
-cd '$project' && sh /run/share/cmd >/run/share/output 2>&1 </dev/null
+cd '$project' && bash /run/share/cmd >/run/share/output 2>&1 </dev/null
 echo \$? >/run/share/rc
 sync
 halt -f
 EOF
 chmod 755 "$share/init" "$share/cmd"
 
-start=$(date +%s.%N)
+start=$(date +%s%N)
 # stdin from /dev/null: the console gets EOF, not the caller's terminal.
 timeout --kill-after=10 "$limit" "$uml" mem="$mem" rootfstype=hostfs rootflags=/ ro \
   init="$share/init" con=null con0=fd:0,fd:1 quiet </dev/null >"$share/console" 2>&1
 uml_rc=$?
-end=$(date +%s.%N)
+end=$(date +%s%N)
 
 if [ -s "$share/output" ]; then cat "$share/output"; fi
 if [ "${UML_VERBOSE:-0}" = 1 ] || [ ! -f "$share/rc" ]; then
   echo "---- uml console ----" >&2
   tr -d '\r' <"$share/console" >&2
 fi
-printf 'uml-cgroup2: guest ran %.1f s (kernel %s)\n' "$(echo "$end - $start" | bc)" "$("$uml" --version 2>/dev/null | head -n1)" >&2
+ms=$(( (end - start) / 1000000 ))
+printf 'uml-cgroup2: guest ran %d.%03d s (kernel %s)\n' $((ms / 1000)) $((ms % 1000)) "$("$uml" --version 2>/dev/null | head -n1)" >&2
 if [ -f "$share/rc" ]; then
   exit "$(cat "$share/rc")"
 fi

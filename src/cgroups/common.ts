@@ -21,7 +21,10 @@ export interface CgroupManager {
    * directory is under ""). Co-mounted controllers share a directory.
    */
   readonly paths: Readonly<Record<string, string>>;
-  /** mkdir -p in every hierarchy used. On failure, removes what it created and throws. */
+  /**
+   * mkdir -p in every hierarchy used (v1: also fills empty cpuset.cpus/mems; v2: enables the available
+   * controllers down the path). On failure, removes the directories this call created and throws.
+   */
   create(): void;
   /** Write pid into cgroup.procs of every hierarchy (0 means the writing process). */
   join(pid: number): void;
@@ -190,22 +193,35 @@ function removeTree(dir: string): void {
   }
 }
 
-/** removeTree, retrying with backoff while the cgroup is busy (processes still leaving) for up to ~1 s. */
-export function removeCgroupDir(dir: string, budgetMs = 1000): void {
+/**
+ * Remove cgroup directories (each with its sub-cgroups), retrying with a short backoff while one is
+ * busy (its processes are still exiting) for up to budgetMs in total. ENOENT counts as removed.
+ * Throws one RuntimeError naming every directory that could not be removed.
+ */
+export function removeCgroupDirs(dirs: string[], budgetMs = 1000): void {
   const deadline = Date.now() + budgetMs;
+  let pending = dirs;
   let delay = 2;
   for (;;) {
-    try {
-      removeTree(dir);
-      return;
-    } catch (e) {
-      const code = errCode(e);
-      if ((code !== 'EBUSY' && code !== 'ENOTEMPTY') || Date.now() >= deadline) {
-        throw new RuntimeError(`remove cgroup ${dir}: ${code}`);
+    const busy: string[] = [];
+    const failed: string[] = [];
+    for (const dir of pending) {
+      try {
+        removeTree(dir);
+      } catch (e) {
+        const code = errCode(e);
+        if (code === 'EBUSY' || code === 'ENOTEMPTY') busy.push(dir);
+        else failed.push(`remove cgroup ${dir}: ${code}`);
       }
+    }
+    if (busy.length === 0 || Date.now() >= deadline) {
+      failed.push(...busy.map((dir) => `remove cgroup ${dir}: EBUSY (processes still inside)`));
+      if (failed.length > 0) throw new RuntimeError(failed.join('; '));
+      return;
     }
     sleepMs(Math.min(delay, Math.max(1, deadline - Date.now())));
     delay = Math.min(delay * 2, 100);
+    pending = busy;
   }
 }
 
@@ -218,9 +234,6 @@ export function isSigkill(signal: NodeJS.Signals | number): boolean {
 /** The parts of a manager that do not depend on the cgroup version. */
 export abstract class CgroupBase implements CgroupManager {
   abstract readonly driver: 'v1' | 'v2';
-  /** Directories created by create() in this process, outermost first (for rollback). */
-  protected created: string[] = [];
-
   protected constructor(
     readonly mode: CgroupMode,
     readonly cgroupsPath: string,
@@ -237,7 +250,7 @@ export abstract class CgroupBase implements CgroupManager {
   /** Whether freeze() can work here (a freezer exists for this cgroup). */
   protected abstract canFreeze(): boolean;
   /** Driver hook run on each directory create() made or found, outermost first (cpuset copy, controller enabling). */
-  protected abstract prepareDir(dir: string, index: number): void;
+  protected abstract prepareDir(dir: string): void;
   /** Kill everything at once if the driver can (v2 cgroup.kill); false to fall back to signalling each pid. */
   protected fastKill(_signal: NodeJS.Signals | number): boolean {
     return false;
@@ -246,10 +259,10 @@ export abstract class CgroupBase implements CgroupManager {
   create(): void {
     const made: string[] = [];
     try {
-      this.dirs.forEach((dir, index) => {
+      for (const dir of this.dirs) {
         made.push(...mkdirTracked(dir));
-        this.prepareDir(dir, index);
-      });
+        this.prepareDir(dir);
+      }
     } catch (e) {
       for (const dir of made.reverse()) {
         try {
@@ -261,7 +274,6 @@ export abstract class CgroupBase implements CgroupManager {
       if (e instanceof RuntimeError) throw e;
       throw new RuntimeError(`create cgroup ${this.cgroupsPath}: ${errCode(e)}`);
     }
-    this.created.push(...made);
   }
 
   join(pid: number): void {
@@ -324,16 +336,7 @@ export abstract class CgroupBase implements CgroupManager {
   }
 
   destroy(): void {
-    const failures: string[] = [];
-    for (const dir of this.dirs) {
-      try {
-        removeCgroupDir(dir);
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-    }
-    this.created = [];
-    if (failures.length > 0) throw new RuntimeError(failures.join('; '));
+    removeCgroupDirs(this.dirs);
   }
 
   exists(): boolean {

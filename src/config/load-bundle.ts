@@ -218,6 +218,8 @@ function describe(err: unknown, enoent: string): string {
       return enoent;
     case 'ENOTDIR':
       return 'not a directory';
+    case 'EISDIR':
+      return 'is a directory';
     case 'EACCES':
       return 'permission denied';
     case 'ELOOP':

@@ -92,7 +92,7 @@ function formatOne(e: ValidationError): string | null {
       msg = `must be ${String(p.type).split(',').join(' or ')}`;
       break;
   }
-  if (typeof p.propertyName === 'string') msg = `property name '${p.propertyName}' ${msg}`;
+  if (typeof e.propertyName === 'string') msg = `property name '${e.propertyName}' ${msg}`;
   return `${where}: ${msg}`;
 }
 
@@ -222,6 +222,9 @@ function specSemantics(doc: Obj): string[] {
   if (proc) out.push(...processSemantics(proc, '/process'));
 
   const linux = objectAt(doc.linux) ?? {};
+  // Rules of the form "X needs a namespace" only make sense when the namespace list could be read.
+  const nsKnown =
+    (doc.linux === undefined || isObject(doc.linux)) && (linux.namespaces === undefined || Array.isArray(linux.namespaces));
 
   // Namespaces: each type once, join paths absolute.
   const ns = new Map<string, NsInfo>();
@@ -245,7 +248,9 @@ function specSemantics(doc: Obj): string[] {
   const user = ns.get('user');
   const uidMapped = nonEmptyArray(linux.uidMappings);
   const gidMapped = nonEmptyArray(linux.gidMappings);
-  if (!user) {
+  if (!nsKnown) {
+    // nothing to compare the mappings with
+  } else if (!user) {
     if (uidMapped) out.push('/linux/uidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
     if (gidMapped) out.push('/linux/gidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
   } else if (user.path === '') {
@@ -261,7 +266,7 @@ function specSemantics(doc: Obj): string[] {
   }
 
   // Time namespace offsets.
-  if (linux.timeOffsets !== undefined) {
+  if (linux.timeOffsets !== undefined && nsKnown) {
     const time = ns.get('time');
     if (!time) out.push('/linux/timeOffsets: time offsets need a "time" entry in /linux/namespaces');
     else if (time.path !== '') {
@@ -272,12 +277,12 @@ function specSemantics(doc: Obj): string[] {
   // Hostname and domain name need their own UTS namespace.
   for (const key of ['hostname', 'domainname'] as const) {
     const v = str(doc[key]);
-    if (v && !ns.has('uts')) out.push(`/${key}: setting the ${key} needs a "uts" entry in /linux/namespaces`);
+    if (v && nsKnown && !ns.has('uts')) out.push(`/${key}: setting the ${key} needs a "uts" entry in /linux/namespaces`);
   }
 
   // masked/readonly paths are mounts over /proc and /sys: they need a private mount namespace.
   for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
-    if (nonEmptyArray(linux[key]) && !ns.has('mount')) {
+    if (nonEmptyArray(linux[key]) && nsKnown && !ns.has('mount')) {
       out.push(`/linux/${key}: needs a "mount" entry in /linux/namespaces`);
     }
     arrayAt(linux[key]).forEach((p, i) => {
@@ -285,12 +290,12 @@ function specSemantics(doc: Obj): string[] {
     });
   }
 
-  out.push(...sysctlSemantics(objectAt(linux.sysctl), ns));
+  if (nsKnown) out.push(...sysctlSemantics(objectAt(linux.sysctl), ns));
 
   // Mounts.
   arrayAt(doc.mounts).forEach((entry, i) => {
     const m = objectAt(entry);
-    if (m) out.push(...mountSemantics(m, `/mounts/${i}`, ns.has('user')));
+    if (m) out.push(...mountSemantics(m, `/mounts/${i}`, ns.has('user') || !nsKnown));
   });
 
   // Hooks: absolute program paths.
@@ -309,7 +314,7 @@ function specSemantics(doc: Obj): string[] {
   // Network devices moved into the container.
   const netDevices = objectAt(linux.netDevices);
   if (netDevices && Object.keys(netDevices).length > 0) {
-    if (!ns.has('network')) out.push('/linux/netDevices: moving network devices needs a "network" entry in /linux/namespaces');
+    if (nsKnown && !ns.has('network')) out.push('/linux/netDevices: moving network devices needs a "network" entry in /linux/namespaces');
     for (const [hostName, dev] of Object.entries(netDevices)) {
       if (!validIfName(hostName)) out.push(`/linux/netDevices/${tok(hostName)}: invalid network device name ${q(hostName)}`);
       const name = str(objectAt(dev)?.name);

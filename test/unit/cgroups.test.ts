@@ -7,10 +7,13 @@ import {
   normalizeCgroupsPath,
   parseMountInfo,
   parseProcCgroup,
-  V1Manager,
-  V2Manager,
 } from '../../src/cgroups';
-import { resolveDir } from '../../src/cgroups/common';
+import { V1Manager } from '../../src/cgroups/v1';
+import { V2Manager } from '../../src/cgroups/v2';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { mkdirTracked, removeCgroupDirs, resolveDir, waitFor } from '../../src/cgroups/common';
 
 // A systemd host in unified mode (Fedora, Debian 11+, Ubuntu 21.10+).
 const MOUNTINFO_V2 = `22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
@@ -272,4 +275,35 @@ t.test('constructing a manager touches no cgroup files', async (t) => {
   const m1 = cgroupManager({ id: 'abc' }, { mountinfo: '1 0 0:1 / /nonexistent/freezer rw - cgroup cgroup rw,freezer\n' });
   t.equal(m1.isFrozen(), false);
   t.throws(() => m1.freeze(), RuntimeError);
+});
+
+t.test('fs helpers on a plain directory tree', async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cgroups-unit-'));
+  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+
+  t.same(mkdirTracked(path.join(base, 'a/b/c')), [path.join(base, 'a'), path.join(base, 'a/b'), path.join(base, 'a/b/c')], 'created dirs, outermost first');
+  t.same(mkdirTracked(path.join(base, 'a/b/c')), [], 'nothing created the second time');
+  t.same(mkdirTracked(path.join(base, 'a/x')), [path.join(base, 'a/x')]);
+
+  // removeCgroupDirs removes sub-directories first (cgroup children), and ENOENT is success.
+  fs.mkdirSync(path.join(base, 'a/b/c/d'));
+  removeCgroupDirs([path.join(base, 'a/b'), path.join(base, 'missing')]);
+  t.notOk(fs.existsSync(path.join(base, 'a/b')), 'nested tree removed');
+  t.ok(fs.existsSync(path.join(base, 'a/x')), 'siblings untouched');
+  t.ok(fs.existsSync(path.join(base, 'a')), 'parent untouched');
+
+  // A directory that stays non-empty (here: a regular file) is retried, then reported.
+  fs.writeFileSync(path.join(base, 'a/x/file'), '');
+  const start = Date.now();
+  t.throws(() => removeCgroupDirs([path.join(base, 'a/x')], 50), RuntimeError);
+  t.ok(Date.now() - start >= 45, 'retried for the budget');
+});
+
+t.test('waitFor', async (t) => {
+  let n = 0;
+  t.equal(waitFor(() => ++n === 30, 1000), true);
+  t.equal(n, 30);
+  const start = Date.now();
+  t.equal(waitFor(() => false, 30), false);
+  t.ok(Date.now() - start >= 30);
 });

@@ -1,0 +1,203 @@
+/** create → start → state → kill → delete, and run, with real containers. */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as os from 'os';
+import { spawn, ChildProcess } from 'child_process';
+import { BIN, Sandbox, leftovers } from '../helpers/runtime';
+
+t.test('create, start, state, kill, delete', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['sleep', '300']);
+  const pidFile = path.join(sb.dir, 'init.pid');
+
+  const created = sb.tsr(['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+  t.equal(created.status, 0, `create: ${created.stderr}`);
+  const st = sb.state(id);
+  t.equal(st.status, 'created');
+  t.equal(st.id, id);
+  t.equal(st.bundle, fs.realpathSync(bundle));
+  t.ok(st.pid > 0, 'state has the init pid');
+  t.equal(fs.readFileSync(pidFile, 'utf8'), String(st.pid), 'pid file holds the init pid');
+  t.ok(fs.existsSync(`/proc/${st.pid}`), 'init exists');
+  t.match(st.created, /^\d{4}-\d\d-\d\dT/);
+
+  const list = sb.tsr(['list', '--format', 'json']);
+  t.same(JSON.parse(list.stdout).map((c: { id: string }) => c.id), [id], 'list shows it');
+
+  t.equal(sb.tsr(['start', id]).status, 0, 'start');
+  t.equal(sb.state(id).status, 'running');
+  const again = sb.tsr(['start', id]);
+  t.equal(again.status, 1, 'second start fails');
+  t.match(again.stderr, /cannot start an already running container/);
+
+  const del = sb.tsr(['delete', id]);
+  t.equal(del.status, 1, 'delete of a running container without --force fails');
+  t.match(del.stderr, /cannot delete container .* that is not stopped: running/);
+
+  t.equal(sb.tsr(['kill', id, 'KILL']).status, 0, 'kill KILL');
+  t.ok(sb.waitStatus(id, 'stopped'), 'stopped after kill');
+  t.equal(sb.state(id).pid, 0, 'a stopped container reports pid 0');
+  const killStopped = sb.tsr(['kill', id]);
+  t.equal(killStopped.status, 1, 'kill of a stopped container fails');
+  t.match(killStopped.stderr, /container not running/);
+  const startStopped = sb.tsr(['start', id]);
+  t.match(startStopped.stderr, /cannot start a container that has stopped/);
+
+  t.equal(sb.tsr(['delete', id]).status, 0, 'delete');
+  t.same(leftovers(sb, id, bundle), [], 'nothing left behind');
+  const gone = sb.tsr(['state', id]);
+  t.equal(gone.status, 1);
+  t.match(gone.stderr, new RegExp(`container ${id} does not exist`));
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0, 'delete --force of a missing container succeeds (containerd does this)');
+  t.equal(sb.tsr(['delete', id]).status, 1, 'plain delete of a missing container fails');
+});
+
+t.test('kill signal forms and the default SIGTERM', async (t) => {
+  const sb = new Sandbox(t);
+  // A trap makes the pid-1 shell honour SIGTERM/SIGUSR1 (a pid-namespace init ignores
+  // signals it has no handler for).
+  const bundle = sb.bundle(['sh', '-c', 'trap "exit 7" TERM; trap "exit 8" USR1; while :; do sleep 0.05; done']);
+  for (const [sig, name] of [[undefined, 'default'], ['SIGUSR1', 'SIGUSR1'], ['usr1', 'usr1'], ['15', '15'], ['TERM', 'TERM']] as const) {
+    const id = sb.id();
+    t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+    t.equal(sb.tsr(['start', id]).status, 0);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // let the traps be set
+    const r = sb.tsr(sig ? ['kill', id, sig] : ['kill', id]);
+    t.equal(r.status, 0, `kill ${name}: ${r.stderr}`);
+    t.ok(sb.waitStatus(id, 'stopped'), `stopped after ${name}`);
+    t.equal(sb.tsr(['delete', id]).status, 0);
+  }
+  const id = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const bad = sb.tsr(['kill', id, 'SIGNOPE']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /unknown signal "SIGNOPE"/);
+});
+
+t.test('delete --force of a running container and of a created one', async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['sleep', '300']);
+  const running = sb.id();
+  t.equal(sb.tsr(['run', '--detach', '--bundle', bundle, running]).status, 0);
+  t.equal(sb.state(running).status, 'running');
+  const pid = sb.state(running).pid;
+  t.equal(sb.tsr(['delete', '--force', running]).status, 0);
+  t.same(leftovers(sb, running, bundle), []);
+  t.notOk(isRunning(pid), 'init is gone');
+
+  const created = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', bundle, created]).status, 0);
+  t.equal(sb.tsr(['delete', created]).status, 0, 'a created container is deleted without --force, as runc does');
+  t.same(leftovers(sb, created, bundle), []);
+});
+
+t.test('duplicate id and bad ids', async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['sleep', '300']);
+  const id = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const dup = sb.tsr(['create', '--bundle', bundle, id]);
+  t.equal(dup.status, 1);
+  t.match(dup.stderr, new RegExp(`container with id exists: ${id}`));
+  t.equal(sb.state(id).status, 'created', 'the first container is untouched');
+  const bad = sb.tsr(['create', '--bundle', bundle, 'a/b']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /invalid id format: a\/b/);
+  const none = sb.tsr(['create', '--bundle', bundle]);
+  t.equal(none.status, 1);
+  t.match(none.stderr, /requires a container id/);
+});
+
+t.test('run: exit codes, pid 1, hostname, stdout', async (t) => {
+  const sb = new Sandbox(t);
+  const cases: Array<[string[], number]> = [
+    [['true'], 0],
+    [['sh', '-c', 'exit 3'], 3],
+  ];
+  for (const [args, code] of cases) {
+    const id = sb.id();
+    const r = sb.tsr(['run', '--bundle', sb.bundle(args), id]);
+    t.equal(r.status, code, `${args.join(' ')} exits ${code} (${r.stderr})`);
+    t.notOk(fs.existsSync(path.join(sb.root, id)), 'run deletes the container afterwards');
+  }
+  const id = sb.id();
+  const r = sb.tsr(['run', '--bundle', sb.bundle(['sh', '-c', 'echo pid=$$; hostname; cat /proc/1/cmdline | tr "\\0" " "']), id]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^pid=1\n/, 'the process is pid 1');
+  t.match(r.stdout, /\ntsruntime\n/, 'hostname from config');
+  t.match(r.stdout, /sh -c echo pid/, 'pid 1 is the configured process');
+});
+
+t.test('run: killed by SIGKILL exits 137; signals to run reach the container', async (t) => {
+  const sb = new Sandbox(t);
+  // pid 1 of a pid namespace cannot SIGKILL itself: the kill comes from outside, via `kill`.
+  const killed = sb.id();
+  const run = spawnRun(sb, sb.bundle(['sleep', '300']), killed);
+  t.ok(await until(() => sb.tsr(['state', killed]).stdout.includes('"running"')), 'running');
+  t.equal(sb.tsr(['kill', killed, 'KILL']).status, 0);
+  t.equal(await run, 137, 'run exits 128+9');
+
+  const trapped = sb.id();
+  const child = spawnRunChild(sb, sb.bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done']), trapped);
+  t.ok(await until(() => sb.tsr(['state', trapped]).stdout.includes('"running"')), 'running');
+  await new Promise((r) => setTimeout(r, 150)); // the trap is set
+  child.proc.kill('SIGTERM');
+  t.equal(await child.exit, 7, 'SIGTERM to run was forwarded to the container, which exited 7');
+});
+
+t.test('each namespace is new; the rootfs is the bundle one', async (t) => {
+  const sb = new Sandbox(t);
+  const marker = `marker-${process.pid}-${Date.now()}`;
+  const bundle = sb.bundle(['sh', '-c', 'for n in pid net ipc uts mnt; do echo $n $(readlink /proc/self/ns/$n); done; ls /; ls /work 2>&1; echo end'], undefined, true);
+  fs.writeFileSync(path.join(bundle, 'rootfs', marker), 'x');
+  const r = sb.tsr(['run', '--bundle', bundle, sb.id()]);
+  t.equal(r.status, 0, r.stderr);
+  for (const n of ['pid', 'net', 'ipc', 'uts', 'mnt']) {
+    const inside = new RegExp(`^${n} (.*)$`, 'm').exec(r.stdout)?.[1];
+    t.ok(inside, `${n} namespace link read inside`);
+    t.not(inside, fs.readlinkSync(`/proc/self/ns/${n}`), `${n} namespace differs from the host's`);
+  }
+  t.match(r.stdout, new RegExp(`^${marker}$`, 'm'), 'the marker file of the bundle rootfs is at /');
+  t.match(r.stdout, /ls: \/work: No such file or directory/, "the host's / is not reachable");
+});
+
+t.test('state after the process exits by itself', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['true']);
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  t.equal(sb.tsr(['start', id]).status, 0);
+  t.ok(sb.waitStatus(id, 'stopped'), 'stopped once the process exited');
+  t.equal(sb.tsr(['delete', id]).status, 0);
+  t.same(leftovers(sb, id, bundle), []);
+});
+
+function spawnRunChild(sb: Sandbox, bundle: string, id: string): { proc: ChildProcess; exit: Promise<number> } {
+  const proc = spawn(BIN, ['--root', sb.root, 'run', '--bundle', bundle, id], { stdio: 'ignore' });
+  const exit = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+  return { proc, exit };
+}
+
+function spawnRun(sb: Sandbox, bundle: string, id: string): Promise<number> {
+  return spawnRunChild(sb, bundle, id).exit;
+}
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
