@@ -42,7 +42,11 @@ export interface CgroupManager {
   destroy(): void;
   /** Whether the cgroup directory exists in any hierarchy used. */
   exists(): boolean;
-  // Later: applyResources(resources: LinuxResources): void, implemented per driver.
+  /**
+   * Apply linux.resources to the cgroup (called by create after create() and before join()).
+   * Optional until the resources work lands; create calls it when a driver has it.
+   */
+  applyResources?(resources: import('../generated/config').LinuxResources): void;
 }
 
 export interface CgroupManagerOptions {

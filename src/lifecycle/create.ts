@@ -96,6 +96,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     fdsToClose.push(parentFd);
     cgroups.create();
     cgroupMade = true;
+    if (spec.linux?.resources) cgroups.applyResources?.(spec.linux.resources);
 
     const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd);
     fs.closeSync(childFd);
