@@ -61,6 +61,10 @@ enum tsr_opcode {
 	TSR_OP_REMOUNT_RO_ROOT = 35, /* remount the open root (a bind mount) read-only, keeping its other flags */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
 	TSR_OP_SET_PDEATHSIG = 37, /* a0 signal */
+	/* 40-59: config fields (see the planner); 60+: exec and terminals. */
+	TSR_OP_FORK = 60,          /* a0 clone flags: the caller reports the child's pid (TSR_MSG_PID) and exits */
+	TSR_OP_SETUP_PTY = 61,     /* a0 1 = also bind the slave on /dev/console: new pty from /dev/ptmx, slave
+	                            * becomes the controlling terminal and stdio, master goes to the parent */
 	TSR_OP_MAX
 };
 
@@ -71,6 +75,6 @@ struct tsr_msg {
 	int32_t err;   /* errno */
 	int32_t pad;
 };
-enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3 };
+enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3, TSR_MSG_PID = 4, TSR_MSG_FD = 5 };
 
 #endif

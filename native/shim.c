@@ -25,14 +25,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -371,6 +374,86 @@ static int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const 
 	return -1;
 }
 
+/* ---------- exec and terminals (ops 60+) ---------- */
+
+static int send_fd_msg(int sock, int kind, int op, int fd)
+{
+	struct tsr_msg m = { kind, op, 0, 0 };
+	struct iovec iov = { &m, sizeof m };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	memset(&msg, 0, sizeof msg);
+	memset(&u, 0, sizeof u);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	return sendmsg(sock, &msg, 0) == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/*
+ * A pty from the container's own devpts: the slave becomes our controlling terminal and stdio
+ * (and /dev/console), the master goes to the runtime, which proxies it or hands it to the
+ * client's --console-socket.
+ */
+static int do_setup_pty(int sync_fd, int op_index, int bind_console)
+{
+	char slave_path[40] = "/dev/pts/";
+	unsigned int n = 0;
+	int unlock = 0, master, slave, fd;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		goto fail;
+	fmt_uint(slave_path + 9, n);
+	slave = open(slave_path, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		goto fail;
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		goto fail_slave;
+	for (fd = 0; fd < 3; fd++)
+		if (dup3(slave, fd, 0) < 0)
+			goto fail_slave;
+	if (bind_console) {
+		fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			goto fail_slave;
+	}
+	if (slave > 2)
+		close(slave);
+	if (send_fd_msg(sync_fd, TSR_MSG_FD, op_index, master) < 0)
+		goto fail;
+	close(master);
+	return 0;
+fail_slave:
+	{
+		int e = errno;
+		if (slave > 2)
+			close(slave);
+		errno = e;
+	}
+fail:
+	{
+		int e = errno;
+		close(master);
+		errno = e;
+	}
+	return -1;
+}
+
 static int child_main(void *arg)
 {
 	struct child_ctx *c = arg;
@@ -643,6 +726,22 @@ static int child_main(void *arg)
 		case TSR_OP_SET_PDEATHSIG:
 			rc = prctl(PR_SET_PDEATHSIG, (unsigned long)op->a[0], 0, 0, 0);
 			break;
+		case TSR_OP_FORK: {
+			/* fork-like raw clone (no stack: the child runs on its copy of ours). */
+			long child = syscall(SYS_clone, (unsigned long)op->a[0] | SIGCHLD, 0, 0, 0, 0);
+			if (child < 0) {
+				rc = -1;
+				break;
+			}
+			if (child > 0) {
+				send_msg(sync_fd, TSR_MSG_PID, (int)i, (int)child);
+				_exit(0);
+			}
+			break;
+		}
+		case TSR_OP_SETUP_PTY:
+			rc = do_setup_pty(sync_fd, (int)i, (int)op->a[0]);
+			break;
 		default:
 			errno = ENOSYS;
 			rc = -1;
@@ -747,22 +846,99 @@ out:
 	return err;
 }
 
-/* Read one message from the init; returns 0, or -errno (-EPIPE on EOF: the init died). */
-int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err)
+/*
+ * Read one message from the init; returns 0, or -errno (-EPIPE on EOF: the init died).
+ * *passed_fd is an fd sent along with it (SCM_RIGHTS, close-on-exec here), or -1.
+ */
+int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *passed_fd)
 {
 	struct tsr_msg m;
+	struct iovec iov = { &m, sizeof m };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *c;
 	ssize_t n;
+
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	*passed_fd = -1;
 	do
-		n = read(fd, &m, sizeof m);
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if (n != (ssize_t)sizeof m)
 		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
 	*kind = m.kind;
 	*op = m.op;
 	*err = m.err;
 	return 0;
+}
+
+/*
+ * Hand a pty master to a client's --console-socket the way runc does: connect to the unix
+ * stream socket and send the fd with SCM_RIGHTS, its name as the payload.
+ */
+int tsr_send_console(const char *socket_path, int fd, const char *name)
+{
+	struct sockaddr_un addr;
+	int sock, rc;
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *c;
+
+	if (strlen(socket_path) >= sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(&addr, 0, sizeof addr);
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, socket_path);
+	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		rc = -errno;
+		close(sock);
+		return rc;
+	}
+	memset(&msg, 0, sizeof msg);
+	memset(&u, 0, sizeof u);
+	iov.iov_base = (void *)name;
+	iov.iov_len = strlen(name);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	rc = sendmsg(sock, &msg, 0) < 0 ? -errno : 0;
+	close(sock);
+	return rc;
+}
+
+/* Window size of a terminal (the pty master), as TIOCSWINSZ takes it. */
+int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)
+{
+	struct winsize ws;
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = (unsigned short)rows;
+	ws.ws_col = (unsigned short)cols;
+	return ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
 }
 
 /* Blocking socketpair for the sync channel; both ends close-on-exec. */

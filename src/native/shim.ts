@@ -9,7 +9,11 @@ type Fn = ((...args: any[]) => any) & { async?: any };
 
 export interface Shim {
   spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number): number;
-  readMsg(fd: number): { rc: number; kind: number; op: number; err: number };
+  /** One message from the init; `fd` is an fd it passed along (a pty master), or -1. */
+  readMsg(fd: number): { rc: number; kind: number; op: number; err: number; fd: number };
+  /** Send fd to a --console-socket (runc's protocol); 0 or -errno. */
+  sendConsole(socketPath: string, fd: number, name: string): number;
+  setWinsize(fd: number, rows: number, cols: number): number;
   socketpair(): [number, number];
   mkfifo(p: string, mode: number): number;
   writeByte(fd: number): number;
@@ -36,7 +40,9 @@ export function loadShim(): Shim {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }
   const spawn: Fn = lib.func('int tsr_spawn(const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd)');
-  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err)');
+  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *passed)');
+  const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
+  const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
   const socketpair: Fn = lib.func('int tsr_socketpair(int *fds)');
   const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
   const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
@@ -45,10 +51,12 @@ export function loadShim(): Shim {
   cached = {
     spawn: (plan, flags, c, p) => spawn(plan, plan.length, flags, c, p),
     readMsg(fd) {
-      const kind = [0], op = [0], err = [0];
-      const rc = readMsg(fd, kind, op, err);
-      return { rc, kind: kind[0], op: op[0], err: err[0] };
+      const kind = [0], op = [0], err = [0], passed = [-1];
+      const rc = readMsg(fd, kind, op, err, passed);
+      return { rc, kind: kind[0], op: op[0], err: err[0], fd: passed[0] };
     },
+    sendConsole: (p, fd, name) => sendConsole(p, fd, name),
+    setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),
     socketpair() {
       const fds = Buffer.alloc(8);
       const rc = socketpair(fds);

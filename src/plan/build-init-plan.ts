@@ -10,10 +10,9 @@ import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { Op } from './ops';
-import {
-  CAPABILITIES, CLONE, MS, NAMESPACE_FLAG, PR, RLIMITS, S_IFBLK, S_IFCHR, S_IFIFO, makedev,
-} from './linux-constants';
+import { CLONE, MS, NAMESPACE_FLAG, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
+import { planExec, planProcessSetup } from './process-ops';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -60,7 +59,6 @@ export interface InitPlan {
   userns: boolean;
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Devices every container gets (runtime-spec config-linux.md "Default Devices"). */
 const DEFAULT_DEVICES: Array<{ path: string; major: number; minor: number }> = [
@@ -78,24 +76,6 @@ const DEV_SYMLINKS: Array<[string, string]> = [
   ['/proc/self/fd/1', '/dev/stdout'],
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
-
-export function capabilityMask(names: readonly string[] | undefined, field: string, lastCap: number): bigint {
-  let mask = 0n;
-  for (const name of names ?? []) {
-    const bit = (CAPABILITIES as readonly string[]).indexOf(name);
-    if (bit < 0) throw new RuntimeError(`${field}: unknown capability "${name}"`);
-    // A capability this kernel does not know is skipped, as runc does (it warns).
-    if (bit <= lastCap) mask |= 1n << BigInt(bit);
-  }
-  return mask;
-}
-
-/** Where the process's args[0] may be: PATH lookup uses the container's PATH, as runc does. */
-export function execCandidates(arg0: string, env: readonly string[] | undefined): string[] {
-  if (arg0.includes('/')) return [arg0];
-  const pathVar = (env ?? []).filter((e) => e.startsWith('PATH=')).pop()?.slice(5) ?? DEFAULT_PATH;
-  return pathVar.split(':').map((dir) => path.posix.join(dir || '.', arg0));
-}
 
 function mountWhat(m: Mount): string {
   const kind = m.type && m.type !== 'none' && m.type !== 'bind' ? m.type : 'bind';
@@ -177,31 +157,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
     const file = '/proc/sys/' + key.replace(/\./g, '/');
     ops.push({ op: 'WRITE_FILE', strs: [file, value], what: `set sysctl ${key}=${value}` });
   }
-  if (proc.oomScoreAdj !== undefined) {
-    ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], what: `set oomScoreAdj ${proc.oomScoreAdj}` });
-  }
-  for (const rl of proc.rlimits ?? []) {
-    const res = RLIMITS[rl.type];
-    if (res === undefined) throw new RuntimeError(`process.rlimits: unknown rlimit type "${rl.type}"`);
-    ops.push({ op: 'SETRLIMIT', a: [res, BigInt(rl.soft), BigInt(rl.hard)], what: `set ${rl.type} to soft ${rl.soft}, hard ${rl.hard}` });
-  }
-  ops.push({ op: 'SETSID', what: 'start a new session' });
-
-  planUserAndCapabilities(ops, spec, host.lastCap);
-
-  const cwd = proc.cwd || '/';
-  ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
-  ops.push({ op: 'CHDIR', strs: [cwd], what: `chdir to cwd ${cwd}` });
-  ops.push({ op: 'UMASK', a: [proc.user?.umask ?? 0o022], what: 'set umask' });
-  if (proc.noNewPrivileges) ops.push({ op: 'PRCTL', a: [PR.SET_NO_NEW_PRIVS, 1, 0, 0], what: 'set no_new_privs' });
-
-  const args = proc.args ?? [];
-  const candidates = execCandidates(args[0], proc.env);
-  ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"` });
-  ops.push({ op: 'READY', what: 'report ready' });
-  ops.push({ op: 'WAIT_FIFO', a: [input.fifoFd], what: 'wait for start on the exec fifo' });
-  const env = proc.env ?? [];
-  ops.push({ op: 'EXEC', a: [args.length, env.length, input.preserveFds ?? 0], strs: [...args, ...env], what: `exec "${args[0]}"` });
+  planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: true, consoleBind: true });
+  planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds });
 
   return { cloneFlags, ops, userns };
 }
@@ -319,30 +276,4 @@ function planDevice(ops: Op[], d: DeviceLike, userns: boolean): void {
   const mode = typeBits | ((d.fileMode ?? 0o666) & 0o7777);
   const dev = d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
   ops.push({ op: 'MKNOD_IN_ROOT', a: [mode, dev, d.uid ?? 0, d.gid ?? 0], strs: [d.path], what });
-}
-
-function planUserAndCapabilities(ops: Op[], spec: Spec, lastCap: number): void {
-  const proc = spec.process!;
-  const caps = proc.capabilities ?? {};
-  const bounding = capabilityMask(caps.bounding, 'process.capabilities.bounding', lastCap);
-  const effective = capabilityMask(caps.effective, 'process.capabilities.effective', lastCap);
-  const permitted = capabilityMask(caps.permitted, 'process.capabilities.permitted', lastCap);
-  const inheritable = capabilityMask(caps.inheritable, 'process.capabilities.inheritable', lastCap);
-  const ambient = capabilityMask(caps.ambient, 'process.capabilities.ambient', lastCap);
-
-  ops.push({ op: 'CAP_BOUNDING', a: [bounding, lastCap], what: 'drop capabilities from the bounding set' });
-  ops.push({ op: 'PRCTL', a: [PR.SET_KEEPCAPS, 1, 0, 0], what: 'keep capabilities across the user switch' });
-  const user = proc.user ?? { uid: 0, gid: 0 };
-  const groups = user.additionalGids ?? [];
-  const gidBuf = Buffer.alloc(groups.length * 4);
-  groups.forEach((g, i) => gidBuf.writeUInt32LE(g, i * 4));
-  ops.push({ op: 'SETGROUPS', a: [groups.length], bytes: gidBuf, what: `set additional groups [${groups.join(', ')}]` });
-  ops.push({ op: 'SETRESGID', a: [user.gid], what: `set gid ${user.gid}` });
-  ops.push({ op: 'SETRESUID', a: [user.uid], what: `set uid ${user.uid}` });
-  ops.push({ op: 'PRCTL', a: [PR.SET_KEEPCAPS, 0, 0, 0], what: 'clear keep-capabilities' });
-  ops.push({ op: 'CAPSET', a: [effective, permitted, inheritable], what: 'set capabilities' });
-  // The kernel raises an ambient capability only if it is permitted and inheritable; runc's
-  // default spec lists ambient caps without inheritable ones and runc goes on without them.
-  const raisable = ambient & permitted & inheritable;
-  if (raisable) ops.push({ op: 'AMBIENT', a: [raisable], what: 'raise ambient capabilities' });
 }

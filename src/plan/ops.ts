@@ -42,6 +42,9 @@ export const Opcode = {
   REMOUNT_RO_ROOT: 35,
   MOUNT_SETATTR: 36,
   SET_PDEATHSIG: 37,
+  // 40-59: config fields; 60+: exec and terminals.
+  FORK: 60,
+  SETUP_PTY: 61,
 } as const;
 export type OpName = keyof typeof Opcode;
 
