@@ -135,20 +135,22 @@ static int open_in_root(int root_fd, const char *path, int flags)
 
 /*
  * mkdir -p of path inside root: each prefix is resolved in root, so a symlink in the rootfs
- * can never make us create directories on the host. Returns an O_PATH fd of the last
- * directory, or -1.
+ * can never make us create directories on the host. A dangling symlink on the way is followed
+ * inside root (its target is created there, as runc's MkdirAllInRoot does). Returns an O_PATH
+ * fd of the last directory, or -1.
  */
 static int mkdirs_in_root(int root_fd, const char *path, mode_t mode)
 {
-	char buf[4096];
+	char buf[4096], link[4096];
 	size_t len = strlen(path), i;
-	int parent = -1, fd;
+	int parent = -1, fd, hops = 0;
 
 	if (len >= sizeof buf) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
+restart:
 	parent = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
 	if (parent < 0)
 		return -1;
@@ -171,6 +173,30 @@ static int mkdirs_in_root(int root_fd, const char *path, mode_t mode)
 				return -1;
 			}
 			fd = open_in_root(root_fd, buf, O_PATH | O_DIRECTORY);
+			if (fd < 0 && errno == ENOENT) {
+				/* A dangling symlink: go on with its target (resolved in root) in its place. */
+				ssize_t n = readlinkat(parent, buf + start, link, sizeof link);
+				size_t pre, rest = end < len ? len - end - 1 : 0;
+				if (n <= 0 || (size_t)n >= sizeof link) {
+					close(parent);
+					errno = ENOENT;
+					return -1;
+				}
+				pre = link[0] == '/' ? 0 : start;
+				if (++hops > 40 || pre + (size_t)n + 1 + rest >= sizeof buf) {
+					close(parent);
+					errno = hops > 40 ? ELOOP : ENAMETOOLONG;
+					return -1;
+				}
+				/* buf = buf[0, pre) + link + "/" + rest; the rest moves first. */
+				memmove(buf + pre + n + 1, buf + end + 1, rest);
+				memcpy(buf + pre, link, (size_t)n);
+				buf[pre + n] = '/';
+				len = pre + (size_t)n + 1 + rest;
+				buf[len] = 0;
+				close(parent);
+				goto restart;
+			}
 		}
 		if (end < len)
 			buf[end] = '/';
@@ -974,4 +1000,64 @@ int tsr_write_byte(int fd)
 		n = write(fd, "g", 1);
 	while (n < 0 && errno == EINTR);
 	return n == 1 ? 0 : -errno;
+}
+
+/*
+ * The receiving end of --console-socket, as conmon and containerd's shim implement it: for
+ * tests and for library users that want the pty themselves. listen → a listening socket;
+ * accept → the fd that arrived on the first connection (blocking: call it off the main thread).
+ */
+int tsr_console_listen(const char *socket_path)
+{
+	struct sockaddr_un addr;
+	int sock, rc;
+	if (strlen(socket_path) >= sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(&addr, 0, sizeof addr);
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, socket_path);
+	if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 1) < 0) {
+		rc = -errno;
+		close(sock);
+		return rc;
+	}
+	return sock;
+}
+
+int tsr_console_accept(int listen_fd)
+{
+	char name[256];
+	struct iovec iov = { name, sizeof name };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	int conn, fd = -EBADMSG;
+	ssize_t n;
+
+	do
+		conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
+	if (conn < 0)
+		return -errno;
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	do
+		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fd = -errno;
+	for (c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	close(conn);
+	return fd;
 }

@@ -63,8 +63,8 @@ export function writeStderr(text: string): void {
   }
 }
 
-export function writeStdout(text: string): void {
-  const buf = Buffer.from(text);
+export function writeStdout(text: string | Buffer): void {
+  const buf = typeof text === 'string' ? Buffer.from(text) : text;
   let off = 0;
   while (off < buf.length) {
     try {

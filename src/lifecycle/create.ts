@@ -11,13 +11,14 @@ import type { Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
-import { encodePlan, Op } from '../plan/ops';
+import { encodePlan } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
 import { readProcStat } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
 import { hostCgroupHierarchies } from './host-cgroups';
 import { runHooks } from './hooks';
+import { driveChannel } from './init-channel';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -29,24 +30,28 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   preserveFds?: number;
   systemdCgroup?: boolean;
+  /** `run` in the foreground: with process.terminal the runtime itself proxies the pty. */
+  foreground?: boolean;
 }
 
 export interface Created {
   record: ContainerRecord;
   spec: Spec;
+  /** With process.terminal and no console socket: the pty master, for the caller to proxy. */
+  terminalMaster?: number;
 }
 
-const MSG_READY = 1;
-const MSG_ERROR = 2;
-const MSG_SYNC = 3;
 const O_PATH = 0o10000000;
 
 export function createContainer(store: StateStore, opts: CreateOptions, log: Logger): Created {
   const { spec, bundle, rootfs } = loadBundle(opts.bundle);
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
-  if (proc.terminal) {
-    throw new RuntimeError('process.terminal: terminals are not supported yet; set "terminal": false');
+  if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
+    throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
+  }
+  if (!proc.terminal && opts.consoleSocket) {
+    throw new RuntimeError('cannot use console socket if tsruntime will not detach or allocate tty (process.terminal is false)');
   }
   let rootKind: PathKind = 'missing';
   try {
@@ -70,6 +75,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const nsFds: Record<string, number> = {};
   const fdsToClose: number[] = [];
   let pid = 0;
+  let terminalMaster: number | undefined;
   let claimed = false;
   let cgroupMade = false;
   try {
@@ -109,22 +115,26 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
     const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });
-    for (;;) {
-      const msg = shim.readMsg(parentFd);
-      if (msg.rc < 0) throw new RuntimeError('container init exited during setup without saying why');
-      if (msg.kind === MSG_READY) break;
-      if (msg.kind === MSG_ERROR) throw new RuntimeError(`container init: ${describeFailure(plan.ops[msg.op], msg.err)}`);
-      if (msg.kind === MSG_SYNC) {
-        const tag = plan.ops[msg.op]?.tag;
+    driveChannel(shim, parentFd, plan.ops, 'container init', {
+      sync(tag) {
         if (tag === 'createRuntime') {
           runHooks('prestart', hooks.prestart, stateForHooks());
           runHooks('createRuntime', hooks.createRuntime, stateForHooks());
         } else if (tag === 'createContainer') {
           runHooks('createContainer', hooks.createContainer, stateForHooks());
         }
-        if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited during setup');
-      }
-    }
+      },
+      fd(fd) {
+        fdsToClose.push(fd);
+        if (opts.consoleSocket) {
+          const sent = shim.sendConsole(path.resolve(opts.consoleSocket), fd, '/dev/ptmx');
+          if (sent < 0) throw new RuntimeError(`--console-socket ${opts.consoleSocket}: ${errnoName(-sent)}`);
+        } else {
+          terminalMaster = fd;
+          fdsToClose.pop(); // the caller proxies it and closes it
+        }
+      },
+    });
 
     const record: ContainerRecord = {
       id: opts.id,
@@ -142,7 +152,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     };
     store.save(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
-    return { record, spec };
+    return { record, spec, terminalMaster };
   } catch (e) {
     undoCreate(store, opts.id, pid, claimed, cgroupMade ? cgroups : undefined);
     throw e;
@@ -180,7 +190,11 @@ function openNamespace(type: string, nsPath: string): number {
   try {
     return fs.openSync(nsPath, 'r');
   } catch (e) {
-    throw new RuntimeError(`linux.namespaces: ${type} namespace path ${nsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    // Node's message is "ENOENT: no such file or directory, open '<path>'".
+    const code = (e as NodeJS.ErrnoException).code;
+    const text = /^\w+: (.*?), \w+ '/.exec((e as Error).message)?.[1];
+    const why = code ? `${code}${text ? ` (${text})` : ''}` : (e as Error).message;
+    throw new RuntimeError(`linux.namespaces: ${type} namespace path ${nsPath}: ${why}`);
   }
 }
 
@@ -201,35 +215,6 @@ function writeIdMaps(pid: number, spec: Spec): void {
   };
   if (spec.linux?.uidMappings?.length) write('uid_map', fmt(spec.linux.uidMappings));
   if (spec.linux?.gidMappings?.length) write('gid_map', fmt(spec.linux.gidMappings));
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EINVAL: 'invalid argument',
-  EBUSY: 'device or resource busy',
-  ENOTDIR: 'not a directory',
-  EEXIST: 'file exists',
-  ELOOP: 'too many levels of symbolic links',
-  EXDEV: 'path escapes the container root',
-  ENODEV: 'no such device',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-};
-
-/** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
-export function describeFailure(op: Op | undefined, errno: number): string {
-  const name = errnoName(errno);
-  const text = ERRNO_TEXT[name];
-  if (op?.op === 'FIND_EXEC') {
-    const arg0 = /"(.*)"/.exec(op.what)?.[1] ?? '';
-    if (name === 'ENOENT') {
-      return arg0.includes('/') ? `exec "${arg0}": no such file or directory` : `exec "${arg0}": executable file not found in $PATH`;
-    }
-    return `exec "${arg0}": ${text ?? name}`;
-  }
-  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
 }
 
 export function hostFacts(cgroupPath: string): HostFacts {

@@ -17,7 +17,8 @@ export function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, sta
       killSignal: 'SIGKILL',
     });
     const where = `${kind} hook #${i} (${hook.path})`;
-    if (res.error) {
+    // EPIPE: the hook exited without reading the state on its stdin; its exit status decides.
+    if (res.error && (res.error as NodeJS.ErrnoException).code !== 'EPIPE') {
       const err = res.error as NodeJS.ErrnoException;
       if (err.code === 'ETIMEDOUT') throw new RuntimeError(`${where}: timed out after ${hook.timeout}s`);
       throw new RuntimeError(`${where}: ${err.message}`);

@@ -14,6 +14,10 @@ export interface Shim {
   /** Send fd to a --console-socket (runc's protocol); 0 or -errno. */
   sendConsole(socketPath: string, fd: number, name: string): number;
   setWinsize(fd: number, rows: number, cols: number): number;
+  /** The receiving end of a console socket: a listening socket, or -errno. */
+  consoleListen(socketPath: string): number;
+  /** The fd sent over the first connection (waits on a worker thread). */
+  consoleAccept(listenFd: number): Promise<number>;
   socketpair(): [number, number];
   mkfifo(p: string, mode: number): number;
   writeByte(fd: number): number;
@@ -43,6 +47,8 @@ export function loadShim(): Shim {
   const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *passed)');
   const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
   const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
+  const consoleListen: Fn = lib.func('int tsr_console_listen(const char *path)');
+  const consoleAccept: Fn = lib.func('int tsr_console_accept(int fd)');
   const socketpair: Fn = lib.func('int tsr_socketpair(int *fds)');
   const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
   const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
@@ -57,6 +63,11 @@ export function loadShim(): Shim {
     },
     sendConsole: (p, fd, name) => sendConsole(p, fd, name),
     setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),
+    consoleListen: (p) => consoleListen(p),
+    consoleAccept: (fd) =>
+      new Promise((resolve, reject) => {
+        consoleAccept.async!(fd, (e: Error | null, r: number) => (e ? reject(e) : resolve(r)));
+      }),
     socketpair() {
       const fds = Buffer.alloc(8);
       const rc = socketpair(fds);

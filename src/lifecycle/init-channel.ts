@@ -1,0 +1,77 @@
+/**
+ * The runtime's side of the sync socket to a cloned process running a plan: it answers
+ * sync points, collects the pid of a forked grandchild and fds passed to it, and turns a
+ * reported failure into "<step>: ERRNO (text)". Returns when the process says it is ready.
+ */
+import { RuntimeError, errnoName } from '../errors';
+import type { Op } from '../plan/ops';
+import type { Shim } from '../native/shim';
+
+const MSG_READY = 1;
+const MSG_ERROR = 2;
+const MSG_SYNC = 3;
+const MSG_PID = 4;
+const MSG_FD = 5;
+
+export interface ChannelHandlers {
+  /** The process stopped at a SYNC op with this tag; it goes on once this returns. */
+  sync?(tag: string | undefined): void;
+  /** A FORK op made this (host) pid. */
+  pid?(pid: number): void;
+  /** The process passed an fd (a pty master). */
+  fd?(fd: number): void;
+}
+
+export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], what: string, h: ChannelHandlers): void {
+  for (;;) {
+    const msg = shim.readMsg(parentFd);
+    if (msg.rc < 0) throw new RuntimeError(`${what} exited during setup without saying why`);
+    switch (msg.kind) {
+      case MSG_READY:
+        return;
+      case MSG_ERROR:
+        throw new RuntimeError(`${what}: ${describeFailure(ops[msg.op], msg.err)}`);
+      case MSG_SYNC:
+        h.sync?.(ops[msg.op]?.tag);
+        if (shim.writeByte(parentFd) < 0) throw new RuntimeError(`${what} exited during setup`);
+        break;
+      case MSG_PID:
+        h.pid?.(msg.err);
+        break;
+      case MSG_FD:
+        if (msg.fd >= 0) h.fd?.(msg.fd);
+        break;
+      default:
+        throw new RuntimeError(`${what} sent an unknown message (${msg.kind})`);
+    }
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EINVAL: 'invalid argument',
+  EBUSY: 'device or resource busy',
+  ENOTDIR: 'not a directory',
+  EEXIST: 'file exists',
+  ELOOP: 'too many levels of symbolic links',
+  EXDEV: 'path escapes the container root',
+  ENODEV: 'no such device',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+};
+
+/** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
+export function describeFailure(op: Op | undefined, errno: number): string {
+  const name = errnoName(errno);
+  const text = ERRNO_TEXT[name];
+  if (op?.op === 'FIND_EXEC') {
+    const arg0 = /"(.*)"/.exec(op.what)?.[1] ?? '';
+    if (name === 'ENOENT') {
+      return arg0.includes('/') ? `exec "${arg0}": no such file or directory` : `exec "${arg0}": executable file not found in $PATH`;
+    }
+    return `exec "${arg0}": ${text ?? name}`;
+  }
+  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
+}

@@ -1,0 +1,40 @@
+/**
+ * `exec` → the plan for a process joining a running container. The cloned helper joins the
+ * container's namespaces (user first, mount after the others), then forks with CLONE_PARENT:
+ * the grandchild is inside the pid namespace and still the runtime's child. The helper reports
+ * the grandchild's pid and exits; the grandchild becomes the configured process.
+ * Pure, like the init planner.
+ */
+import type { Process } from '../generated/config';
+import { Op } from './ops';
+import { NAMESPACE_FLAG, PR } from './linux-constants';
+import { planExec, planProcessSetup } from './process-ops';
+
+const CLONE_PARENT = 0x8000;
+
+/** The order namespaces are joined in: user gives the rights for the rest; mount changes paths. */
+export const EXEC_JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const;
+
+export interface ExecPlanInput {
+  process: Process;
+  /** fds of the container's namespaces to join (those that differ from ours), by type. */
+  namespaceFds: Partial<Record<string, number>>;
+  lastCap: number;
+  preserveFds?: number;
+}
+
+export function buildExecPlan(input: ExecPlanInput): Op[] {
+  const ops: Op[] = [];
+  // Until exec, nothing in the container may open our /proc/PID (mem, fds, exe) or ptrace us.
+  ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the exec helper non-dumpable' });
+  for (const type of EXEC_JOIN_ORDER) {
+    const fd = input.namespaceFds[type];
+    if (fd === undefined) continue;
+    ops.push({ op: 'SETNS', a: [fd, NAMESPACE_FLAG[type]], what: `join the container's ${type} namespace` });
+    ops.push({ op: 'CLOSE', a: [fd], what: `close the ${type} namespace fd` });
+  }
+  ops.push({ op: 'FORK', a: [CLONE_PARENT], what: 'fork into the pid namespace' });
+  planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
+  planExec(ops, input.process, { preserveFds: input.preserveFds });
+  return ops;
+}
