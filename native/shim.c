@@ -21,7 +21,9 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1060,4 +1062,69 @@ int tsr_console_accept(int listen_fd)
 			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	close(conn);
 	return fd;
+}
+
+/*
+ * sd_notify relay (NOTIFY_SOCKET), as runc does it: a datagram socket in the container's state
+ * directory, bind-mounted into the container, whose READY=1 the runtime passes on to the host's
+ * socket.
+ */
+int tsr_dgram_bind(const char *socket_path)
+{
+	struct sockaddr_un addr;
+	int sock, rc;
+	if (strlen(socket_path) >= sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(&addr, 0, sizeof addr);
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, socket_path);
+	unlink(socket_path);
+	if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		rc = -errno;
+		close(sock);
+		return rc;
+	}
+	chmod(socket_path, 0777); /* any user in the container may notify */
+	return sock;
+}
+
+/* One datagram into buf (NUL-terminated); 0 on timeout, -errno on error. */
+int tsr_dgram_recv(int fd, char *buf, int len, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	ssize_t n;
+	int rc = poll(&p, 1, timeout_ms);
+	if (rc <= 0)
+		return rc < 0 ? -errno : 0;
+	n = recv(fd, buf, (size_t)len - 1, 0);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n > 0 ? (int)n : 1;
+}
+
+int tsr_dgram_send(const char *socket_path, const char *buf, int len)
+{
+	struct sockaddr_un addr;
+	int sock, rc = 0;
+	/* sd_notify's abstract-namespace form: a leading '@' stands for the NUL byte. */
+	size_t plen = strlen(socket_path);
+	if (plen >= sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(&addr, 0, sizeof addr);
+	addr.sun_family = AF_UNIX;
+	memcpy(addr.sun_path, socket_path, plen);
+	if (addr.sun_path[0] == '@')
+		addr.sun_path[0] = 0;
+	if (sendto(sock, buf, (size_t)len, 0, (struct sockaddr *)&addr,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen)) < 0)
+		rc = -errno;
+	close(sock);
+	return rc;
 }

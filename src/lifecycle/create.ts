@@ -19,6 +19,7 @@ import { cgroupManager, CgroupManager } from '../cgroups';
 import { hostCgroupHierarchies } from './host-cgroups';
 import { runHooks } from './hooks';
 import { driveChannel } from './init-channel';
+import { prepareNotify } from './notify-socket';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -47,6 +48,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const { spec, bundle, rootfs } = loadBundle(opts.bundle);
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
+  const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
   if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
   }
@@ -66,7 +68,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const hooks = spec.hooks ?? {};
   const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
   const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
-    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds: opts.preserveFds, hookSyncs, host });
+    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host });
 
   // Dry run with placeholder fds: every config error surfaces before anything is made.
   const placeholderFds = Object.fromEntries((spec.linux?.namespaces ?? []).filter((n) => n.path).map((n) => [n.type, -1]));
@@ -86,6 +88,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     }
     store.createDir(opts.id);
     claimed = true;
+    if (process.env.NOTIFY_SOCKET) prepareNotify(spec, store.dir(opts.id));
 
     const shim = loadShim();
     const fifo = store.fifoPath(opts.id);
@@ -149,6 +152,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       cgroupsPath: cgroups.cgroupsPath,
       config: spec,
       systemdCgroup: opts.systemdCgroup,
+      notify: Boolean(process.env.NOTIFY_SOCKET),
     };
     store.save(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
@@ -165,6 +169,18 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       }
     }
   }
+}
+
+/**
+ * systemd socket activation, as runc does it: with LISTEN_FDS=N in our environment the N fds
+ * from 3 go to the container too, which sees LISTEN_FDS=N and LISTEN_PID=1 (its own pid).
+ * Returns how many fds to keep; changes proc.env.
+ */
+function socketActivation(proc: NonNullable<Spec['process']>): number {
+  const n = Number(process.env.LISTEN_FDS);
+  if (!process.env.LISTEN_FDS || !Number.isInteger(n) || n <= 0) return 0;
+  proc.env = [...(proc.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
+  return n;
 }
 
 function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean, cgroups: CgroupManager | undefined): void {

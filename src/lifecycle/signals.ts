@@ -14,7 +14,11 @@ export function parseSignal(input: string | undefined): number {
   const upper = input.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
   const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name) ?? /^SIGRTMAX(?:-(\d+))?$/.exec(name);
-  if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+  if (rt) {
+    const n = name.startsWith('SIGRTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+    if (n >= 34 && n <= 64) return n;
+    throw new RuntimeError(`unknown signal "${input}"`);
+  }
   const n = SIGNALS[name];
   if (n === undefined) throw new RuntimeError(`unknown signal "${input}"`);
   return n;

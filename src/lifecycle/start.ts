@@ -18,6 +18,9 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const status = computeStatus(store, rec);
     if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped');
     if (status !== 'created') throw new RuntimeError(`cannot start an already running container`);
+    // Listen before the process runs, so its READY=1 cannot come too early.
+    const hostNotify = rec.notify ? process.env.NOTIFY_SOCKET : undefined;
+    const notifyFd = hostNotify ? require('./notify-socket').listenNotify(store.dir(id)) : undefined;
     const fifo = store.fifoPath(id);
     const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
@@ -39,6 +42,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     fs.rmSync(fifo, { force: true });
     rec.status = 'running';
     store.save(rec);
+    if (notifyFd !== undefined) require('./notify-socket').relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
     try {
       runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'));
     } catch (e) {

@@ -16,6 +16,10 @@ export interface Shim {
   setWinsize(fd: number, rows: number, cols: number): number;
   /** The receiving end of a console socket: a listening socket, or -errno. */
   consoleListen(socketPath: string): number;
+  /** sd_notify relay: a bound datagram socket (fd or -errno), one datagram (null on timeout), a send. */
+  dgramBind(socketPath: string): number;
+  dgramRecv(fd: number, timeoutMs: number): string | null;
+  dgramSend(socketPath: string, message: string): number;
   /** The fd sent over the first connection (waits on a worker thread). */
   consoleAccept(listenFd: number): Promise<number>;
   socketpair(): [number, number];
@@ -49,6 +53,9 @@ export function loadShim(): Shim {
   const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
   const consoleListen: Fn = lib.func('int tsr_console_listen(const char *path)');
   const consoleAccept: Fn = lib.func('int tsr_console_accept(int fd)');
+  const dgramBind: Fn = lib.func('int tsr_dgram_bind(const char *path)');
+  const dgramRecv: Fn = lib.func('int tsr_dgram_recv(int fd, uint8_t *buf, int len, int timeout_ms)');
+  const dgramSend: Fn = lib.func('int tsr_dgram_send(const char *path, const char *buf, int len)');
   const socketpair: Fn = lib.func('int tsr_socketpair(int *fds)');
   const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
   const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
@@ -64,6 +71,14 @@ export function loadShim(): Shim {
     sendConsole: (p, fd, name) => sendConsole(p, fd, name),
     setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),
     consoleListen: (p) => consoleListen(p),
+    dgramBind: (p) => dgramBind(p),
+    dgramRecv(fd, timeoutMs) {
+      const buf = Buffer.alloc(4096);
+      const n = dgramRecv(fd, buf, buf.length, timeoutMs);
+      if (n < 0) throw new Error(`recv on the notify socket: errno ${-n}`);
+      return n === 0 ? null : buf.toString('utf8', 0, buf.indexOf(0));
+    },
+    dgramSend: (p, m) => dgramSend(p, m, Buffer.byteLength(m)),
     consoleAccept: (fd) =>
       new Promise((resolve, reject) => {
         consoleAccept.async!(fd, (e: Error | null, r: number) => (e ? reject(e) : resolve(r)));

@@ -10,7 +10,7 @@ import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { Op } from './ops';
-import { CLONE, MS, NAMESPACE_FLAG, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
+import { CLONE, MS, NAMESPACE_FLAG, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
 import { planExec, planProcessSetup } from './process-ops';
 
@@ -88,6 +88,9 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const ops: Op[] = [];
+  // Until it execs, the init is a copy of the runtime: nothing in the container may open its
+  // /proc/PID/exe, mem or fds (the runc CVE-2019-5736 class), so it is not dumpable.
+  ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the init non-dumpable' });
   const namespaces = linux.namespaces ?? [];
   const nsTypes = new Set(namespaces.map((n) => n.type));
   const userns = namespaces.some((n) => n.type === 'user' && !n.path);

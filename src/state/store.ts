@@ -28,6 +28,8 @@ export interface ContainerRecord {
   /** The config.json the container was created from (hooks, exec defaults). */
   config: unknown;
   systemdCgroup?: boolean;
+  /** Created under NOTIFY_SOCKET: `start` relays the container's READY=1. */
+  notify?: boolean;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -140,3 +140,15 @@ t.test('only stdio (and --preserve-fds) reach the container', async (t) => {
   t.equal(kept.status, 0, String(kept.stderr));
   t.match(String(kept.stdout), /hostname/, '--preserve-fds 1 keeps fd 3');
 });
+
+t.test("the runtime's binary cannot be reached through a created init's /proc/PID/exe", async (t) => {
+  // CVE-2019-5736 class: before `start`, pid 1 is still a copy of the runtime (node). It is
+  // non-dumpable, so a process in the container cannot open its exe (or mem, or fds).
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', sb.bundle(['sleep', '300']), id]).status, 0);
+  const r = sb.tsr(['exec', id, 'sh', '-c', 'cat /proc/1/exe >/dev/null && echo OPENED; readlink /proc/1/fd/0 || echo FD-DENIED']);
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stdout, /OPENED/, '/proc/1/exe cannot be read');
+  t.match(r.stdout, /FD-DENIED/, "the init's fds cannot be followed");
+});
