@@ -49,7 +49,7 @@ enum tsr_opcode {
 	TSR_OP_CHDIR = 23,         /* s: path */
 	TSR_OP_UMASK = 24,         /* a0 mask */
 	TSR_OP_SYNC = 25,          /* tell the parent we reached this op, wait for its byte */
-	TSR_OP_READY = 26,         /* tell the parent setup is done; close the sync socket */
+	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket */
 	TSR_OP_WAIT_FIFO = 27,     /* a0 O_PATH fd of the exec fifo: open it for writing (blocks until start) */
 	TSR_OP_FIND_EXEC = 28,     /* a0 candidate count; s: candidates: pick the first executable one */
 	TSR_OP_EXEC = 29,          /* a0 argc, a1 envc, a2 fds to keep above stdio; s: argv..., envp... */
@@ -61,7 +61,16 @@ enum tsr_opcode {
 	TSR_OP_REMOUNT_RO_ROOT = 35, /* remount the open root (a bind mount) read-only, keeping its other flags */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
 	TSR_OP_SET_PDEATHSIG = 37, /* a0 signal */
-	/* 40-59: config fields (see the planner); 60+: exec and terminals. */
+	/* 40-59: config fields (see the planner; implemented in shim-config.c); 60+: exec and terminals. */
+	TSR_OP_PERSONALITY = 40,   /* a0 persona */
+	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */
+	TSR_OP_IOPRIO_SET = 42,    /* a0 which, a1 who, a2 ioprio */
+	TSR_OP_SCHED_AFFINITY = 43,/* a0 mask size in bytes; data: cpu mask */
+	TSR_OP_SET_MEMPOLICY = 44, /* a0 mode|flags, a1 maxnode (0: no mask); data: unsigned long nodemask[] */
+	TSR_OP_PARENT_MOUNT_PROPAGATION = 45, /* a0 propagation; s: host path: set it on the mount holding path */
+	TSR_OP_BIND_REMOUNT = 46,  /* a0 flags, a1 flags the user cleared; s: path in root: keep locked flags on EPERM */
+	TSR_OP_LOOPBACK_UP = 47,   /* bring "lo" up in the (new) network namespace */
+	TSR_OP_DEVICE_IN_ROOT = 48,/* as MKNOD_IN_ROOT, but an existing file must match type and rdev (else EEXIST) */
 	TSR_OP_FORK = 60,          /* a0 clone flags: the caller reports the child's pid (TSR_MSG_PID) and exits */
 	TSR_OP_SETUP_PTY = 61,     /* a0 1 = also bind the slave on /dev/console: new pty from /dev/ptmx, slave
 	                            * becomes the controlling terminal and stdio, master goes to the parent */

@@ -307,16 +307,29 @@ static int do_readonly_path(int root_fd, const char *path)
 
 static int do_pivot_root(int root_fd)
 {
-	if (fchdir(root_fd) < 0)
+	int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), rc = -1, e;
+	if (old_root < 0)
 		return -1;
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return -1;
-	/* The old root is stacked on "."; keep the unmount from propagating to the host. */
+	if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		goto out;
+	/*
+	 * The old root is now stacked on the new one. "." would still name the new root's mount
+	 * (the lookup of "." does not cross onto what is mounted on it): go to the old root itself
+	 * before making it rslave (so the unmount does not propagate to the host), or the rslave
+	 * would hit the container's mounts and turn its shared ones private.
+	 */
+	if (fchdir(old_root) < 0)
+		goto out;
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		return -1;
+		goto out;
 	if (umount2(".", MNT_DETACH) < 0)
-		return -1;
-	return chdir("/");
+		goto out;
+	rc = chdir("/");
+out:
+	e = errno;
+	close(old_root);
+	errno = e;
+	return rc;
 }
 
 static int do_move_root(int root_fd)
@@ -481,6 +494,9 @@ fail:
 	}
 	return -1;
 }
+
+/* Ops 40-59 (config fields) and their parent-side helpers. */
+#include "shim-config.c"
 
 static int child_main(void *arg)
 {
@@ -661,6 +677,9 @@ static int child_main(void *arg)
 		case TSR_OP_READY:
 			if (send_msg(sync_fd, TSR_MSG_READY, (int)i, 0) < 0)
 				_exit(1);
+			/* a0 = 1: the parent still has work before we go on (e.g. joining a frozen cgroup). */
+			if (op->a[0] && wait_byte(sync_fd) < 0)
+				_exit(1);
 			close(sync_fd);
 			sync_fd = -1;
 			break;
@@ -771,6 +790,10 @@ static int child_main(void *arg)
 			rc = do_setup_pty(sync_fd, (int)i, (int)op->a[0]);
 			break;
 		default:
+			if (op->op >= 40 && op->op < 60) { /* config fields: shim-config.c */
+				rc = tsr_config_op(op, root_fd);
+				break;
+			}
 			errno = ENOSYS;
 			rc = -1;
 		}

@@ -112,7 +112,8 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
       fds.push(fd);
       namespaceFds[type] = fd;
     }
-    const ops = buildExecPlan({ process: proc, namespaceFds, lastCap, preserveFds: o.preserveFds });
+    const lateJoin = status === 'paused';
+    const ops = buildExecPlan({ process: proc, namespaceFds, lastCap, preserveFds: o.preserveFds, lateCgroupJoin: lateJoin });
     const shim = loadShim();
     const [parentFd, childFd] = shim.socketpair();
     fds.push(parentFd);
@@ -120,8 +121,8 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
     helper = spawned;
-    if (target) target.join(helper);
-    else cgroups.join(helper);
+    const joinTarget = target ?? cgroups;
+    if (!lateJoin) joinTarget.join(helper);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before setup');
     driveChannel(shim, parentFd, ops, 'exec', {
       pid(p) {
@@ -137,6 +138,10 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
         } else master = fd;
       },
     });
+    if (lateJoin) {
+      joinTarget.join(pid); // frozen from here until the container is resumed
+      if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before it could run');
+    }
     if (o.pidFile) writeFileAtomic(path.resolve(o.pidFile), String(pid), 0o644);
   } catch (e) {
     if (helper > 0) {

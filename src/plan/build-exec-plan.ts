@@ -21,6 +21,11 @@ export interface ExecPlanInput {
   namespaceFds: Partial<Record<string, number>>;
   lastCap: number;
   preserveFds?: number;
+  /**
+   * Join the cgroup at the last moment (exec --ignore-paused into a frozen cgroup): the process
+   * reports ready and waits while the runtime moves it in, so the freeze cannot stall setup.
+   */
+  lateCgroupJoin?: boolean;
 }
 
 export function buildExecPlan(input: ExecPlanInput): Op[] {
@@ -35,6 +40,6 @@ export function buildExecPlan(input: ExecPlanInput): Op[] {
   }
   ops.push({ op: 'FORK', a: [CLONE_PARENT], what: 'fork into the pid namespace' });
   planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
-  planExec(ops, input.process, { preserveFds: input.preserveFds });
+  planExec(ops, input.process, { preserveFds: input.preserveFds, waitAfterReady: input.lateCgroupJoin });
   return ops;
 }

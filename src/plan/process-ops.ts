@@ -61,11 +61,11 @@ export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions)
 }
 
 /** Find the executable, report ready, optionally wait on the exec fifo, exec. */
-export function planExec(ops: Op[], proc: Process, o: { fifoFd?: number; preserveFds?: number }): void {
+export function planExec(ops: Op[], proc: Process, o: { fifoFd?: number; preserveFds?: number; waitAfterReady?: boolean }): void {
   const args = proc.args ?? [];
   const candidates = execCandidates(args[0], proc.env);
   ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"` });
-  ops.push({ op: 'READY', what: 'report ready' });
+  ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0], what: 'report ready' });
   if (o.fifoFd !== undefined) ops.push({ op: 'WAIT_FIFO', a: [o.fifoFd], what: 'wait for start on the exec fifo' });
   const env = proc.env ?? [];
   ops.push({ op: 'EXEC', a: [args.length, env.length, o.preserveFds ?? 0], strs: [...args, ...env], what: `exec "${args[0]}"` });

@@ -152,3 +152,35 @@ t.test("the runtime's binary cannot be reached through a created init's /proc/PI
   t.notMatch(r.stdout, /OPENED/, '/proc/1/exe cannot be read');
   t.match(r.stdout, /FD-DENIED/, "the init's fds cannot be followed");
 });
+
+t.test('exec --ignore-paused, --no-new-privs, --cgroup', async (t) => {
+  const { sb, id } = runningContainer(t, (s) => {
+    s.process.noNewPrivileges = false;
+  });
+  const nnp = sb.tsr(['exec', '--no-new-privs', id, 'grep', 'NoNewPrivs', '/proc/self/status']);
+  t.match(nnp.stdout, /NoNewPrivs:\s+1/, '--no-new-privs');
+  const without = sb.tsr(['exec', id, 'grep', 'NoNewPrivs', '/proc/self/status']);
+  t.match(without.stdout, /NoNewPrivs:\s+0/, 'off by default (the config has no noNewPrivileges)');
+
+  // A sub-cgroup of the container, made the way a client would (in every hierarchy).
+  const { cgroupManager } = require('../../src/cgroups');
+  const sub = cgroupManager({ cgroupsPath: `/tsruntime/${id}/sub`, id });
+  sub.create();
+  t.teardown(() => sub.destroy());
+  const inSub = sb.tsr(['exec', '--cgroup', 'sub', id, 'cat', '/proc/self/cgroup']);
+  t.equal(inSub.status, 0, inSub.stderr);
+  t.match(inSub.stdout, new RegExp(`memory:/tsruntime/${id}/sub$`, 'm'), 'joined the sub-cgroup');
+  const escape = sb.tsr(['exec', '--cgroup', '../x', id, 'true']);
+  t.equal(escape.status, 1);
+  t.match(escape.stderr, /must stay inside the container's cgroup/);
+
+  t.equal(sb.tsr(['pause', id]).status, 0);
+  const pidFile = path.join(sb.dir, 'paused-exec.pid');
+  const d = sb.tsr(['exec', '--ignore-paused', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'echo ran > /dev/shm/ran; sleep 100']);
+  t.equal(d.status, 0, `exec --ignore-paused --detach: ${d.stderr}`);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  t.ok(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/tsruntime/${id}`), 'in the frozen cgroup');
+  t.equal(sb.tsr(['resume', id]).status, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(sb.tsr(['exec', id, 'cat', '/dev/shm/ran']).stdout, 'ran\n', 'it ran once resumed');
+});
