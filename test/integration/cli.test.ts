@@ -1,0 +1,107 @@
+/** runc's CLI contract: global flags, logs, version, help, spec, features, lazy loading. */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { BIN, PROJECT, Sandbox } from '../helpers/runtime';
+
+t.test('--log --log-format json: one JSON object per line, as containerd and Podman read it', async (t) => {
+  const sb = new Sandbox(t);
+  const log = path.join(sb.dir, 'log.json');
+  const r = sb.tsr(['--log', log, '--log-format', 'json', 'state', 'missing-one']);
+  t.equal(r.status, 1);
+  t.equal(r.stderr, 'tsruntime: container missing-one does not exist\n', 'one line on stderr');
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+  t.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]);
+  t.equal(entry.level, 'error');
+  t.equal(entry.msg, 'container missing-one does not exist');
+  t.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, 'RFC3339 time');
+
+  const text = path.join(sb.dir, 'log.txt');
+  sb.tsr(['--log', text, 'kill', 'missing-two']);
+  t.match(fs.readFileSync(text, 'utf8'), /^time="[^"]+" level=error msg="container missing-two does not exist"\n$/, 'text format like logrus');
+  const bad = sb.tsr(['--log-format', 'xml', 'list']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /invalid log-format: xml/);
+});
+
+t.test('--version, --help, unknown commands and flags', async (t) => {
+  const v = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
+  t.equal(v.status, 0);
+  t.match(v.stdout, /^tsruntime version \d+\.\d+\.\d+\nspec: 1\.2\.0\n$/);
+  const h = spawnSync(BIN, ['--help'], { encoding: 'utf8' });
+  t.equal(h.status, 0);
+  for (const cmd of ['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'list', 'spec', 'features']) t.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
+  const ch = spawnSync(BIN, ['create', '--help'], { encoding: 'utf8' });
+  t.match(ch.stdout, /--pid-file/);
+  t.match(ch.stdout, /--console-socket/);
+  const u = spawnSync(BIN, ['frobnicate'], { encoding: 'utf8' });
+  t.equal(u.status, 1);
+  t.match(u.stderr, /no such command: frobnicate/);
+  const f = spawnSync(BIN, ['delete', '--nope', 'x'], { encoding: 'utf8' });
+  t.equal(f.status, 1);
+  t.match(f.stderr, /flag provided but not defined: -nope/);
+  const sd = spawnSync(BIN, ['--systemd-cgroup', '--root', '/run/tsruntime-test-none', 'create', '--bundle', '/nonexistent', 'x'], { encoding: 'utf8' });
+  t.equal(sd.status, 1);
+});
+
+t.test('spec writes runc-shaped config.json and refuses to overwrite', async (t) => {
+  const sb = new Sandbox(t);
+  const dir = fs.mkdtempSync(path.join(sb.dir, 'spec-'));
+  t.equal(spawnSync(BIN, ['spec', '--bundle', dir]).status, 0);
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  t.equal(spec.process.terminal, true);
+  t.same(spec.process.args, ['sh']);
+  t.equal(spec.root.path, 'rootfs');
+  const again = spawnSync(BIN, ['spec', '--bundle', dir], { encoding: 'utf8' });
+  t.equal(again.status, 1);
+  t.match(again.stderr, /File config.json exists. Remove it first/);
+});
+
+t.test('features (runtime-spec features.md)', async (t) => {
+  const r = spawnSync(BIN, ['features'], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  const f = JSON.parse(r.stdout);
+  t.equal(f.ociVersionMin, '1.0.0');
+  t.match(f.ociVersionMax, /^1\.\d+\.\d+$/);
+  t.ok(f.hooks.includes('createRuntime') && f.hooks.includes('poststop'));
+  t.ok(f.mountOptions.includes('rbind') && f.mountOptions.includes('rro'));
+  t.ok(f.linux.namespaces.includes('pid'));
+  t.ok(f.linux.capabilities.includes('CAP_SYS_ADMIN'));
+});
+
+t.test('list formats', async (t) => {
+  const sb = new Sandbox(t);
+  const empty = sb.tsr(['list', '--format', 'json']);
+  t.same(JSON.parse(empty.stdout), []);
+  t.match(sb.tsr(['list']).stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n$/);
+  const id = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', sb.bundle(['sleep', '300']), id]).status, 0);
+  t.equal(sb.tsr(['list', '-q']).stdout, `${id}\n`);
+  t.match(sb.tsr(['list']).stdout, new RegExp(`\\n${id}\\s+\\d+\\s+created\\s+`));
+});
+
+t.test('start, state, kill and delete load neither yargs, ajv nor koffi', async (t) => {
+  // Start-up cost matters: these run on every container operation of a client.
+  const probe = `
+    const Module = require('module');
+    const seen = new Set();
+    const orig = Module._load;
+    Module._load = function (req, ...rest) { seen.add(req); return orig.call(this, req, ...rest); };
+    process.on('exit', () => { require('fs').writeSync(3, JSON.stringify([...seen])); });
+  `;
+  const sb = new Sandbox(t);
+  const preload = path.join(sb.dir, 'probe.js');
+  fs.writeFileSync(preload, probe);
+  const main = path.join(PROJECT, 'dist', 'src', 'cli', 'main.js');
+  for (const args of [['state', 'x'], ['kill', 'x'], ['start', 'x'], ['delete', 'x'], ['list']]) {
+    const out = path.join(sb.dir, 'modules.json');
+    const fd = fs.openSync(out, 'w');
+    spawnSync(process.execPath, ['-r', preload, main, '--root', sb.root, ...args], { stdio: ['ignore', 'ignore', 'ignore', fd] });
+    fs.closeSync(fd);
+    const loaded: string[] = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const heavy = loaded.filter((m) => /(^|\/)(yargs|ajv|koffi)(\/|$)|generated\/validators|native\/shim/.test(m));
+    t.same(heavy, [], `${args[0]} loads no heavy module`);
+  }
+});
