@@ -33,6 +33,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -285,15 +287,21 @@ static int do_readonly_path(int root_fd, const char *path)
 		return errno == ENOENT ? 0 : -1;
 	rc = mount(fd_path(proc_path, fd), fd_path(proc_path, fd), NULL, MS_BIND | MS_REC, NULL);
 	if (rc == 0) {
-		/* Reopen: the fd still names the dentry under the new bind mount. */
+		/* Reopen: the old fd names the dentry under the new bind mount. */
 		int fd2 = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
 		if (fd2 < 0) {
 			rc = -1;
 		} else {
-			rc = mount(NULL, fd_path(proc_path, fd2), NULL,
-				   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-			if (rc < 0 && errno == EPERM) /* locked flags in a user namespace: keep them */
-				rc = mount(NULL, fd_path(proc_path, fd2), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+			rc = mount(NULL, fd_path(proc_path, fd2), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+			if (rc < 0 && errno == EPERM) {
+				/* In a user namespace the mount's nosuid/nodev/noexec are locked: keep them. */
+				struct statfs sfs;
+				if (fstatfs(fd2, &sfs) == 0)
+					rc = mount(NULL, fd_path(proc_path, fd2), NULL,
+						   MS_BIND | MS_REMOUNT | MS_RDONLY |
+							   ((unsigned long)sfs.f_flags & (ST_NOSUID | ST_NODEV | ST_NOEXEC)),
+						   NULL);
+			}
 			e = errno;
 			close(fd2);
 			errno = e;
@@ -401,6 +409,43 @@ static void unblock_all_signals(void)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
 }
 
+/*
+ * close_range(from, ~0, CLOSE_RANGE_CLOEXEC) without close_range: a seccomp profile older than
+ * the syscall (Docker's before 20.10, runtime-tools' generator) makes it fail with its default
+ * errno. Walk /proc/self/fd with getdents64 instead (no libc allocation).
+ */
+static int cloexec_from(int from)
+{
+	char buf[2048];
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+	if (dir < 0)
+		return -1;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		long off = 0;
+		while (off < n) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			int fd = 0;
+			const char *c = d->name;
+			if (*c >= '0' && *c <= '9') {
+				while (*c >= '0' && *c <= '9')
+					fd = fd * 10 + (*c++ - '0');
+				if (fd >= from && fd != dir)
+					fcntl(fd, F_SETFD, FD_CLOEXEC);
+			}
+			off += d->reclen;
+		}
+	}
+	close(dir);
+	return n < 0 ? -1 : 0;
+}
+
 static int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *path)
 {
 	int keep = (int)op->a[2], fd;
@@ -408,7 +453,7 @@ static int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const 
 	for (fd = 0; fd < 3 + keep; fd++)
 		fcntl(fd, F_SETFD, 0);
 	/* Nothing else of the runtime's may cross into the container. */
-	if (syscall(SYS_close_range, 3 + keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	if (syscall(SYS_close_range, 3 + keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0 && cloexec_from(3 + keep) < 0)
 		return -1;
 	unblock_all_signals();
 	execve(path, ex->argv, ex->envp);

@@ -21,7 +21,7 @@ DIR=$1
 shift
 [ -n "$DIR" ] || usage
 
-BUSYBOX=/bin/busybox
+BUSYBOX=${BUSYBOX:-/bin/busybox}
 if [ ! -x "$BUSYBOX" ]; then
   echo "make-bundle: $BUSYBOX not found; install it with: apt-get install busybox-static" >&2
   exit 1

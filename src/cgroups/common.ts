@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { CgroupMode } from './detect';
+import type { LinuxResources } from '../generated/config';
 
 export interface CgroupManager {
   /** Normalized cgroupsPath: "/tsruntime/abc" (absolute: under each hierarchy root) or "a/b" (relative: under our own cgroup). */
@@ -43,10 +44,28 @@ export interface CgroupManager {
   /** Whether the cgroup directory exists in any hierarchy used. */
   exists(): boolean;
   /**
-   * Apply linux.resources to the cgroup (called by create after create() and before join()).
-   * Optional until the resources work lands; create calls it when a driver has it.
+   * Apply linux.resources to the cgroup: create calls it after create() and before join(), `update`
+   * on a live container. Errors name the config field ("linux.resources.memory.swap: ...").
+   * Device rules are always applied at create (runc's defaults even with no config rules).
    */
-  applyResources?(resources: import('../generated/config').LinuxResources): void;
+  applyResources(resources: LinuxResources, opts?: ApplyOptions): void;
+  /** Usage counters in the shape of runc's `events --stats` data (types.Stats). */
+  stats(): import('./stats').Stats;
+  /** OOM kills in the cgroup so far (memory.events oom_kill, v1 memory.oom_control oom_kill); undefined without a memory controller. */
+  oomKillCount(): number | undefined;
+}
+
+export interface ApplyOptions {
+  /**
+   * linux.devices of the config: runc leaves out a default device rule whose device path the
+   * config lists itself (its own resources.devices rule then decides).
+   */
+  linuxDevicePaths?: string[];
+  /**
+   * `update`: the resources are the container's merged, updated set; devices are left alone
+   * (runc's update never touches them).
+   */
+  update?: boolean;
 }
 
 export interface CgroupManagerOptions {
@@ -248,6 +267,9 @@ export abstract class CgroupBase implements CgroupManager {
     protected readonly procsDir: string,
   ) {}
 
+  abstract applyResources(resources: LinuxResources, opts?: ApplyOptions): void;
+  abstract stats(): import('./stats').Stats;
+  abstract oomKillCount(): number | undefined;
   abstract freeze(): void;
   abstract thaw(): void;
   abstract isFrozen(): boolean;
@@ -345,5 +367,95 @@ export abstract class CgroupBase implements CgroupManager {
 
   exists(): boolean {
     return this.dirs.some((dir) => fs.existsSync(dir));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control files for linux.resources: errors name the config field.
+
+const ERRNO_WORDS: Record<string, string> = {
+  EINVAL: 'invalid argument',
+  EBUSY: 'device or resource busy',
+  EPERM: 'operation not permitted',
+  EACCES: 'permission denied',
+  ENODEV: 'no such device',
+  ENOSPC: 'no space left on device',
+  ERANGE: 'numerical result out of range',
+  EOPNOTSUPP: 'operation not supported',
+  ENOTSUP: 'operation not supported',
+};
+
+/** Whether a control file exists in dir. */
+export function hasFile(dir: string, file: string): boolean {
+  return fs.existsSync(path.join(dir, file));
+}
+
+/**
+ * Write a control file for linux.resources.<field>. A missing file becomes "<file> does not
+ * exist in <dir>" (the kernel or the controller lacks the feature); other errors carry the errno.
+ */
+export function writeControl(dir: string, file: string, data: string, field: string): void {
+  const full = path.join(dir, file);
+  try {
+    writeCgroupFile(full, data);
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT') {
+      if (!fs.existsSync(dir)) throw new RuntimeError(`linux.resources.${field}: cgroup ${dir} does not exist`);
+      throw new RuntimeError(`linux.resources.${field}: ${file} does not exist in ${dir} (not supported by this kernel or controller)`);
+    }
+    const words = ERRNO_WORDS[code];
+    throw new RuntimeError(`linux.resources.${field}: write ${JSON.stringify(data)} to ${full}: ${code}${words ? ` (${words})` : ''}`);
+  }
+}
+
+/** A control file's text, or undefined when it does not exist. */
+export function readControl(dir: string, file: string): string | undefined {
+  try {
+    return readCgroupFile(path.join(dir, file));
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT' || code === 'ENODEV' || code === 'EOPNOTSUPP') return undefined;
+    throw new RuntimeError(`read ${path.join(dir, file)}: ${code}`);
+  }
+}
+
+/**
+ * In a cgroup2 hierarchy mounted at mountPoint, enable controllers in cgroup.subtree_control of
+ * every ancestor of dir (mountPoint included, dir excluded) so that dir gets them. only: just
+ * these controllers (those available); otherwise every available one. Refusals are ignored: the
+ * write of a resource file then reports what is missing.
+ */
+export function enableControllers(mountPoint: string, dir: string, only?: string[]): void {
+  let current = mountPoint;
+  for (const seg of dir.slice(mountPoint.length).split('/').filter(Boolean)) {
+    enableIn(current, only);
+    current = path.join(current, seg);
+  }
+}
+
+function enableIn(dir: string, only?: string[]): void {
+  let available: string[];
+  let enabled: string[];
+  try {
+    available = readCgroupFile(path.join(dir, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
+    enabled = readCgroupFile(path.join(dir, 'cgroup.subtree_control')).split(/\s+/).filter(Boolean);
+  } catch {
+    return;
+  }
+  const missing = available.filter((c) => !enabled.includes(c) && (!only || only.includes(c)));
+  if (missing.length === 0) return;
+  const file = path.join(dir, 'cgroup.subtree_control');
+  try {
+    writeCgroupFile(file, missing.map((c) => '+' + c).join(' '));
+  } catch {
+    // One refusal (e.g. EBUSY: processes in dir; threaded mode) fails the whole write: try one by one.
+    for (const c of missing) {
+      try {
+        writeCgroupFile(file, '+' + c);
+      } catch {
+        /* not available here; resources needing it will report it */
+      }
+    }
   }
 }

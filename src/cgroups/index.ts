@@ -16,7 +16,8 @@ import { detectLayout, parseProcCgroup, readLayout, readOwnCgroups } from './det
 import type { V1Manager } from './v1';
 import type { V2Manager } from './v2';
 
-export type { CgroupManager, CgroupManagerOptions } from './common';
+export type { ApplyOptions, CgroupManager, CgroupManagerOptions } from './common';
+export type { Stats } from './stats';
 export { DEFAULT_PARENT, normalizeCgroupsPath } from './common';
 export type { CgroupLayout, CgroupMode, MountInfoEntry, UnifiedMount, V1Hierarchy } from './detect';
 export { detectLayout, parseMountInfo, parseProcCgroup, readLayout } from './detect';

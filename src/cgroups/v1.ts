@@ -3,13 +3,16 @@
  * mounted together share one), plus name=systemd, plus on hybrid hosts the cgroup2 directory so
  * that the container's processes are placed there too (as runc does).
  *
- * Resources are not applied yet; applyResources(resources) will write the per-controller files
- * through this.paths (memory.limit_in_bytes in paths.memory, cpu.shares in paths.cpu, ...).
+ * linux.resources are written by v1-resources.ts through this.paths (memory.limit_in_bytes in
+ * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory).
  */
 import * as path from 'path';
 import { RuntimeError } from '../errors';
-import { CgroupBase, errCode, readCgroupFile, resolveDir, sleepMs, waitFor, writeCgroupFile } from './common';
+import type { LinuxResources } from '../generated/config';
+import { ApplyOptions, CgroupBase, enableControllers, errCode, readCgroupFile, resolveDir, sleepMs, waitFor, writeCgroupFile } from './common';
 import type { CgroupLayout } from './detect';
+import { applyV1, oomKillCountV1, statsV1, V1Context } from './v1-resources';
+import type { Stats } from './stats';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -18,6 +21,7 @@ export class V1Manager extends CgroupBase {
   readonly driver = 'v1' as const;
   private readonly freezerDir?: string;
   private readonly cpuset?: { dir: string; mountPoint: string; prefix: string };
+  private readonly unifiedMount?: string;
 
   /** own: this process's cgroups (parseProcCgroup), needed only when cgroupsPath is relative. */
   constructor(layout: CgroupLayout, cgroupsPath: string, own?: Map<string, string>) {
@@ -41,6 +45,31 @@ export class V1Manager extends CgroupBase {
     super(layout.mode, cgroupsPath, paths, dirs, paths.pids ?? procsDir ?? dirs[0]);
     this.freezerDir = paths.freezer;
     this.cpuset = cpuset;
+    if (layout.mode === 'hybrid' && layout.unified) this.unifiedMount = layout.unified.mountPoint;
+  }
+
+  private context(): V1Context {
+    return {
+      paths: this.paths,
+      unifiedMount: this.unifiedMount,
+      cpusetPrefix: this.cpuset?.prefix ?? 'cpuset.',
+      enableUnified: (controllers) => {
+        if (this.unifiedMount && this.paths['']) enableControllers(this.unifiedMount, this.paths[''], controllers);
+      },
+    };
+  }
+
+  applyResources(resources: LinuxResources, opts?: ApplyOptions): void {
+    applyV1(this.context(), resources, opts);
+  }
+
+  stats(): Stats {
+    if (!this.exists()) throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist`);
+    return statsV1(this.context());
+  }
+
+  oomKillCount(): number | undefined {
+    return oomKillCountV1(this.paths);
   }
 
   protected prepareDir(dir: string): void {

@@ -3,14 +3,17 @@
  *
  * create() enables, best effort, every available controller in cgroup.subtree_control of each
  * ancestor (like runc's CreateCgroupPath) so that the container's cgroup gets memory, pids, ...
- * Resources are not applied yet; applyResources(resources) will write memory.max, pids.max, ...
- * into this.dir.
+ * linux.resources are written by v2-resources.ts (memory.max, pids.max, ..., the device filter).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { RuntimeError } from '../errors';
-import { CgroupBase, errCode, isSigkill, readCgroupFile, resolveDir, waitFor, writeCgroupFile } from './common';
+import { CgroupBase, enableControllers, errCode, isSigkill, readCgroupFile, resolveDir, waitFor, writeCgroupFile } from './common';
 import type { CgroupLayout } from './detect';
+import type { LinuxResources } from '../generated/config';
+import type { ApplyOptions } from './common';
+import { applyV2, oomKillCountV2, statsV2 } from './v2-resources';
+import type { Stats } from './stats';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -35,12 +38,20 @@ export class V2Manager extends CgroupBase {
     this.mountPoint = unified.mountPoint;
   }
 
+  applyResources(resources: LinuxResources, opts?: ApplyOptions): void {
+    applyV2(this.dir, resources, opts);
+  }
+
+  stats(): Stats {
+    return statsV2(this.dir);
+  }
+
+  oomKillCount(): number | undefined {
+    return oomKillCountV2(this.dir);
+  }
+
   protected prepareDir(dir: string): void {
-    let current = this.mountPoint;
-    for (const seg of dir.slice(this.mountPoint.length).split('/').filter(Boolean)) {
-      enableControllers(current);
-      current = path.join(current, seg);
-    }
+    enableControllers(this.mountPoint, dir);
   }
 
   protected canFreeze(): boolean {
@@ -108,33 +119,6 @@ export class V2Manager extends CgroupBase {
       return readCgroupFile(path.join(this.dir, 'cgroup.freeze')).trim() === '1';
     } catch {
       return false; // no such cgroup, or no freezer
-    }
-  }
-}
-
-/** Enable in dir's cgroup.subtree_control every controller it has but has not enabled; ignore refusals. */
-function enableControllers(dir: string): void {
-  let available: string[];
-  let enabled: string[];
-  try {
-    available = readCgroupFile(path.join(dir, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
-    enabled = readCgroupFile(path.join(dir, 'cgroup.subtree_control')).split(/\s+/).filter(Boolean);
-  } catch {
-    return;
-  }
-  const missing = available.filter((c) => !enabled.includes(c));
-  if (missing.length === 0) return;
-  const file = path.join(dir, 'cgroup.subtree_control');
-  try {
-    writeCgroupFile(file, missing.map((c) => '+' + c).join(' '));
-  } catch {
-    // One refusal (e.g. EBUSY: processes in dir; threaded mode) fails the whole write: try one by one.
-    for (const c of missing) {
-      try {
-        writeCgroupFile(file, '+' + c);
-      } catch {
-        /* not available here; resources needing it will report it */
-      }
     }
   }
 }

@@ -13,6 +13,9 @@ import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
 import { encodePlan } from '../plan/ops';
 import { loadShim } from '../native/shim';
+import { loadConfigShim } from '../native/config-shim';
+import { checkNamespaceLink } from '../plan/namespaces-plan';
+import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
 import { readProcStat } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
@@ -20,6 +23,7 @@ import { hostCgroupHierarchies } from './host-cgroups';
 import { runHooks } from './hooks';
 import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
+import { withHome } from './passwd';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -49,6 +53,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
+  proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
   if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
   }
@@ -65,14 +70,21 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
 
   const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
   const host = hostFacts(cgroups.cgroupsPath);
+  const compileSeccomp = (rules: string): Buffer => {
+    try {
+      return loadConfigShim().compileSeccomp(rules);
+    } catch (e) {
+      throw new RuntimeError(`linux.seccomp: cannot build the filter: ${(e as Error).message}`);
+    }
+  };
   const hooks = spec.hooks ?? {};
   const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
   const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
-    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host });
+    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host, compileSeccomp });
 
   // Dry run with placeholder fds: every config error surfaces before anything is made.
   const placeholderFds = Object.fromEntries((spec.linux?.namespaces ?? []).filter((n) => n.path).map((n) => [n.type, -1]));
-  planFor(-1, placeholderFds);
+  for (const w of planFor(-1, placeholderFds).warnings) log.warn(w);
 
   const nsFds: Record<string, number> = {};
   const fdsToClose: number[] = [];
@@ -94,6 +106,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     const fifo = store.fifoPath(opts.id);
     const rc = shim.mkfifo(fifo, 0o622);
     if (rc < 0) throw new RuntimeError(`mkfifo ${fifo}: ${errnoName(-rc)}`);
+    fs.chmodSync(fifo, 0o622); // mkfifo applied our umask: a non-root container user must be able to write it
     const rootUid = hostIdOf(spec.linux?.uidMappings, 0);
     const rootGid = hostIdOf(spec.linux?.gidMappings, 0);
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
@@ -105,7 +118,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     fdsToClose.push(parentFd);
     cgroups.create();
     cgroupMade = true;
-    if (spec.linux?.resources) cgroups.applyResources?.(spec.linux.resources);
+    cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
 
     const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd);
     fs.closeSync(childFd);
@@ -113,19 +126,27 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     pid = spawned;
     log.debug(`container ${opts.id}: init cloned as pid ${pid}`);
 
-    if (plan.userns) writeIdMaps(pid, spec);
+    if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(pid, spec);
     cgroups.join(pid);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
     const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });
     driveChannel(shim, parentFd, plan.ops, 'container init', {
       sync(tag) {
-        if (tag === 'createRuntime') {
+        if (tag === 'userns') {
+          writeIdMaps(pid, spec); // the init unshared its user namespace after joining others
+        } else if (tag === 'createRuntime') {
           runHooks('prestart', hooks.prestart, stateForHooks());
           runHooks('createRuntime', hooks.createRuntime, stateForHooks());
         } else if (tag === 'createContainer') {
           runHooks('createContainer', hooks.createContainer, stateForHooks());
         }
+      },
+      pid(forked) {
+        // A FORK op (pid namespace joined by path, new time namespace): the forked process is the
+        // container's init; the one we cloned exits at once and is ours to reap.
+        loadShim().waitSync(pid);
+        pid = forked;
       },
       fd(fd) {
         fdsToClose.push(fd);
@@ -204,8 +225,21 @@ function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean
 
 function openNamespace(type: string, nsPath: string): number {
   try {
-    return fs.openSync(nsPath, 'r');
+    const fd = fs.openSync(nsPath, 'r');
+    let link = '';
+    try {
+      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      /* checked below */
+    }
+    const wrong = checkNamespaceLink(type, nsPath, link);
+    if (wrong) {
+      fs.closeSync(fd);
+      throw new RuntimeError(wrong);
+    }
+    return fd;
   } catch (e) {
+    if (e instanceof RuntimeError) throw e;
     // Node's message is "ENOENT: no such file or directory, open '<path>'".
     const code = (e as NodeJS.ErrnoException).code;
     const text = /^\w+: (.*?), \w+ '/.exec((e as Error).message)?.[1];
@@ -245,5 +279,36 @@ export function hostFacts(cgroupPath: string): HostFacts {
     },
     cgroupHierarchies: hostCgroupHierarchies(),
     cgroupPath,
+    lsm: {
+      apparmor: readTrimmed('/sys/module/apparmor/parameters/enabled') === 'Y' && fs.existsSync('/sys/kernel/security/apparmor'),
+      selinux: fs.existsSync('/sys/fs/selinux/enforce'),
+    },
+    resctrlMount: mountPointOf('resctrl'),
+    isRuntimeNamespace(type, nsPath) {
+      try {
+        const a = fs.statSync(`/proc/self/ns/${NAMESPACE_PROC_NAME[type] ?? type}`);
+        const b = fs.statSync(nsPath);
+        return a.dev === b.dev && a.ino === b.ino;
+      } catch {
+        return false;
+      }
+    },
   };
+}
+
+function readTrimmed(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first mount point of a filesystem type, from /proc/self/mountinfo. */
+function mountPointOf(fstype: string): string | undefined {
+  for (const line of (readTrimmed('/proc/self/mountinfo') ?? '').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep >= 0 && line.slice(sep + 3).split(' ')[0] === fstype) return line.split(' ')[4];
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@ import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
+import { withHome } from './passwd';
 import { waitForeground } from './wait';
 import { proxyTerminal } from './tty-proxy';
 import type { Logger } from '../log';
@@ -81,6 +82,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   if (status === 'paused' && !o.ignorePaused) throw new RuntimeError('cannot exec in a paused container (use --ignore-paused to override)');
   const spec = rec.config as Spec;
   const proc = execProcess(spec.process, o);
+  proc.env = withHome(proc.env, `/proc/${rec.pid}/root`, proc.user?.uid ?? 0);
   if (proc.terminal && o.detach && !o.consoleSocket) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
   }

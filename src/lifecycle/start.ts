@@ -33,7 +33,17 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
         }
         if (n === 1) break;
-        if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot start a container that has stopped');
+        if (!isAlive(rec.pid, rec.startTime)) {
+          // It may have written its byte, exec'd and exited between our read and this check
+          // (a short-lived process): the byte is still in the fifo then.
+          try {
+            n = fs.readSync(fd, buf, 0, 1, null);
+          } catch {
+            n = 0;
+          }
+          if (n === 1) break;
+          throw new RuntimeError('cannot start a container that has stopped');
+        }
         sleepMs(waited < 20 ? 1 : 10);
       }
     } finally {

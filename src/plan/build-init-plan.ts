@@ -10,9 +10,15 @@ import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { Op } from './ops';
-import { CLONE, MS, NAMESPACE_FLAG, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
+import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
 import { planExec, planProcessSetup } from './process-ops';
+import { planNamespaces } from './namespaces-plan';
+import { sysctlOps } from './sysctl-plan';
+import { insertSeccomp, seccompOp, seccompRules } from './seccomp-plan';
+import {
+  LsmFacts, checkRlimits, ioPriorityOps, lsmOps, memoryPolicyOps, personalityOps, schedulerOps,
+} from './process-fields';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -33,6 +39,12 @@ export interface HostFacts {
   cgroupHierarchies: CgroupHierarchy[];
   /** The container's cgroup path inside each hierarchy, e.g. /tsruntime/abc. */
   cgroupPath: string;
+  /** Which LSMs are enabled (default: none). */
+  lsm?: LsmFacts;
+  /** Where the resctrl filesystem is mounted, if it is (for linux.intelRdt). */
+  resctrlMount?: string;
+  /** Whether a namespace path names the runtime's own namespace of that type (default: no). */
+  isRuntimeNamespace?(type: string, nsPath: string): boolean;
 }
 
 export interface InitPlanInput {
@@ -50,6 +62,12 @@ export interface InitPlanInput {
   /** Runs prestart/createRuntime/createContainer hooks: the init stops and waits for them. */
   hookSyncs?: boolean;
   host: HostFacts;
+  /**
+   * Compiles linux.seccomp's serialized rules into BPF (native, in the parent: see
+   * src/native/config-shim.ts). Without it a plan still validates the profile and holds an
+   * empty program (dry runs, unit tests).
+   */
+  compileSeccomp?(rules: string): Buffer;
 }
 
 export interface InitPlan {
@@ -57,6 +75,13 @@ export interface InitPlan {
   ops: Op[];
   /** A new user namespace: the parent writes these maps before letting the init go on. */
   userns: boolean;
+  /**
+   * When the parent writes the id maps: right after clone (before the go byte), or when the init
+   * stops at the SYNC op tagged 'userns' (namespaces joined by path are entered first).
+   */
+  idMapsAt?: 'clone' | 'sync';
+  /** Things the runtime should log as warnings (runtime.md: logged, the operation goes on). */
+  warnings: string[];
 }
 
 
@@ -88,50 +113,54 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const ops: Op[] = [];
+  const warnings: string[] = [];
   // Until it execs, the init is a copy of the runtime: nothing in the container may open its
   // /proc/PID/exe, mem or fds (the runc CVE-2019-5736 class), so it is not dumpable.
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the init non-dumpable' });
-  const namespaces = linux.namespaces ?? [];
-  const nsTypes = new Set(namespaces.map((n) => n.type));
-  const userns = namespaces.some((n) => n.type === 'user' && !n.path);
 
-  // --- namespaces: new ones through clone flags; joined ones (path) through setns, user first.
-  let cloneFlags = 0;
-  const joinOrder = ['user', 'ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'time'];
-  for (const ns of [...namespaces].sort((x, y) => joinOrder.indexOf(x.type) - joinOrder.indexOf(y.type))) {
-    if (ns.path) {
-      const fd = input.namespaceFds[ns.type];
-      if (fd === undefined) throw new Error(`internal: no fd opened for the ${ns.type} namespace path`);
-      ops.push({ op: 'SETNS', a: [fd, NAMESPACE_FLAG[ns.type]], what: `join ${ns.type} namespace ${ns.path}` });
-      ops.push({ op: 'CLOSE', a: [fd], what: `close ${ns.type} namespace fd` });
-    } else if (ns.type === 'cgroup') {
-      // Unshared after the parent placed us in our cgroup, so that cgroup is the namespace's root.
-    } else if (ns.type === 'time') {
-      throw new RuntimeError('linux.namespaces: a new time namespace is not supported yet');
-    } else {
-      cloneFlags |= NAMESPACE_FLAG[ns.type];
-    }
+  // --- namespaces (namespaces-plan.ts): clone flags, setns/unshare, the fork for pid/time.
+  const ns = planNamespaces({ spec, namespaceFds: input.namespaceFds });
+  ops.push(...ns.ops);
+  const userns = ns.userns;
+  const netPath = (linux.namespaces ?? []).find((n) => n.type === 'network')?.path;
+  const netIsHost = netPath ? host.isRuntimeNamespace?.('network', netPath) ?? false : false;
+  // A new network namespace has its loopback down; runc brings it up.
+  if (ns.types.has('network') && !ns.joined.has('network')) ops.push({ op: 'LOOPBACK_UP', what: 'bring up the loopback interface' });
+
+  // Everything that can be refused is checked before anything is created.
+  const sysctl = sysctlOps(linux.sysctl, { types: ns.types, netIsHost });
+  checkRlimits(proc);
+  const processFieldOps = [
+    ...schedulerOps(proc), ...ioPriorityOps(proc), ...personalityOps(spec, warnings), ...memoryPolicyOps(spec),
+    ...lsmOps(proc, host.lsm ?? { apparmor: false, selinux: false }),
+  ];
+  const seccomp = seccompRules(linux.seccomp as Parameters<typeof seccompRules>[0]);
+  if (linux.intelRdt && !host.resctrlMount) {
+    throw new RuntimeError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
   }
-  if (namespaces.some((n) => n.type === 'pid' && n.path)) {
-    throw new RuntimeError('linux.namespaces: joining a pid namespace by path is not supported yet');
+  if (linux.netDevices && Object.keys(linux.netDevices).length) {
+    throw new RuntimeError('linux.netDevices: moving network devices into the container is not supported yet');
   }
-  if (nsTypes.has('cgroup') && !namespaces.find((n) => n.type === 'cgroup')?.path) {
-    ops.push({ op: 'UNSHARE', a: [CLONE.NEWCGROUP], what: 'create cgroup namespace' });
-  }
-  if (!nsTypes.has('mount')) throw new RuntimeError('linux.namespaces: a mount namespace is required');
-  if ((spec.hostname || spec.domainname) && !nsTypes.has('uts')) {
-    throw new RuntimeError('hostname: unable to set the hostname without a private UTS namespace');
+  if (linux.mountLabel && host.lsm?.selinux) {
+    warnings.push('linux.mountLabel: SELinux mount labels are not applied by tsruntime yet');
   }
 
   if (input.hookSyncs) ops.push({ op: 'SYNC', what: 'run prestart/createRuntime hooks', tag: 'createRuntime' });
 
-  // --- root filesystem: nothing we mount may propagate to the host.
+  // --- root filesystem: nothing we mount may propagate to the host (runc's prepareRoot).
   const rootProp = rootPropagationFlags(linux.rootfsPropagation);
-  ops.push({ op: 'MOUNT', a: [rootProp], strs: [null, '/', null, null], what: 'make / a slave mount' });
+  if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
+    throw new RuntimeError('linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)');
+  }
+  ops.push({ op: 'MOUNT', a: [rootProp ?? MS.SLAVE | MS.REC], strs: [null, '/', null, null], what: `make / ${linux.rootfsPropagation ?? 'rslave'}` });
+  // pivot_root refuses a shared parent mount, and a bind under a shared mount would propagate.
+  const parentProp = rootProp !== undefined && rootProp & MS.SLAVE ? MS.SLAVE : MS.PRIVATE;
+  ops.push({ op: 'PARENT_MOUNT_PROPAGATION', a: [parentProp], strs: [rootfs], what: `make the mount holding ${rootfs} ${parentProp === MS.SLAVE ? 'slave' : 'private'}` });
   ops.push({ op: 'MOUNT', a: [MS.BIND | MS.REC], strs: [rootfs, rootfs, null, null], what: `bind rootfs ${rootfs} onto itself` });
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
-  for (const m of spec.mounts ?? []) planMount(ops, m, input, userns);
+  const readonlyLater: string[] = [];
+  for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
 
   // --- /dev: default devices, then linux.devices, then the standard symlinks.
   const devMounted = (spec.mounts ?? []).some((m) => path.posix.normalize(m.destination) === '/dev');
@@ -149,26 +178,43 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   if (input.noPivot) ops.push({ op: 'MOVE_ROOT', what: `move rootfs ${rootfs} to / (no pivot_root)` });
   else ops.push({ op: 'PIVOT_ROOT', what: `pivot_root into ${rootfs}` });
   ops.push({ op: 'OPEN_ROOT', strs: ['/'], what: 'open the new /' });
-
-  for (const p of linux.readonlyPaths ?? []) ops.push({ op: 'READONLY_PATH', strs: [p], what: `make ${p} read-only` });
-  for (const p of linux.maskedPaths ?? []) ops.push({ op: 'MASK_PATH', strs: [p], what: `mask ${p}` });
-  if (spec.root?.readonly) ops.push({ op: 'REMOUNT_RO_ROOT', what: 'remount / read-only' });
+  // shared/unbindable apply to the new / itself (private/slave were handled before the bind).
+  if (rootProp !== undefined && !(rootProp & (MS.PRIVATE | MS.SLAVE))) {
+    ops.push({ op: 'MOUNT', a: [rootProp], strs: [null, '/', null, null], what: `make the container's / ${linux.rootfsPropagation}` });
+  }
+  // cwd is created before anything is made read-only (runc's prepareRootfs does it here too).
+  const cwd = proc.cwd || '/';
+  ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
+  // tmpfs and /dev mounts asked read-only were mounted writable to be populated (runc's finalizeRootfs).
+  for (const dest of readonlyLater) {
+    ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: [dest], what: `remount ${dest} read-only` });
+  }
 
   if (spec.hostname) ops.push({ op: 'SETHOSTNAME', strs: [spec.hostname], what: `set hostname ${spec.hostname}` });
   if (spec.domainname) ops.push({ op: 'SETDOMAINNAME', strs: [spec.domainname], what: `set domainname ${spec.domainname}` });
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    const file = '/proc/sys/' + key.replace(/\./g, '/');
-    ops.push({ op: 'WRITE_FILE', strs: [file, value], what: `set sysctl ${key}=${value}` });
-  }
-  planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: true, consoleBind: true });
-  planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds });
+  // sysctls are written before /proc/sys is made read-only (runc's order).
+  ops.push(...sysctl);
+  for (const p of linux.readonlyPaths ?? []) ops.push({ op: 'READONLY_PATH', strs: [p], what: `make ${p} read-only` });
+  for (const p of linux.maskedPaths ?? []) ops.push({ op: 'MASK_PATH', strs: [p], what: `mask ${p}` });
+  if (spec.root?.readonly) ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: ['/'], what: 'remount / read-only' });
 
-  return { cloneFlags, ops, userns };
+  planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
+  planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds });
+  // Scheduler, I/O priority, personality, memory policy, LSM labels: while still privileged.
+  const capAt = ops.findIndex((o) => o.op === 'CAP_BOUNDING');
+  ops.splice(capAt < 0 ? ops.length : capAt, 0, ...processFieldOps);
+  if (seccomp) {
+    const bpf = input.compileSeccomp ? input.compileSeccomp(seccomp.rules) : Buffer.alloc(0);
+    insertSeccomp(ops, seccompOp(bpf, seccomp.flags), Boolean(proc.noNewPrivileges));
+  }
+
+  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, warnings };
 }
 
-function rootPropagationFlags(p: string | undefined): number {
+/** linux.rootfsPropagation → mount flags; undefined when unset (then / is made rslave). */
+function rootPropagationFlags(p: string | undefined): number | undefined {
   switch (p ?? '') {
-    case '': return MS.SLAVE | MS.REC;
+    case '': return undefined;
     case 'shared': return MS.SHARED;
     case 'rshared': return MS.SHARED | MS.REC;
     case 'slave': return MS.SLAVE;
@@ -181,34 +227,58 @@ function rootPropagationFlags(p: string | undefined): number {
   }
 }
 
-function planMount(ops: Op[], m: Mount, input: InitPlanInput, userns: boolean): void {
+interface MountContext {
+  /** A new user namespace. */
+  userns: boolean;
+  /** A network namespace of the container's own (not joined). */
+  netns: boolean;
+  /** Mounts to remount read-only after the pivot (collected here). */
+  readonlyLater: string[];
+}
+
+function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext): void {
   const dest = path.posix.resolve('/', m.destination);
   const opts = parseMountOptions(m.options ?? []);
-  const isBind = opts.bind || m.type === 'bind';
+  let isBind = opts.bind || m.type === 'bind';
+  let source = m.source;
   const what = mountWhat(m);
 
   if (m.type === 'cgroup') {
     planCgroupMount(ops, dest, opts.flags, input.host, input.spec);
     return;
   }
+  if (m.type === 'sysfs' && ctx.userns && !ctx.netns) {
+    // sysfs cannot be mounted from a user namespace that does not own the network namespace:
+    // bind the runtime's /sys instead, as runc's rootless spec does.
+    isBind = true;
+    source = '/sys';
+    opts.flags |= MS.BIND | MS.REC;
+  }
 
   if (isBind) {
-    const src = path.resolve(input.bundle, m.source ?? ''); // relative sources are relative to the bundle
+    const src = path.resolve(input.bundle, source ?? ''); // relative sources are relative to the bundle
     const kind = input.host.pathKind(src);
     if (kind === 'missing') throw new RuntimeError(`mounts: ${m.destination}: bind source ${src} does not exist`);
     if (kind === 'dir') ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     else ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [dest], what: `create mount point ${dest}` });
     const bindFlags = MS.BIND | (opts.flags & MS.REC);
     ops.push({ op: 'MOUNT_IN_ROOT', a: [bindFlags], strs: [src, dest, null, null], what });
-    // A bind mount ignores most flags until it is remounted.
-    if (opts.flags & BIND_REMOUNT_FLAGS) {
-      ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REMOUNT | (opts.flags & ~MS.REC & ~MS.BIND)], strs: [null, dest, null, null], what: `remount ${dest} with its options` });
+    // A bind mount ignores the other flags until it is remounted (runc: when any flag is set or cleared).
+    const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (flags || opts.cleared) {
+      ops.push({ op: 'BIND_REMOUNT', a: [flags & BIND_REMOUNT_FLAGS, opts.cleared], strs: [dest], what: `remount ${dest} with its options` });
     }
   } else {
     ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     let data = opts.data;
-    if (userns && m.type === 'devpts') data = data.split(',').filter((o) => !o.startsWith('gid=')).join(',');
-    ops.push({ op: 'MOUNT_IN_ROOT', a: [opts.flags], strs: [m.source ?? m.type ?? 'none', dest, m.type ?? null, data || null], what });
+    if (ctx.userns && m.type === 'devpts') data = data.split(',').filter((o) => !o.startsWith('gid=')).join(',');
+    let flags = opts.flags;
+    // A read-only tmpfs (or /dev) is populated first (devices, symlinks) and made read-only after.
+    if (flags & MS.RDONLY && !(flags & MS.REMOUNT) && (m.type === 'tmpfs' || dest === '/dev')) {
+      flags &= ~MS.RDONLY;
+      ctx.readonlyLater.push(dest);
+    }
+    ops.push({ op: 'MOUNT_IN_ROOT', a: [flags], strs: [source ?? m.type ?? 'none', dest, m.type ?? null, data || null], what });
   }
   for (const prop of opts.propagation) {
     ops.push({ op: 'MOUNT_IN_ROOT', a: [prop], strs: [null, dest, null, null], what: `set propagation of ${dest}` });
@@ -268,7 +338,12 @@ interface DeviceLike {
 }
 
 function planDevice(ops: Op[], d: DeviceLike, userns: boolean): void {
-  const what = `create device ${d.path}`;
+  const kind = d.type === 'p' ? 'p' : `${d.type} ${d.major ?? 0}:${d.minor ?? 0}`;
+  const what = `create device ${d.path} (${kind})`;
+  if (!['c', 'u', 'b', 'p'].includes(d.type)) throw new RuntimeError(`linux.devices: ${d.path}: invalid device type "${d.type}"`);
+  if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
+    throw new RuntimeError(`linux.devices: ${d.path}: major and minor are required for type "${d.type}"`);
+  }
   if (userns) {
     // mknod is not allowed in a user namespace: bind the host's node instead, as runc does.
     ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [d.path], what });
@@ -278,5 +353,6 @@ function planDevice(ops: Op[], d: DeviceLike, userns: boolean): void {
   const typeBits = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
   const mode = typeBits | ((d.fileMode ?? 0o666) & 0o7777);
   const dev = d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
-  ops.push({ op: 'MKNOD_IN_ROOT', a: [mode, dev, d.uid ?? 0, d.gid ?? 0], strs: [d.path], what });
+  // An existing file must already be this device (runtime-spec), else EEXIST.
+  ops.push({ op: 'DEVICE_IN_ROOT', a: [mode, dev, d.uid ?? 0, d.gid ?? 0], strs: [d.path], what });
 }

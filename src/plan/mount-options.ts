@@ -22,6 +22,8 @@ export const MOUNT_ATTR = {
 export interface ParsedMountOptions {
   /** Flags to set. */
   flags: number;
+  /** Flags the options explicitly cleared (rw, suid, ...): a bind remount must not keep them. */
+  cleared: number;
   /** Propagation flags (MS_SHARED etc., possibly with MS_REC), applied by a separate mount call. */
   propagation: number[];
   /** Recursive attributes for mount_setattr(AT_RECURSIVE). */
@@ -50,6 +52,7 @@ const SET_FLAGS: Record<string, number> = {
   bind: MS.BIND,
   rbind: MS.BIND | MS.REC,
   silent: MS.SILENT,
+  iversion: MS.I_VERSION,
 };
 
 const CLEAR_FLAGS: Record<string, number> = {
@@ -66,7 +69,11 @@ const CLEAR_FLAGS: Record<string, number> = {
   nolazytime: MS.LAZYTIME,
   symfollow: MS.NOSYMFOLLOW,
   loud: MS.SILENT,
+  noiversion: MS.I_VERSION,
 };
+
+/** Options that are valid and mean "nothing to set" (mount(8)'s "defaults" = rw,suid,dev,exec,auto,nouser,async). */
+const NO_OP = new Set(['defaults']);
 
 const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
@@ -79,45 +86,55 @@ const PROPAGATION: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
-const REC_SET: Record<string, number> = {
-  rro: MOUNT_ATTR.RDONLY,
-  rnosuid: MOUNT_ATTR.NOSUID,
-  rnodev: MOUNT_ATTR.NODEV,
-  rnoexec: MOUNT_ATTR.NOEXEC,
-  rnodiratime: MOUNT_ATTR.NODIRATIME,
-  rnosymfollow: MOUNT_ATTR.NOSYMFOLLOW,
+// Recursive attributes, as runc maps them: [set or clear, attribute]. The atime family is a
+// 3-bit field: setting one of its values (RELATIME is 0) also clears the whole field.
+const REC: Record<string, [boolean, number]> = {
+  rro: [true, MOUNT_ATTR.RDONLY],
+  rrw: [false, MOUNT_ATTR.RDONLY],
+  rnosuid: [true, MOUNT_ATTR.NOSUID],
+  rsuid: [false, MOUNT_ATTR.NOSUID],
+  rnodev: [true, MOUNT_ATTR.NODEV],
+  rdev: [false, MOUNT_ATTR.NODEV],
+  rnoexec: [true, MOUNT_ATTR.NOEXEC],
+  rexec: [false, MOUNT_ATTR.NOEXEC],
+  rnodiratime: [true, MOUNT_ATTR.NODIRATIME],
+  rdiratime: [false, MOUNT_ATTR.NODIRATIME],
+  rrelatime: [true, MOUNT_ATTR.RELATIME],
+  rnorelatime: [false, MOUNT_ATTR.RELATIME],
+  rnoatime: [true, MOUNT_ATTR.NOATIME],
+  ratime: [false, MOUNT_ATTR.NOATIME],
+  rstrictatime: [true, MOUNT_ATTR.STRICTATIME],
+  rnostrictatime: [false, MOUNT_ATTR.STRICTATIME],
+  rnosymfollow: [true, MOUNT_ATTR.NOSYMFOLLOW],
+  rsymfollow: [false, MOUNT_ATTR.NOSYMFOLLOW],
 };
-const REC_CLR: Record<string, number> = {
-  rrw: MOUNT_ATTR.RDONLY,
-  rsuid: MOUNT_ATTR.NOSUID,
-  rdev: MOUNT_ATTR.NODEV,
-  rexec: MOUNT_ATTR.NOEXEC,
-  rdiratime: MOUNT_ATTR.NODIRATIME,
-  rsymfollow: MOUNT_ATTR.NOSYMFOLLOW,
-};
-// The atime family replaces the whole ATIME_MASK field.
-const REC_ATIME: Record<string, number> = {
-  rnoatime: MOUNT_ATTR.NOATIME,
-  rrelatime: MOUNT_ATTR.RELATIME,
-  rstrictatime: MOUNT_ATTR.STRICTATIME,
-};
+const ATIME_VALUES: number[] = [MOUNT_ATTR.RELATIME, MOUNT_ATTR.NOATIME, MOUNT_ATTR.STRICTATIME];
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
-  const out: ParsedMountOptions = { flags: 0, propagation: [], recAttrSet: 0, recAttrClr: 0, data: '', bind: false };
+  const out: ParsedMountOptions = { flags: 0, cleared: 0, propagation: [], recAttrSet: 0, recAttrClr: 0, data: '', bind: false };
   const data: string[] = [];
   for (const opt of options) {
-    if (opt in SET_FLAGS) out.flags |= SET_FLAGS[opt];
-    else if (opt in CLEAR_FLAGS) out.flags &= ~CLEAR_FLAGS[opt];
+    if (opt in SET_FLAGS) {
+      out.flags |= SET_FLAGS[opt];
+      out.cleared &= ~SET_FLAGS[opt];
+    } else if (opt in CLEAR_FLAGS) {
+      out.flags &= ~CLEAR_FLAGS[opt];
+      out.cleared |= CLEAR_FLAGS[opt];
+    }
     else if (opt in PROPAGATION) out.propagation.push(PROPAGATION[opt]);
-    else if (opt in REC_SET) {
-      out.recAttrSet |= REC_SET[opt];
-      out.recAttrClr &= ~REC_SET[opt];
-    } else if (opt in REC_CLR) {
-      out.recAttrClr |= REC_CLR[opt];
-      out.recAttrSet &= ~REC_CLR[opt];
-    } else if (opt in REC_ATIME) {
-      out.recAttrClr |= MOUNT_ATTR.ATIME_MASK;
-      out.recAttrSet = (out.recAttrSet & ~MOUNT_ATTR.ATIME_MASK) | REC_ATIME[opt];
+    else if (opt in REC) {
+      const [set, attr] = REC[opt];
+      if (set) {
+        out.recAttrSet |= attr;
+        out.recAttrClr &= ~attr;
+      } else {
+        out.recAttrClr |= attr;
+        out.recAttrSet &= ~attr;
+      }
+      // mount_setattr(2): an access-time value in attr_set needs MOUNT_ATTR__ATIME in attr_clr.
+      if (ATIME_VALUES.includes(attr)) out.recAttrClr |= MOUNT_ATTR.ATIME_MASK;
+    } else if (NO_OP.has(opt)) {
+      // valid, nothing to do
     } else if (opt === 'tmpcopyup' || opt === 'idmap' || opt === 'ridmap') {
       // Extensions handled elsewhere (or not yet): they never reach the filesystem as data.
     } else data.push(opt);
@@ -135,5 +152,5 @@ export const BIND_REMOUNT_FLAGS =
 /** Every option name this parser understands, for `features`. */
 export const MOUNT_OPTION_NAMES: string[] = [
   ...Object.keys(SET_FLAGS), ...Object.keys(CLEAR_FLAGS), ...Object.keys(PROPAGATION),
-  ...Object.keys(REC_SET), ...Object.keys(REC_CLR), ...Object.keys(REC_ATIME), 'tmpcopyup',
+  ...Object.keys(REC), ...NO_OP, 'tmpcopyup',
 ].sort();

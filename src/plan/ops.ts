@@ -42,7 +42,16 @@ export const Opcode = {
   REMOUNT_RO_ROOT: 35,
   MOUNT_SETATTR: 36,
   SET_PDEATHSIG: 37,
-  // 40-59: config fields; 60+: exec and terminals.
+  // 40-59: config fields (native/shim-config.c); 60+: exec and terminals.
+  PERSONALITY: 40,
+  SCHED_SETATTR: 41,
+  IOPRIO_SET: 42,
+  SCHED_AFFINITY: 43,
+  SET_MEMPOLICY: 44,
+  PARENT_MOUNT_PROPAGATION: 45,
+  BIND_REMOUNT: 46,
+  LOOPBACK_UP: 47,
+  DEVICE_IN_ROOT: 48,
   FORK: 60,
   SETUP_PTY: 61,
 } as const;

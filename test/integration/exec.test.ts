@@ -92,8 +92,8 @@ t.test('exec --process file, --detach with --pid-file, no helper left behind', a
 
 t.test('signals to a foreground exec reach the process', async (t) => {
   const { sb, id } = runningContainer(t);
-  const child = spawn(BIN, ['--root', sb.root, 'exec', id, 'sh', '-c', 'trap "exit 6" USR1; while :; do sleep 0.05; done'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 400));
+  const child = spawn(BIN, ['--root', sb.root, 'exec', id, 'sh', '-c', 'trap "exit 6" USR1; touch /dev/shm/usr1-trap; while :; do sleep 0.05; done'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && sb.tsr(['exec', id, 'test', '-e', '/dev/shm/usr1-trap']).status !== 0; i++) await new Promise((r) => setTimeout(r, 50));
   child.kill('SIGUSR1');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   t.equal(code, 6, 'SIGUSR1 forwarded; the trap exit code comes back');

@@ -58,12 +58,12 @@ t.test('kill signal forms and the default SIGTERM', async (t) => {
   const sb = new Sandbox(t);
   // A trap makes the pid-1 shell honour SIGTERM/SIGUSR1 (a pid-namespace init ignores
   // signals it has no handler for).
-  const bundle = sb.bundle(['sh', '-c', 'trap "exit 7" TERM; trap "exit 8" USR1; while :; do sleep 0.05; done']);
+  const bundle = sb.bundle(['sh', '-c', 'trap "exit 7" TERM; trap "exit 8" USR1; touch /dev/shm/traps-set; while :; do sleep 0.05; done']);
   for (const [sig, name] of [[undefined, 'default'], ['SIGUSR1', 'SIGUSR1'], ['usr1', 'usr1'], ['15', '15'], ['TERM', 'TERM']] as const) {
     const id = sb.id();
     t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
     t.equal(sb.tsr(['start', id]).status, 0);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // let the traps be set
+    t.ok(await until(() => sb.tsr(['exec', id, 'test', '-e', '/dev/shm/traps-set']).status === 0), 'traps set');
     const r = sb.tsr(sig ? ['kill', id, sig] : ['kill', id]);
     t.equal(r.status, 0, `kill ${name}: ${r.stderr}`);
     t.ok(sb.waitStatus(id, 'stopped'), `stopped after ${name}`);
@@ -140,9 +140,9 @@ t.test('run: killed by SIGKILL exits 137; signals to run reach the container', a
   t.equal(await run, 137, 'run exits 128+9');
 
   const trapped = sb.id();
-  const child = spawnRunChild(sb, sb.bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done']), trapped);
+  const child = spawnRunChild(sb, sb.bundle(['sh', '-c', 'trap "exit 7" TERM; touch /dev/shm/trap-set; while :; do sleep 0.05; done']), trapped);
   t.ok(await until(() => sb.tsr(['state', trapped]).stdout.includes('"running"')), 'running');
-  await new Promise((r) => setTimeout(r, 150)); // the trap is set
+  t.ok(await until(() => sb.tsr(['exec', trapped, 'test', '-e', '/dev/shm/trap-set']).status === 0), 'trap set');
   child.proc.kill('SIGTERM');
   t.equal(await child.exit, 7, 'SIGTERM to run was forwarded to the container, which exited 7');
 });

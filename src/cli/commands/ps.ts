@@ -14,7 +14,8 @@ export const command: Command = {
   run(g, p) {
     const id = requireId(p, 'ps');
     const rec = g.store().load(id);
-    const pids = cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).pids();
+    // Every process of the container, in its cgroup and sub-cgroups (runc's GetAllPids).
+    const pids = cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).pids(true);
     const format = p.flags.format as string;
     if (format === 'json') {
       writeStdout(JSON.stringify(pids) + '\n');

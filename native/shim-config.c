@@ -1,0 +1,381 @@
+/*
+ * Ops 40-59 (config.json fields: see src/plan/build-init-plan.ts and its modules) and the
+ * parent-side helpers they need. Not a separate translation unit: shim.c includes this file, so
+ * these functions share its child-safe helpers (op_str, open_in_root, parent_in_root, fd_path).
+ *
+ * The child-side functions (tsr_config_op and what it calls) follow the shim's rules: raw
+ * syscalls only, no malloc, no stdio. The parent-side ones (tsr_seccomp_compile) run in Node's
+ * process and may use libc and libseccomp freely.
+ */
+#include <dlfcn.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h> /* ST_* flags */
+
+/* Statfs f_flags that differ from the MS_* flag of the same meaning. */
+#ifndef ST_RELATIME
+#define ST_RELATIME 4096
+#endif
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000
+#endif
+
+/* Per-mount flags that a less privileged mount namespace cannot change (runc: mntLockFlags). */
+#define TSR_LOCK_FLAGS (MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+#define TSR_ATIME_FLAGS (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)
+
+static unsigned long statfs_to_ms(unsigned long f)
+{
+	unsigned long ms = 0;
+	if (f & ST_RDONLY)
+		ms |= MS_RDONLY;
+	if (f & ST_NOSUID)
+		ms |= MS_NOSUID;
+	if (f & ST_NODEV)
+		ms |= MS_NODEV;
+	if (f & ST_NOEXEC)
+		ms |= MS_NOEXEC;
+	if (f & ST_NOATIME)
+		ms |= MS_NOATIME;
+	if (f & ST_NODIRATIME)
+		ms |= MS_NODIRATIME;
+	if (f & ST_RELATIME)
+		ms |= MS_RELATIME;
+	if (f & ST_NOSYMFOLLOW)
+		ms |= MS_NOSYMFOLLOW;
+	return ms;
+}
+
+/*
+ * TSR_OP_BIND_REMOUNT: apply mount flags to a bind mount (which ignores them on the first
+ * MS_BIND). As runc does: first exactly the requested flags; when that is refused (EPERM: the
+ * mount has flags locked by a more privileged mount namespace), the locked flags the mount
+ * already has are kept, unless the user explicitly asked to clear one of them.
+ */
+static int do_bind_remount(const struct tsr_op *op, int root_fd)
+{
+	unsigned long flags = (unsigned long)op->a[0] | MS_BIND | MS_REMOUNT;
+	unsigned long cleared = (unsigned long)op->a[1];
+	char proc_path[32];
+	struct statfs st;
+	unsigned long have;
+	int fd = open_in_root(root_fd, op_str(op, 0), O_PATH), rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+	if (rc < 0 && errno == EPERM && fstatfs(fd, &st) == 0) {
+		have = statfs_to_ms((unsigned long)st.f_flags);
+		if ((have & cleared & TSR_LOCK_FLAGS) ||
+		    ((flags & TSR_ATIME_FLAGS) && (flags & TSR_ATIME_FLAGS) != (have & TSR_ATIME_FLAGS))) {
+			errno = EPERM;
+		} else {
+			flags |= have & TSR_LOCK_FLAGS;
+			rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+		}
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/*
+ * TSR_OP_PARENT_MOUNT_PROPAGATION: set propagation on the mount that holds path (walking up
+ * until mount(2) stops saying EINVAL, "not a mount point"). pivot_root refuses a shared parent.
+ */
+static int do_parent_mount_propagation(const struct tsr_op *op)
+{
+	char buf[4096];
+	size_t len = strlen(op_str(op, 0));
+	if (len == 0 || len >= sizeof buf) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(buf, op_str(op, 0), len + 1);
+	for (;;) {
+		char *slash;
+		if (mount(NULL, buf, NULL, (unsigned long)op->a[0], NULL) == 0)
+			return 0;
+		if (errno != EINVAL || strcmp(buf, "/") == 0)
+			return -1;
+		slash = strrchr(buf, '/');
+		if (slash == buf)
+			buf[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			return -1;
+	}
+}
+
+/* TSR_OP_DEVICE_IN_ROOT: a device node that must end up exactly as asked. */
+static int do_device_in_root(const struct tsr_op *op, int root_fd)
+{
+	char base[256], proc_path[32];
+	mode_t mode = (mode_t)op->a[0];
+	dev_t dev = (dev_t)op->a[1];
+	struct stat st;
+	int dir = parent_in_root(root_fd, op_str(op, 0), base, sizeof base), real, rc, e;
+
+	if (dir < 0)
+		return -1;
+	real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(dir);
+	if (real < 0)
+		return -1;
+	if (fstatat(real, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* runtime-spec: a file that does not match the requested device is an error. */
+		if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || (!S_ISFIFO(mode) && st.st_rdev != dev)) {
+			close(real);
+			errno = EEXIST;
+			return -1;
+		}
+		rc = 0;
+	} else if (errno == ENOENT) {
+		rc = mknodat(real, base, mode, dev);
+	} else {
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = fchownat(real, base, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW);
+	if (rc == 0)
+		rc = fchmodat(real, base, mode & 07777, 0);
+	e = errno;
+	close(real);
+	errno = e;
+	return rc;
+}
+
+/* TSR_OP_LOOPBACK_UP: a new network namespace starts with "lo" down. */
+static int do_loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, e;
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.ifr_name, "lo", 3);
+	rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	e = errno;
+	close(s);
+	errno = e;
+	return rc;
+}
+
+/* The child side: one op of 40-59. Returns 0 or -1 with errno. */
+static int tsr_config_op(const struct tsr_op *op, int root_fd)
+{
+	switch (op->op) {
+	case TSR_OP_PERSONALITY:
+		return syscall(SYS_personality, (unsigned long)op->a[0]) < 0 ? -1 : 0;
+	case TSR_OP_SCHED_SETATTR:
+		return (int)syscall(SYS_sched_setattr, 0, op->data, 0);
+	case TSR_OP_IOPRIO_SET:
+		return (int)syscall(SYS_ioprio_set, (int)op->a[0], (int)op->a[1], (int)op->a[2]);
+	case TSR_OP_SCHED_AFFINITY:
+		return (int)syscall(SYS_sched_setaffinity, 0, (size_t)op->a[0], op->data);
+	case TSR_OP_SET_MEMPOLICY:
+		return (int)syscall(SYS_set_mempolicy, (int)op->a[0], op->a[1] ? (const unsigned long *)op->data : NULL,
+				    (unsigned long)op->a[1]);
+	case TSR_OP_PARENT_MOUNT_PROPAGATION:
+		return do_parent_mount_propagation(op);
+	case TSR_OP_BIND_REMOUNT:
+		return do_bind_remount(op, root_fd);
+	case TSR_OP_LOOPBACK_UP:
+		return do_loopback_up();
+	case TSR_OP_DEVICE_IN_ROOT:
+		return do_device_in_root(op, root_fd);
+	default:
+		errno = ENOSYS;
+		return -1;
+	}
+}
+
+/* ---------- parent side ---------- */
+
+/*
+ * libseccomp is loaded when a profile is first compiled (dlopen), not linked: the shim then
+ * loads, and every container without seccomp runs, on a host without libseccomp.so.2, and a
+ * build that forgets the library cannot break the shim.
+ */
+static struct {
+	void *handle;
+	scmp_filter_ctx (*init)(uint32_t);
+	void (*release)(scmp_filter_ctx);
+	int (*attr_set)(scmp_filter_ctx, enum scmp_filter_attr, uint32_t);
+	uint32_t (*arch_resolve_name)(const char *);
+	int (*arch_add)(scmp_filter_ctx, uint32_t);
+	int (*syscall_resolve_name)(const char *);
+	int (*rule_add_array)(scmp_filter_ctx, uint32_t, int, unsigned int, const struct scmp_arg_cmp *);
+	int (*export_bpf)(const scmp_filter_ctx, int);
+} lsc;
+
+static int load_libseccomp(void)
+{
+	void *h;
+	if (lsc.handle)
+		return 0;
+	h = dlopen("libseccomp.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return -ENOENT;
+#define TSR_SYM(field, name)                      \
+	if (!(*(void **)&lsc.field = dlsym(h, name))) { \
+		dlclose(h);                               \
+		return -ENOSYS;                           \
+	}
+	TSR_SYM(init, "seccomp_init")
+	TSR_SYM(release, "seccomp_release")
+	TSR_SYM(attr_set, "seccomp_attr_set")
+	TSR_SYM(arch_resolve_name, "seccomp_arch_resolve_name")
+	TSR_SYM(arch_add, "seccomp_arch_add")
+	TSR_SYM(syscall_resolve_name, "seccomp_syscall_resolve_name")
+	TSR_SYM(rule_add_array, "seccomp_rule_add_array")
+	TSR_SYM(export_bpf, "seccomp_export_bpf")
+#undef TSR_SYM
+	lsc.handle = h;
+	return 0;
+}
+
+/*
+ * Build a seccomp filter with libseccomp from the rule list src/plan/seccomp-plan.ts
+ * serializes, one directive per line:
+ *   default ACTION
+ *   arch NAME                       (libseccomp's name: x86_64, x86, x32, aarch64, ...)
+ *   rule ACTION SYSCALL N [INDEX OP VALUE VALUE2]...   (N conditions, ANDed)
+ * ACTION is the numeric SCMP_ACT_* value (errno/trace data included). Syscalls this libseccomp
+ * does not know are skipped, as runc does. The BPF program goes into out (struct sock_filter[]);
+ * returns its size in bytes, or -errno (-E2BIG when cap is too small). On a bad line, *bad_line
+ * gets its 1-based number.
+ */
+int tsr_seccomp_compile(const char *rules, uint8_t *out, uint32_t cap, int32_t *bad_line)
+{
+	char *copy = strdup(rules), *save = NULL, *line;
+	scmp_filter_ctx ctx = NULL;
+	int rc = 0, lineno = 0, memfd = -1;
+	off_t size;
+
+	*bad_line = 0;
+	if (!copy)
+		return -ENOMEM;
+	rc = load_libseccomp();
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *tok, *s2 = NULL;
+		lineno++;
+		tok = strtok_r(line, " ", &s2);
+		if (!tok)
+			continue;
+		if (!strcmp(tok, "default")) {
+			char *a = strtok_r(NULL, " ", &s2);
+			if (ctx || !a) {
+				rc = -EINVAL;
+				break;
+			}
+			ctx = lsc.init((uint32_t)strtoul(a, NULL, 0));
+			if (!ctx) {
+				rc = -EINVAL;
+				break;
+			}
+			/* We only export the program: the child loads it with its own flags. */
+			lsc.attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+		} else if (!strcmp(tok, "arch")) {
+			char *name = strtok_r(NULL, " ", &s2);
+			uint32_t arch = name ? lsc.arch_resolve_name(name) : 0;
+			if (!ctx) {
+				rc = -EINVAL;
+				break;
+			}
+			if (arch == 0)
+				continue; /* an architecture this libseccomp does not know cannot run here anyway */
+			rc = lsc.arch_add(ctx, arch);
+			if (rc == -EEXIST)
+				rc = 0;
+			if (rc < 0)
+				break;
+		} else if (!strcmp(tok, "rule")) {
+			char *act = strtok_r(NULL, " ", &s2), *name = strtok_r(NULL, " ", &s2), *n = strtok_r(NULL, " ", &s2);
+			struct scmp_arg_cmp conds[6];
+			unsigned count, k;
+			int nr;
+			if (!ctx || !act || !name || !n || (count = (unsigned)strtoul(n, NULL, 10)) > 6) {
+				rc = -EINVAL;
+				break;
+			}
+			for (k = 0; k < count; k++) {
+				char *idx = strtok_r(NULL, " ", &s2), *opc = strtok_r(NULL, " ", &s2);
+				char *v1 = strtok_r(NULL, " ", &s2), *v2 = strtok_r(NULL, " ", &s2);
+				if (!idx || !opc || !v1 || !v2) {
+					rc = -EINVAL;
+					break;
+				}
+				conds[k].arg = (unsigned)strtoul(idx, NULL, 10);
+				conds[k].op = (enum scmp_compare)strtoul(opc, NULL, 10);
+				conds[k].datum_a = strtoull(v1, NULL, 0);
+				conds[k].datum_b = strtoull(v2, NULL, 0);
+			}
+			if (rc < 0)
+				break;
+			nr = lsc.syscall_resolve_name(name);
+			if (nr == __NR_SCMP_ERROR)
+				continue; /* unknown to this libseccomp: skipped, as runc does */
+			rc = lsc.rule_add_array(ctx, (uint32_t)strtoul(act, NULL, 0), nr, count, conds);
+			if (rc < 0)
+				break;
+		} else {
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc == 0 && !ctx)
+		rc = -EINVAL;
+	if (rc < 0) {
+		*bad_line = lineno;
+		goto out;
+	}
+	memfd = (int)syscall(SYS_memfd_create, "tsr-seccomp", MFD_CLOEXEC);
+	if (memfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = lsc.export_bpf(ctx, memfd);
+	if (rc < 0)
+		goto out;
+	size = lseek(memfd, 0, SEEK_END);
+	if (size < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((uint64_t)size > cap) {
+		rc = -E2BIG;
+		goto out;
+	}
+	if (pread(memfd, out, (size_t)size, 0) != size) {
+		rc = -EIO;
+		goto out;
+	}
+	rc = (int)size;
+out:
+	if (memfd >= 0)
+		close(memfd);
+	if (ctx)
+		lsc.release(ctx);
+	free(copy);
+	return rc;
+}
+
+/* sched_setaffinity of another process (execCPUAffinity.initial, set by the parent). */
+int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)
+{
+	return syscall(SYS_sched_setaffinity, pid, (size_t)len, mask) < 0 ? -errno : 0;
+}

@@ -1,0 +1,423 @@
+/**
+ * linux.resources on cgroup v1 hierarchies (v1 and hybrid hosts), following runc's fs driver:
+ * the same files, the same write orders (memory before or after memsw, cfs period/quota/burst
+ * retried around EINVAL, rt period/runtime likewise), the same checks (cpu.shares read back,
+ * devices.list compared with the target).
+ *
+ * Before anything is written, every requested field whose controller has no hierarchy here is
+ * an error naming the field (net_cls and net_prio on this project's VM, for example). On hybrid
+ * hosts the controllers bound to the cgroup2 mount (hugetlb on the VM) are driven there with the
+ * v2 files, and so are `unified` keys for them; other `unified` keys are runc's "cannot use
+ * unified on cgroup v1".
+ */
+import * as path from 'path';
+import { RuntimeError } from '../errors';
+import type { LinuxResources } from '../generated/config';
+import { ApplyOptions, errCode, hasFile, readControl, writeCgroupFile, writeControl } from './common';
+import { containerDeviceRules, DeviceState, ruleText } from './devices';
+import { fieldError, intText, pidsMax, rdmaLine, requestedFields, deviceValue } from './resources';
+import { applyHybridUnified, controllersOf, checkHugePageSizes, hostHugePageSizes, hugetlbStatsV2 } from './v2-resources';
+import {
+  BlkioEntry,
+  emptyStats,
+  MAX_UINT64,
+  parseBlkioV1,
+  parseCounter,
+  parseCpuList,
+  parseKeyValues,
+  parseNumberList,
+  Stats,
+} from './stats';
+
+export interface V1Context {
+  /** Controller → directory (co-mounted controllers share one); "" is the hybrid cgroup2 directory. */
+  paths: Readonly<Record<string, string>>;
+  /** Hybrid hosts: the cgroup2 mount point (the container's directory there is paths[""]). */
+  unifiedMount?: string;
+  /** "cpuset." or "" (a noprefix mount). */
+  cpusetPrefix: string;
+  /** Enable these controllers in the cgroup2 directories above paths[""] (hybrid). */
+  enableUnified(controllers: string[]): void;
+}
+
+/** The v1 controller each requested field needs. */
+function controllerFor(field: string): string {
+  const top = field.split('.')[0].replace(/\[.*$/, '');
+  if (field === 'cpu.cpus' || field === 'cpu.mems') return 'cpuset';
+  if (top === 'blockIO') return 'blkio';
+  if (top === 'hugepageLimits') return 'hugetlb';
+  if (field === 'network.classID') return 'net_cls';
+  if (field === 'network.priorities') return 'net_prio';
+  return top; // memory, cpu, pids, rdma, unified
+}
+
+function check(ctx: V1Context, r: LinuxResources): void {
+  for (const field of requestedFields(r)) {
+    const controller = controllerFor(field);
+    if (controller === 'unified') {
+      if (!ctx.unifiedMount) throw fieldError('unified', 'invalid configuration: cannot use unified on cgroup v1 (this host has no cgroup2 mount)');
+      continue; // keys checked by applyHybridUnified
+    }
+    if (ctx.paths[controller]) continue;
+    if (controller === 'hugetlb' && ctx.unifiedMount && controllersOf(ctx.unifiedMount).includes('hugetlb')) continue;
+    throw fieldError(field, `cannot set ${controller} limit: no ${controller} cgroup hierarchy is mounted on this host`);
+  }
+  const m = r.memory;
+  if (m?.swappiness !== undefined && m.swappiness > 100) {
+    throw fieldError('memory.swappiness', `invalid memory swappiness value: ${m.swappiness} (valid range is 0-100)`);
+  }
+  if (m?.kernel && !hasFile(ctx.paths.memory, 'memory.kmem.limit_in_bytes')) {
+    throw fieldError('memory.kernel', 'kernel memory accounting not supported by this kernel (no memory.kmem.limit_in_bytes)');
+  }
+  if (m?.kernelTCP && !hasFile(ctx.paths.memory, 'memory.kmem.tcp.limit_in_bytes')) {
+    throw fieldError('memory.kernelTCP', 'kernel TCP memory accounting not supported by this kernel (no memory.kmem.tcp.limit_in_bytes)');
+  }
+  if (r.hugepageLimits?.length) checkHugePageSizes(r.hugepageLimits);
+}
+
+export function applyV1(ctx: V1Context, r: LinuxResources, opts: ApplyOptions = {}): void {
+  check(ctx, r);
+  const p = ctx.paths;
+
+  // cpuset
+  const c = r.cpu;
+  if (c?.cpus) writeControl(p.cpuset, `${ctx.cpusetPrefix}cpus`, c.cpus, 'cpu.cpus');
+  if (c?.mems) writeControl(p.cpuset, `${ctx.cpusetPrefix}mems`, c.mems, 'cpu.mems');
+
+  // devices
+  if (!opts.update) applyDevicesV1(p.devices, r, opts);
+
+  // memory
+  if (r.memory) applyMemoryV1(p.memory, r);
+
+  // cpu
+  if (c) applyCpuV1(p.cpu, r);
+
+  // pids
+  if (r.pids?.limit !== undefined) writeControl(p.pids, 'pids.max', pidsMax(r.pids.limit), 'pids.limit');
+
+  // blkio
+  if (r.blockIO) applyBlkioV1(p.blkio, r);
+
+  // hugetlb in a v1 hierarchy (a hybrid host's cgroup2 hugetlb is handled with unified below)
+  if (r.hugepageLimits?.length && p.hugetlb) {
+    let rsvd = true;
+    r.hugepageLimits.forEach((l, i) => {
+      const value = intText(l.limit);
+      writeControl(p.hugetlb, `hugetlb.${l.pageSize}.limit_in_bytes`, value, `hugepageLimits[${i}]`);
+      if (!rsvd) return;
+      try {
+        writeCgroupFile(path.join(p.hugetlb, `hugetlb.${l.pageSize}.rsvd.limit_in_bytes`), value);
+      } catch (e) {
+        if (errCode(e) === 'ENOENT') rsvd = false;
+        else writeControl(p.hugetlb, `hugetlb.${l.pageSize}.rsvd.limit_in_bytes`, value, `hugepageLimits[${i}]`);
+      }
+    });
+  }
+
+  // net_cls, net_prio
+  if (r.network?.classID) writeControl(p.net_cls, 'net_cls.classid', intText(r.network.classID), 'network.classID');
+  r.network?.priorities?.forEach((prio, i) => writeControl(p.net_prio, 'net_prio.ifpriomap', `${prio.name} ${intText(prio.priority)}`, `network.priorities[${i}]`));
+
+  // rdma
+  for (const [device, limits] of Object.entries(r.rdma ?? {})) writeControl(p.rdma, 'rdma.max', rdmaLine(device, limits), `rdma["${device}"]`);
+
+  // hybrid: controllers of the cgroup2 mount
+  const unifiedHugetlb = Boolean(r.hugepageLimits?.length && !p.hugetlb);
+  if (ctx.unifiedMount && p[''] && (unifiedHugetlb || Object.keys(r.unified ?? {}).length)) {
+    applyHybridUnified(p[''], ctx.unifiedMount, { hugepageLimits: unifiedHugetlb ? r.hugepageLimits : undefined, unified: r.unified }, (cs) => ctx.enableUnified(cs));
+  }
+}
+
+function applyDevicesV1(dir: string | undefined, r: LinuxResources, opts: ApplyOptions): void {
+  const target = DeviceState.fromRules(containerDeviceRules(r.devices, opts.linuxDevicePaths));
+  if (!dir) throw fieldError('devices', 'cannot set devices limit: no devices cgroup hierarchy is mounted on this host');
+  const list = () => {
+    const text = readControl(dir, 'devices.list');
+    if (text === undefined) throw fieldError('devices', `cannot read devices.list in ${dir}`);
+    return DeviceState.fromList(text);
+  };
+  for (const rule of list().transition(target)) {
+    writeControl(dir, rule.allow ? 'devices.allow' : 'devices.deny', ruleText(rule), 'devices');
+  }
+  const after = list();
+  if (!target.defaultAllow && !after.equals(target)) throw fieldError('devices', "resulting devices cgroup doesn't precisely match target");
+  if (target.defaultAllow !== after.defaultAllow) throw fieldError('devices', "resulting devices cgroup doesn't match target mode");
+}
+
+function readUint(dir: string, file: string): bigint {
+  const v = parseCounter(readControl(dir, file));
+  if (v === undefined) throw new RuntimeError(`read ${path.join(dir, file)}: not a number`);
+  return v;
+}
+
+function applyMemoryV1(dir: string, r: LinuxResources): void {
+  const m = r.memory!;
+  const limit = m.limit ?? 0;
+  let swap = m.swap ?? 0;
+  // "Unlimited memory" with swap unset means unlimited memory+swap too (when memsw exists).
+  if (limit === -1 && swap === 0 && hasFile(dir, 'memory.memsw.limit_in_bytes')) swap = -1;
+
+  const setMemory = () => {
+    if (limit === 0) return;
+    try {
+      writeCgroupFile(path.join(dir, 'memory.limit_in_bytes'), intText(limit));
+    } catch (e) {
+      if (errCode(e) !== 'EBUSY') {
+        writeControl(dir, 'memory.limit_in_bytes', intText(limit), 'memory.limit'); // throws the explained error
+        return;
+      }
+      const usage = readControl(dir, 'memory.usage_in_bytes')?.trim();
+      const peak = readControl(dir, 'memory.max_usage_in_bytes')?.trim();
+      throw fieldError('memory.limit', `unable to set memory limit to ${limit} (current usage: ${usage}, peak usage: ${peak})`);
+    }
+  };
+  const setSwap = () => {
+    if (swap === 0) return;
+    if (!hasFile(dir, 'memory.memsw.limit_in_bytes')) {
+      throw fieldError('memory.swap', 'swap accounting is not enabled on this host (no memory.memsw.limit_in_bytes; boot with swapaccount=1)');
+    }
+    writeControl(dir, 'memory.memsw.limit_in_bytes', intText(swap), 'memory.swap');
+  };
+  // The kernel wants memory <= memsw at every moment: raising both must write memsw first.
+  if (limit !== 0 && swap !== 0) {
+    const current = readUint(dir, 'memory.limit_in_bytes');
+    if (swap === -1 || current < BigInt(swap)) {
+      setSwap();
+      setMemory();
+    } else {
+      setMemory();
+      setSwap();
+    }
+  } else {
+    setMemory();
+    setSwap();
+  }
+
+  if (m.kernel) writeControl(dir, 'memory.kmem.limit_in_bytes', intText(m.kernel), 'memory.kernel');
+  if (m.kernelTCP) writeControl(dir, 'memory.kmem.tcp.limit_in_bytes', intText(m.kernelTCP), 'memory.kernelTCP');
+  if (m.reservation) writeControl(dir, 'memory.soft_limit_in_bytes', intText(m.reservation), 'memory.reservation');
+  if (m.disableOOMKiller) writeControl(dir, 'memory.oom_control', '1', 'memory.disableOOMKiller');
+  if (m.swappiness !== undefined) writeControl(dir, 'memory.swappiness', intText(m.swappiness), 'memory.swappiness');
+  if (m.useHierarchy !== undefined) writeControl(dir, 'memory.use_hierarchy', m.useHierarchy ? '1' : '0', 'memory.useHierarchy');
+}
+
+/**
+ * cpu.shares (read back: the kernel clamps it), then the CFS period, burst and quota, then the
+ * realtime period and runtime. A period (or burst) the kernel refuses with EINVAL while a quota
+ * (runtime) is also being set is written again after it: which must go first depends on the
+ * values already there.
+ */
+function applyCpuV1(dir: string, r: LinuxResources): void {
+  const c = r.cpu!;
+  if (c.shares) {
+    writeControl(dir, 'cpu.shares', intText(c.shares), 'cpu.shares');
+    const read = readUint(dir, 'cpu.shares');
+    if (BigInt(c.shares) > read) throw fieldError('cpu.shares', `the maximum allowed cpu-shares is ${read}`);
+    if (BigInt(c.shares) < read) throw fieldError('cpu.shares', `the minimum allowed cpu-shares is ${read}`);
+  }
+  const tolerant = (file: string, value: string, field: string, laterWrite: boolean): string | undefined => {
+    try {
+      writeCgroupFile(path.join(dir, file), value);
+      return undefined;
+    } catch (e) {
+      if (errCode(e) === 'EINVAL' && laterWrite) return value; // retry after the other file
+      writeControl(dir, file, value, field); // throws the explained error
+      return undefined;
+    }
+  };
+  const period = c.period ? tolerant('cpu.cfs_period_us', intText(c.period), 'cpu.period', Boolean(c.quota)) : undefined;
+  let burst: string | undefined;
+  if (c.burst !== undefined) {
+    if (!hasFile(dir, 'cpu.cfs_burst_us')) {
+      if (c.burst !== 0) throw fieldError('cpu.burst', `cpu.cfs_burst_us does not exist in ${dir} (CPU burst needs Linux 5.14)`);
+    } else burst = tolerant('cpu.cfs_burst_us', intText(c.burst), 'cpu.burst', Boolean(c.quota));
+  }
+  if (c.quota) {
+    writeControl(dir, 'cpu.cfs_quota_us', intText(c.quota), 'cpu.quota');
+    if (period !== undefined) writeControl(dir, 'cpu.cfs_period_us', period, 'cpu.period');
+    if (burst !== undefined) writeControl(dir, 'cpu.cfs_burst_us', burst, 'cpu.burst');
+  }
+  if (c.idle !== undefined) writeControl(dir, 'cpu.idle', intText(c.idle), 'cpu.idle');
+  // Realtime: runtime must fit the period and the parent's own runtime.
+  const rtHint = ' (the parent cgroups need cpu.rt_runtime_us at least as large)';
+  let rtPeriod: string | undefined;
+  if (c.realtimePeriod) {
+    try {
+      writeCgroupFile(path.join(dir, 'cpu.rt_period_us'), intText(c.realtimePeriod));
+    } catch (e) {
+      if (errCode(e) === 'EINVAL' && c.realtimeRuntime) rtPeriod = intText(c.realtimePeriod);
+      else writeControl(dir, 'cpu.rt_period_us', intText(c.realtimePeriod), 'cpu.realtimePeriod');
+    }
+  }
+  if (c.realtimeRuntime) {
+    try {
+      writeControl(dir, 'cpu.rt_runtime_us', intText(c.realtimeRuntime), 'cpu.realtimeRuntime');
+    } catch (e) {
+      throw new RuntimeError((e as Error).message + (/EINVAL|EBUSY/.test((e as Error).message) ? rtHint : ''));
+    }
+    if (rtPeriod !== undefined) writeControl(dir, 'cpu.rt_period_us', rtPeriod, 'cpu.realtimePeriod');
+  }
+}
+
+function applyBlkioV1(dir: string, r: LinuxResources): void {
+  const b = r.blockIO!;
+  // CFQ's blkio.weight, or BFQ's blkio.bfq.weight (runc picks whichever exists, preferring CFQ).
+  const cfq = hasFile(dir, 'blkio.weight');
+  const weightFile = cfq ? 'blkio.weight' : 'blkio.bfq.weight';
+  const weightDeviceFile = cfq ? 'blkio.weight_device' : 'blkio.bfq.weight_device';
+  const noWeights = (field: string) =>
+    fieldError(field, `this host's blkio controller has no ${field.includes('eaf') ? 'leaf weight' : 'weight'} files (blkio.weight needs the CFQ I/O scheduler, blkio.bfq.weight BFQ)`);
+  if (b.weight) {
+    if (!hasFile(dir, weightFile)) throw noWeights('blockIO.weight');
+    writeControl(dir, weightFile, intText(b.weight), 'blockIO.weight');
+  }
+  if (b.leafWeight) {
+    if (!hasFile(dir, 'blkio.leaf_weight')) throw noWeights('blockIO.leafWeight');
+    writeControl(dir, 'blkio.leaf_weight', intText(b.leafWeight), 'blockIO.leafWeight');
+  }
+  (b.weightDevice ?? []).forEach((d, i) => {
+    if (d.weight) {
+      if (!hasFile(dir, weightDeviceFile)) throw noWeights(`blockIO.weightDevice[${i}].weight`);
+      writeControl(dir, weightDeviceFile, deviceValue(d.major, d.minor, d.weight), `blockIO.weightDevice[${i}].weight`);
+    }
+    if (d.leafWeight) {
+      if (!hasFile(dir, 'blkio.leaf_weight_device')) throw noWeights(`blockIO.weightDevice[${i}].leafWeight`);
+      writeControl(dir, 'blkio.leaf_weight_device', deviceValue(d.major, d.minor, d.leafWeight), `blockIO.weightDevice[${i}].leafWeight`);
+    }
+  });
+  const throttle: Array<[string, 'throttleReadBpsDevice' | 'throttleWriteBpsDevice' | 'throttleReadIOPSDevice' | 'throttleWriteIOPSDevice']> = [
+    ['blkio.throttle.read_bps_device', 'throttleReadBpsDevice'],
+    ['blkio.throttle.write_bps_device', 'throttleWriteBpsDevice'],
+    ['blkio.throttle.read_iops_device', 'throttleReadIOPSDevice'],
+    ['blkio.throttle.write_iops_device', 'throttleWriteIOPSDevice'],
+  ];
+  for (const [file, field] of throttle) {
+    (b[field] ?? []).forEach((d, i) => writeControl(dir, file, deviceValue(d.major, d.minor, d.rate), `blockIO.${field}[${i}]`));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats (runc fs GetStats, in runc's events shape).
+
+const CLOCK_TICKS = 100n; // USER_HZ on every Linux architecture runc supports
+
+function memoryEntryV1(dir: string, prefix: string): { limit: bigint; usage?: bigint; max?: bigint; failcnt: bigint } | undefined {
+  const usage = parseCounter(readControl(dir, `${prefix}.usage_in_bytes`));
+  if (usage === undefined) return undefined;
+  return {
+    usage,
+    max: parseCounter(readControl(dir, `${prefix}.max_usage_in_bytes`)) ?? 0n,
+    failcnt: parseCounter(readControl(dir, `${prefix}.failcnt`)) ?? 0n,
+    limit: parseCounter(readControl(dir, `${prefix}.limit_in_bytes`)) ?? 0n,
+  };
+}
+
+function blkioFirst(dir: string, names: string[]): BlkioEntry[] | undefined {
+  for (const name of names) {
+    const text = readControl(dir, name);
+    if (text !== undefined) {
+      const entries = parseBlkioV1(text);
+      return entries.length ? entries : undefined;
+    }
+  }
+  return undefined;
+}
+
+export function statsV1(ctx: V1Context): Stats {
+  const s = emptyStats();
+  const p = ctx.paths;
+  // cpu / cpuacct
+  if (p.cpuacct) {
+    const stat = parseKeyValues(readControl(p.cpuacct, 'cpuacct.stat'));
+    const ns = (ticks: bigint | undefined) => ((ticks ?? 0n) * 1_000_000_000n) / CLOCK_TICKS;
+    const percpuKernel: bigint[] = [];
+    const percpuUser: bigint[] = [];
+    for (const line of (readControl(p.cpuacct, 'cpuacct.usage_all') ?? '').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length === 3 && /^\d+$/.test(f[1])) {
+        percpuUser.push(BigInt(f[1]));
+        percpuKernel.push(BigInt(f[2]));
+      }
+    }
+    s.cpu.usage = {
+      total: parseCounter(readControl(p.cpuacct, 'cpuacct.usage')) ?? 0n,
+      percpu: parseNumberList(readControl(p.cpuacct, 'cpuacct.usage_percpu')),
+      percpu_kernel: percpuKernel,
+      percpu_user: percpuUser,
+      kernel: ns(stat.system),
+      user: ns(stat.user),
+    };
+  }
+  if (p.cpu) {
+    const stat = parseKeyValues(readControl(p.cpu, 'cpu.stat'));
+    s.cpu.throttling = { periods: stat.nr_periods, throttledPeriods: stat.nr_throttled, throttledTime: stat.throttled_time };
+  }
+  // cpuset
+  if (p.cpuset) {
+    const px = ctx.cpusetPrefix;
+    const u = (name: string) => parseCounter(readControl(p.cpuset, px + name)) ?? 0n;
+    s.cpuset = {
+      cpus: parseCpuList(readControl(p.cpuset, px + 'cpus')),
+      cpu_exclusive: u('cpu_exclusive'),
+      mems: parseCpuList(readControl(p.cpuset, px + 'mems')),
+      mem_hardwall: u('mem_hardwall'),
+      mem_exclusive: u('mem_exclusive'),
+      memory_migrate: u('memory_migrate'),
+      memory_spread_page: u('memory_spread_page'),
+      memory_spread_slab: u('memory_spread_slab'),
+      memory_pressure: u('memory_pressure'),
+      sched_load_balance: u('sched_load_balance'),
+      sched_relax_domain_level: BigInt((readControl(p.cpuset, px + 'sched_relax_domain_level') ?? '0').trim() || '0'),
+    };
+  }
+  // memory
+  if (p.memory) {
+    const raw = parseKeyValues(readControl(p.memory, 'memory.stat'));
+    if (Object.keys(raw).length) s.memory.raw = raw;
+    s.memory.cache = raw.cache ?? 0n;
+    s.memory.usage = memoryEntryV1(p.memory, 'memory');
+    s.memory.swap = memoryEntryV1(p.memory, 'memory.memsw');
+    s.memory.kernel = memoryEntryV1(p.memory, 'memory.kmem');
+    s.memory.kernelTCP = memoryEntryV1(p.memory, 'memory.kmem.tcp');
+  }
+  // pids
+  if (p.pids) {
+    const max = parseCounter(readControl(p.pids, 'pids.max'));
+    s.pids = { current: parseCounter(readControl(p.pids, 'pids.current')), limit: max === MAX_UINT64 ? 0n : max };
+  }
+  // blkio: CFQ's counters, else BFQ's, else the throttling layer's (what runc falls back to)
+  if (p.blkio) {
+    s.blkio.ioServiceBytesRecursive = blkioFirst(p.blkio, ['blkio.io_service_bytes_recursive', 'blkio.bfq.io_service_bytes_recursive', 'blkio.throttle.io_service_bytes_recursive']);
+    s.blkio.ioServicedRecursive = blkioFirst(p.blkio, ['blkio.io_serviced_recursive', 'blkio.bfq.io_serviced_recursive', 'blkio.throttle.io_serviced_recursive']);
+    s.blkio.ioQueueRecursive = blkioFirst(p.blkio, ['blkio.io_queued_recursive']);
+    s.blkio.ioServiceTimeRecursive = blkioFirst(p.blkio, ['blkio.io_service_time_recursive']);
+    s.blkio.ioWaitTimeRecursive = blkioFirst(p.blkio, ['blkio.io_wait_time_recursive']);
+    s.blkio.ioMergedRecursive = blkioFirst(p.blkio, ['blkio.io_merged_recursive']);
+    s.blkio.ioTimeRecursive = blkioFirst(p.blkio, ['blkio.time_recursive']);
+    s.blkio.sectorsRecursive = blkioFirst(p.blkio, ['blkio.sectors_recursive']);
+  }
+  // hugetlb
+  if (p.hugetlb) {
+    for (const size of hostHugePageSizes()) {
+      const usage = parseCounter(readControl(p.hugetlb, `hugetlb.${size}.usage_in_bytes`));
+      if (usage === undefined) continue;
+      s.hugetlb[size] = {
+        usage,
+        max: parseCounter(readControl(p.hugetlb, `hugetlb.${size}.max_usage_in_bytes`)),
+        failcnt: parseCounter(readControl(p.hugetlb, `hugetlb.${size}.failcnt`)) ?? 0n,
+      };
+    }
+  } else if (p['']) {
+    hugetlbStatsV2(p[''], s);
+  }
+  return s;
+}
+
+/** OOM kills so far ("oom_kill N" in memory.oom_control, Linux 4.13+); undefined without memory. */
+export function oomKillCountV1(paths: Readonly<Record<string, string>>): number | undefined {
+  if (!paths.memory) return undefined;
+  const text = readControl(paths.memory, 'memory.oom_control');
+  if (text === undefined) return undefined;
+  return Number(parseKeyValues(text).oom_kill ?? 0n);
+}

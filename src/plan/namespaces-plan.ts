@@ -1,0 +1,172 @@
+/**
+ * linux.namespaces (+ uidMappings/gidMappings, timeOffsets, hostname/domainname checks) → how
+ * the init is cloned and the ops that put it into its namespaces. Pure.
+ *
+ * Two shapes:
+ *  - Fast path (nothing joined by path while a new user namespace is made): clone() creates every
+ *    new namespace at once; the parent writes the id maps before the init's first op; joined
+ *    namespaces are entered with setns (user first, so the others are owned by it).
+ *  - New user namespace + namespaces joined by path (e.g. Podman's userns with a netns from
+ *    /run/netns): the joined ones belong to the host's user namespace, so they must be entered
+ *    while we still have the host's capabilities. As runc does: clone without namespaces, setns
+ *    into the paths, unshare(CLONE_NEWUSER), stop for the parent to write the id maps, then
+ *    unshare the other new namespaces.
+ *
+ * The pid and time namespaces only apply to children: a new time namespace (its offsets are
+ * written between unshare and the first process entering it) or joining a pid namespace by path
+ * needs one more process. FORK (with CLONE_PARENT, so the runtime stays the parent) makes it; a
+ * new pid namespace is then created by that fork rather than by the first clone, so that the
+ * short-lived intermediate is not its pid 1.
+ */
+import type { Spec } from '../generated/config';
+import { RuntimeError } from '../errors';
+import { Op } from './ops';
+import { CLONE, NAMESPACE_FLAG } from './linux-constants';
+
+/** CLONE_PARENT: the forked process is the runtime's child, not the intermediate's. */
+export const CLONE_PARENT = 0x00008000;
+
+/** Namespaces a container init enters by path, in this order (user first: it owns the rest). */
+const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'time'];
+
+/** The clocks a time namespace can offset (time_namespaces(7)). */
+const TIME_CLOCKS = ['monotonic', 'boottime'];
+
+export interface NamespacesPlan {
+  cloneFlags: number;
+  /** Ops that run first in the init (before anything else). */
+  ops: Op[];
+  /** A new user namespace: the parent writes uid_map/gid_map. */
+  userns: boolean;
+  /** When: right after clone (before the first op), or at the SYNC op tagged 'userns'. */
+  idMapsAt?: 'clone' | 'sync';
+  /** The types of namespaces the container gets of its own or joins (a set of spec type names). */
+  types: Set<string>;
+  /** Types joined by path. */
+  joined: Set<string>;
+}
+
+export interface NamespaceInput {
+  spec: Spec;
+  /** fds opened on linux.namespaces[].path, by type (placeholders in a dry run). */
+  namespaceFds: Record<string, number>;
+}
+
+export function planNamespaces({ spec, namespaceFds }: NamespaceInput): NamespacesPlan {
+  const linux = spec.linux ?? {};
+  const namespaces = linux.namespaces ?? [];
+  const types = new Set<string>();
+  for (const ns of namespaces) {
+    if (types.has(ns.type)) throw new RuntimeError(`linux.namespaces: duplicated namespace "${ns.type}"`);
+    if (NAMESPACE_FLAG[ns.type] === undefined) throw new RuntimeError(`linux.namespaces: unknown namespace type "${ns.type}"`);
+    types.add(ns.type);
+  }
+  const byType = new Map<string, { type: string; path?: string }>(namespaces.map((n) => [n.type, n]));
+  const isNew = (type: string) => byType.has(type) && !byType.get(type)!.path;
+  const joined = new Set(namespaces.filter((n) => n.path).map((n) => n.type));
+
+  // --- the checks runc's validator makes
+  const hasMappings = Boolean(linux.uidMappings?.length || linux.gidMappings?.length);
+  if (isNew('user') && !hasMappings) {
+    throw new RuntimeError('linux.namespaces: user namespaces enabled, but no namespace path to join nor mappings to apply specified');
+  }
+  if (!types.has('user') && hasMappings) {
+    throw new RuntimeError('linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+  }
+  if (joined.has('user') && hasMappings) {
+    throw new RuntimeError('linux.uidMappings: mappings cannot be applied to a user namespace joined by path');
+  }
+  if (isNew('user') && (!linux.uidMappings?.length || !linux.gidMappings?.length)) {
+    throw new RuntimeError('linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
+  }
+  const offsets = linux.timeOffsets;
+  if (offsets && Object.keys(offsets).length) {
+    if (!types.has('time')) throw new RuntimeError('linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config');
+    if (joined.has('time')) throw new RuntimeError('linux.timeOffsets: time namespace enabled, but both namespace path and time offsets specified -- you may only provide one');
+    for (const clock of Object.keys(offsets)) {
+      if (!TIME_CLOCKS.includes(clock)) throw new RuntimeError(`linux.timeOffsets: unknown clock "${clock}" (only ${TIME_CLOCKS.join(' and ')} can be offset)`);
+    }
+  }
+  if (spec.hostname && !types.has('uts')) throw new RuntimeError('hostname: unable to set hostname without a private UTS namespace');
+  if (spec.domainname && !types.has('uts')) throw new RuntimeError('domainname: unable to set domainname without a private UTS namespace');
+  if (!types.has('mount')) throw new RuntimeError('linux.namespaces: a mount namespace is required');
+
+  const ops: Op[] = [];
+  const fdOf = (type: string): number => {
+    const fd = namespaceFds[type];
+    if (fd === undefined) throw new Error(`internal: no fd opened for the ${type} namespace path`);
+    return fd;
+  };
+  const joinOps = (): void => {
+    for (const type of JOIN_ORDER) {
+      const ns = byType.get(type);
+      if (!ns?.path) continue;
+      const fd = fdOf(type);
+      ops.push({ op: 'SETNS', a: [fd, NAMESPACE_FLAG[type]], what: `join ${type} namespace ${ns.path}` });
+      ops.push({ op: 'CLOSE', a: [fd], what: `close ${type} namespace fd` });
+    }
+  };
+
+  // New namespaces other than user/pid/time/cgroup, as clone or unshare flags.
+  let otherNew = 0;
+  for (const type of ['ipc', 'uts', 'network', 'mount']) if (isNew(type)) otherNew |= NAMESPACE_FLAG[type];
+  const userns = isNew('user');
+  const newTime = isNew('time');
+  // Joined namespaces next to a user namespace (new, or joined too): enter the joined ones
+  // first, then create the new ones, so that each is owned by the right user namespace.
+  const unshareAfterJoin = joined.size > 0 && (userns || joined.has('user'));
+  const needFork = newTime || joined.has('pid') || (unshareAfterJoin && isNew('pid'));
+  // Without a fork the init itself becomes pid 1 of a new pid namespace (clone flag).
+  const pidByClone = isNew('pid') && !needFork;
+
+  // Once mapped, become root of the new user namespace: until then the init still has the
+  // runtime's ids (host root, unmapped there), and filesystems mounted in the namespace refuse
+  // to create files for an unmapped owner (EOVERFLOW). runc's nsexec does the same.
+  const becomeRoot = (): void => {
+    ops.push({ op: 'SETRESGID', a: [0], what: 'become gid 0 of the user namespace' });
+    ops.push({ op: 'SETRESUID', a: [0], what: 'become uid 0 of the user namespace' });
+  };
+  let cloneFlags = 0;
+  if (unshareAfterJoin) {
+    joinOps();
+    if (userns) {
+      ops.push({ op: 'UNSHARE', a: [CLONE.NEWUSER], what: 'create user namespace' });
+      ops.push({ op: 'SYNC', what: 'write the user namespace id maps', tag: 'userns' });
+      becomeRoot();
+    }
+    if (otherNew) ops.push({ op: 'UNSHARE', a: [otherNew], what: 'create namespaces' });
+  } else {
+    cloneFlags = otherNew | (userns ? CLONE.NEWUSER : 0) | (pidByClone ? CLONE.NEWPID : 0);
+    if (userns) becomeRoot();
+    joinOps();
+  }
+  // The cgroup namespace is made after the parent placed us in our cgroup, so that is its root.
+  if (isNew('cgroup')) ops.push({ op: 'UNSHARE', a: [CLONE.NEWCGROUP], what: 'create cgroup namespace' });
+
+  if (needFork) {
+    if (newTime) {
+      ops.push({ op: 'UNSHARE', a: [CLONE.NEWTIME], what: 'create time namespace' });
+      const text = Object.entries(offsets ?? {})
+        .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+        .join('');
+      if (text) ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/timens_offsets', text], what: 'set the time namespace offsets' });
+    }
+    const forkFlags = CLONE_PARENT | (isNew('pid') ? CLONE.NEWPID : 0);
+    ops.push({ op: 'FORK', a: [forkFlags], what: 'fork into the new pid/time namespace' });
+  }
+  const idMapsAt: 'clone' | 'sync' | undefined = !userns ? undefined : unshareAfterJoin ? 'sync' : 'clone';
+  return { cloneFlags, ops, userns, idMapsAt, types, joined };
+}
+
+/**
+ * What /proc/self/fd/N of an opened namespace file reads as ("net:[4026531833]") must name the
+ * namespace type the config says: runtime-spec config-linux.md requires an error otherwise.
+ * Returns an error message, or undefined when it matches.
+ */
+export function checkNamespaceLink(type: string, nsPath: string, link: string): string | undefined {
+  const procName: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
+  const m = /^(\w+):\[\d+\]$/.exec(link);
+  if (!m) return `linux.namespaces: ${type} namespace path ${nsPath} is not a namespace file`;
+  if (m[1] !== procName[type]) return `linux.namespaces: ${type} namespace path ${nsPath} is a ${m[1]} namespace, not ${procName[type]}`;
+  return undefined;
+}
