@@ -191,7 +191,16 @@ function subdirs(dir: string): string[] {
 
 /** mkdir -p, returning the directories it created, outermost first. */
 export function mkdirTracked(dir: string): string[] {
-  const first = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  let first: string | undefined;
+  // `delete` removes the empty default parent (/tsruntime): a concurrent create can see it vanish.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      first = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      break;
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT' || attempt >= 5) throw e;
+    }
+  }
   if (first === undefined) return [];
   const created = [first];
   for (let d = dir; d !== first && d.startsWith(first + '/'); d = path.dirname(d)) created.splice(1, 0, d);

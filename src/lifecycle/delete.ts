@@ -5,7 +5,10 @@
 import { RuntimeError } from '../errors';
 import { StateStore, ContainerRecord } from '../state/store';
 import { isAlive, sleepMs } from '../state/proc';
+import * as fs from 'fs';
+import * as path from 'path';
 import { cgroupManager } from '../cgroups';
+import { DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
 import type { Spec } from '../generated/config';
@@ -28,6 +31,17 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
   });
 }
 
+/** The default parent (/tsruntime) is ours: remove it once its last container is gone. */
+function removeEmptyParents(leaves: string[]): void {
+  for (const dir of new Set(leaves.map((l) => path.dirname(l)))) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      /* other containers still there (EBUSY/ENOTEMPTY), or already gone */
+    }
+  }
+}
+
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
   if (status !== 'stopped') {
@@ -46,6 +60,7 @@ function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   for (let i = 0; i < 500 && isAlive(rec.pid, rec.startTime); i++) sleepMs(i < 50 ? 1 : 10);
   if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   cgroups.destroy();
+  if (cgroups.cgroupsPath === `${DEFAULT_PARENT}/${rec.id}`) removeEmptyParents(Object.values(cgroups.paths));
   try {
     runHooks('poststop', (rec.config as Spec).hooks?.poststop, stateDocument(rec, 'stopped'));
   } catch (e) {
