@@ -4,7 +4,7 @@
 # mounts cgroup2 on /sys/fs/cgroup with cpu, io, memory and pids enabled, runs the command as root
 # in the project directory, then halts. Prints the command's output and exits with its exit code.
 #
-#   scripts/uml-cgroup2.sh                       # default: the cgroup integration test
+#   scripts/uml-cgroup2.sh                       # default: the cgroup and resource integration tests
 #   scripts/uml-cgroup2.sh npx tap dist/test/integration/cgroups.test.js
 #   scripts/uml-cgroup2.sh sh -c 'cat /proc/self/cgroup'
 #
@@ -29,7 +29,8 @@ node_bin=$(command -v node) || { echo "uml-cgroup2: node not found in PATH" >&2;
 node_dir=$(dirname "$(readlink -f "$node_bin")")
 
 if [ $# -eq 0 ]; then
-  set -- npx tap dist/test/integration/cgroups.test.js
+  # The guest's PID 1 (the script below) reaps nothing: tsr-reaper reaps orphaned container inits.
+  set -- native/build/tsr-reaper npx tap --timeout=600 dist/test/integration/cgroups.test.js dist/test/integration/resources.test.js
 fi
 
 share=$(mktemp -d /tmp/uml-cgroup2.XXXXXX) || exit 1
@@ -59,6 +60,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in cpu io memory pids; do echo "+\$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; done
 mkdir -p /run/share "\$HOME"
 mount -t hostfs hostfs /run/share -o '$share'
+# A project under /tmp or /run (a CI checkout, say) is hidden by the tmpfs above: recreate its mount point.
+mkdir -p '$project'
 mount -t hostfs hostfs '$project' -o '$project'
 echo booted >/run/share/booted
 cd '$project' && bash /run/share/cmd >/run/share/output 2>&1 </dev/null
