@@ -1,9 +1,9 @@
 /** config-linux.md: namespaces, id mappings, time offsets, devices, paths, sysctl, propagation, personality, memory policy, seccomp, LSM, RDT. */
 import * as fs from 'fs';
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { Test } from 'tap';
 import { clause, clauseIf, hostNs } from './clause';
-import { mountAt, runProbe } from '../test/helpers/probe';
+import { mountAt, probeBundle, runProbe, withUserns } from '../test/helpers/probe';
 import { Sandbox, leftovers } from '../test/helpers/runtime';
 
 const NS_FILE: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', mount: 'mnt', cgroup: 'cgroup', user: 'user', time: 'time' };
@@ -74,6 +74,30 @@ clause('config-linux.md', 'Namespaces', 'The runtime MUST place the container pr
   const m = runProbe(sb, (s) => (s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'mount' ? { type: 'mount', path: mntns } : n))));
   t.equal(m.result.status, 0, m.result.stderr);
   t.equal(m.facts?.namespaces.mnt, fs.readlinkSync(mntns), 'joined the mount namespace');
+});
+
+clause('config-linux.md', 'Namespaces', 'joining user, cgroup and time namespaces by path (another container\'s)', (t, sb) => {
+  const u = withUserns(sb, 400000, (s) => {
+    s.linux.namespaces.push({ type: 'cgroup' });
+    if (fs.existsSync('/proc/self/timens_offsets')) s.linux.namespaces.push({ type: 'time' });
+  });
+  const bundle = sb.bundle(['sleep', '60'], u.edit, true);
+  u.after(bundle);
+  const id = sb.id('holder');
+  const r = sb.tsr(['run', '--detach', '--bundle', bundle, id]);
+  t.equal(r.status, 0, `holder in a user namespace: ${r.stderr}`);
+  const pid = sb.state(id).pid;
+  const types = ['user', 'cgroup', 'network', 'ipc', 'uts', ...(fs.existsSync('/proc/self/timens_offsets') ? ['time'] : [])];
+  const joiner = withUserns(sb, 400000);
+  const joinBundle = probeBundle(sb, [], (s) => {
+    s.linux.namespaces = [{ type: 'mount' }, { type: 'pid' }, ...types.map((type) => ({ type, path: `/proc/${pid}/ns/${NS_FILE[type]}` }))];
+  }, true);
+  joiner.after(joinBundle); // the rootfs owned by the joined namespace's root
+  const result = sb.tsr(['run', '--bundle', joinBundle, sb.id()]);
+  t.equal(result.status, 0, result.stderr);
+  const facts = JSON.parse(result.stdout || '{}');
+  for (const type of types) t.equal(facts?.namespaces[NS_FILE[type]], fs.readlinkSync(`/proc/${pid}/ns/${NS_FILE[type]}`), `joined the ${type} namespace`);
+  t.equal(facts?.uid[0], 0, 'root of the joined user namespace');
 });
 
 clause('config-linux.md', 'Namespaces', 'The runtime MUST generate an error if path is not associated with a namespace of type type', (t, sb) => {
@@ -266,4 +290,41 @@ clauseIf(!fs.existsSync('/sys/fs/selinux/enforce') || 'SELinux is enabled on thi
 
 clauseIf(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - resctrl ') || 'resctrl is mounted on this host', 'config-linux.md', 'IntelRdt', 'If no mounted resctrl pseudo-filesystem is available in the runtime mount namespace, the runtime MUST generate an error', (t, sb) => {
   createFails(t, sb, (s) => (s.linux.intelRdt = { closID: 'guaranteed_group', l3CacheSchema: 'L3:0=7f0' }), /no resctrl filesystem is mounted/);
+});
+
+const canVeth = (() => {
+  try {
+    execFileSync('ip', ['link', 'add', 'tsrprobe0', 'type', 'veth', 'peer', 'name', 'tsrprobe1'], { stdio: 'ignore' });
+    execFileSync('ip', ['link', 'del', 'tsrprobe0'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return 'cannot create veth interfaces here';
+  }
+})();
+
+clauseIf(canVeth, 'config-linux.md', 'Network Devices', 'netDevices MUST be made available in the container, keeping permanent global addresses, set "up"', (t, sb) => {
+  const host = `tsrnd${process.pid % 10000}`;
+  execFileSync('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', `${host}p`]);
+  t.teardown(() => {
+    try {
+      execFileSync('ip', ['link', 'del', `${host}p`], { stdio: 'ignore' });
+    } catch {
+      /* gone with the container's namespace */
+    }
+  });
+  execFileSync('ip', ['addr', 'add', '10.203.0.7/24', 'dev', host]);
+  const { facts, result } = runProbe(sb, (s) => (s.linux.netDevices = { [host]: { name: 'ctr0' } }), ['--read', '/proc/net/fib_trie', '--read', '/sys/class/net/ctr0/flags']);
+  t.equal(result.status, 0, result.stderr);
+  t.ok(facts?.netdevs.includes('ctr0'), `renamed inside: ${facts?.netdevs}`);
+  t.match(facts?.read['/proc/net/fib_trie'], /10\.203\.0\.7/, 'its address came along');
+  t.ok(Number(facts?.read['/sys/class/net/ctr0/flags']) & 1, 'it is up');
+  t.throws(() => execFileSync('ip', ['link', 'show', host], { stdio: 'ignore' }), 'it left the host namespace');
+});
+
+clause('config-linux.md', 'Network Devices', 'moving a device that does not exist (or without a network namespace) is an error', (t, sb) => {
+  createFails(t, sb, (s) => (s.linux.netDevices = { 'tsr-no-such0': {} }), /tsr-no-such0.*ENODEV/);
+  createFails(t, sb, (s) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+    s.linux.netDevices = { eth0: {} };
+  }, /network/);
 });

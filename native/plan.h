@@ -71,6 +71,7 @@ enum tsr_opcode {
 	TSR_OP_BIND_REMOUNT = 46,  /* a0 flags, a1 flags the user cleared; s: path in root: keep locked flags on EPERM */
 	TSR_OP_LOOPBACK_UP = 47,   /* bring "lo" up in the (new) network namespace */
 	TSR_OP_DEVICE_IN_ROOT = 48,/* as MKNOD_IN_ROOT, but an existing file must match type and rdev (else EEXIST) */
+	TSR_OP_CHROOT = 49,        /* chroot into the open root (no mount namespace: no pivot_root, no MS_MOVE) */
 	TSR_OP_FORK = 60,          /* a0 clone flags: the caller reports the child's pid (TSR_MSG_PID) and exits */
 	TSR_OP_SETUP_PTY = 61,     /* a0 1 = also bind the slave on /dev/console: new pty from /dev/ptmx, slave
 	                            * becomes the controlling terminal and stdio, master goes to the parent */

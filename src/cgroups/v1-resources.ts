@@ -16,7 +16,7 @@ import type { LinuxResources } from '../generated/config';
 import { ApplyOptions, errCode, hasFile, readControl, writeCgroupFile, writeControl } from './common';
 import { containerDeviceRules, DeviceState, ruleText } from './devices';
 import { fieldError, intText, pidsMax, rdmaLine, requestedFields, deviceValue } from './resources';
-import { applyHybridUnified, controllersOf, checkHugePageSizes, hostHugePageSizes, hugetlbStatsV2 } from './v2-resources';
+import { applyHybridUnified, checkHugePageSizes, controllersOf, hostHugePageSizes, hugetlbStatsV2, hybridUnifiedControllers } from './v2-resources';
 import {
   BlkioEntry,
   emptyStats,
@@ -56,7 +56,8 @@ function check(ctx: V1Context, r: LinuxResources): void {
     const controller = controllerFor(field);
     if (controller === 'unified') {
       if (!ctx.unifiedMount) throw fieldError('unified', 'invalid configuration: cannot use unified on cgroup v1 (this host has no cgroup2 mount)');
-      continue; // keys checked by applyHybridUnified
+      hybridUnifiedControllers(ctx.unifiedMount, r.unified);
+      continue;
     }
     if (ctx.paths[controller]) continue;
     if (controller === 'hugetlb' && ctx.unifiedMount && controllersOf(ctx.unifiedMount).includes('hugetlb')) continue;
@@ -65,6 +66,9 @@ function check(ctx: V1Context, r: LinuxResources): void {
   const m = r.memory;
   if (m?.swappiness !== undefined && m.swappiness > 100) {
     throw fieldError('memory.swappiness', `invalid memory swappiness value: ${m.swappiness} (valid range is 0-100)`);
+  }
+  if (m && (m.limit ?? 0) > 0 && (m.swap ?? 0) > 0 && m.swap! < m.limit!) {
+    throw fieldError('memory.swap', 'memory+swap limit should be >= memory limit');
   }
   if (m?.kernel && !hasFile(ctx.paths.memory, 'memory.kmem.limit_in_bytes')) {
     throw fieldError('memory.kernel', 'kernel memory accounting not supported by this kernel (no memory.kmem.limit_in_bytes)');

@@ -270,16 +270,14 @@ function writeUnified(w: V2Writer, key: string, value: string): void {
 }
 
 /**
- * Hybrid hosts: hugepage limits and `unified` keys for the controllers bound to the cgroup2
- * mount, written into the container's cgroup2 directory (the controllers are enabled down the
- * path first). Throws a field error for keys of controllers that are not there.
+ * Hybrid hosts: the controllers the `unified` keys need, all of which must be bound to the
+ * cgroup2 mount ("cgroup.*" core files need none); anything else is runc's "cannot use unified
+ * on cgroup v1", naming the key.
  */
-export function applyHybridUnified(dir: string, mountPoint: string, r: LinuxResources, enable: (controllers: string[]) => void): void {
-  const w = new V2Writer(dir);
+export function hybridUnifiedControllers(mountPoint: string, unified: Record<string, string> | undefined): string[] {
   const rootControllers = controllersOf(mountPoint);
   const needed = new Set<string>();
-  if (r.hugepageLimits?.length) needed.add('hugetlb');
-  for (const key of Object.keys(r.unified ?? {})) {
+  for (const key of Object.keys(unified ?? {})) {
     checkUnifiedKey(key);
     const c = unifiedController(key);
     if (!c) throw fieldError(`unified["${key}"]`, 'unified resource must be in the form CONTROLLER.PARAMETER');
@@ -292,8 +290,20 @@ export function applyHybridUnified(dir: string, mountPoint: string, r: LinuxReso
     }
     needed.add(c);
   }
-  if (needed.size === 0) return;
-  enable([...needed]);
+  return [...needed];
+}
+
+/**
+ * Hybrid hosts: hugepage limits and `unified` keys for the controllers bound to the cgroup2
+ * mount, written into the container's cgroup2 directory (the controllers are enabled down the
+ * path first).
+ */
+export function applyHybridUnified(dir: string, mountPoint: string, r: LinuxResources, enable: (controllers: string[]) => void): void {
+  const needed = hybridUnifiedControllers(mountPoint, r.unified);
+  if (r.hugepageLimits?.length) needed.push('hugetlb');
+  if (needed.length === 0 && !Object.keys(r.unified ?? {}).length) return;
+  enable(needed);
+  const w = new V2Writer(dir);
   if (r.hugepageLimits?.length) {
     checkHugePageSizes(r.hugepageLimits);
     applyHugetlbV2(w, r.hugepageLimits);

@@ -127,6 +127,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     log.debug(`container ${opts.id}: init cloned as pid ${pid}`);
 
     if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(pid, spec);
+    if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, pid);
     cgroups.join(pid);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
@@ -311,4 +312,17 @@ function mountPointOf(fstype: string): string | undefined {
     if (sep >= 0 && line.slice(sep + 3).split(' ')[0] === fstype) return line.split(' ')[4];
   }
   return undefined;
+}
+
+/** linux.netDevices: into the joined network namespace, or the one the init was cloned with. */
+function moveNetDevices(devices: Array<{ name: string; newName: string }>, joinedFd: number | undefined, pid: number): void {
+  const fd = joinedFd ?? fs.openSync(`/proc/${pid}/ns/net`, 'r');
+  try {
+    for (const d of devices) {
+      const rc = loadConfigShim().netdevMove(d.name, d.newName, fd);
+      if (rc < 0) throw new RuntimeError(`linux.netDevices: move ${d.name}${d.newName ? ` as ${d.newName}` : ''} into the container: ${errnoName(-rc)}`);
+    }
+  } finally {
+    if (joinedFd === undefined) fs.closeSync(fd);
+  }
 }

@@ -13,6 +13,8 @@ export interface ConfigShim {
   compileSeccomp(rules: string): Buffer;
   /** sched_setaffinity(pid); 0 or -errno. */
   schedSetaffinity(pid: number, mask: Buffer): number;
+  /** Move a host interface into the network namespace open as netnsFd (renamed, addresses kept, up); 0 or -errno. */
+  netdevMove(name: string, newName: string, netnsFd: number): number;
 }
 
 let cached: ConfigShim | undefined;
@@ -23,6 +25,7 @@ export function loadConfigShim(): ConfigShim {
   const lib = koffi.load(libraryPath());
   const compile: Fn = lib.func('int tsr_seccomp_compile(const char *rules, _Out_ uint8_t *out, uint32_t cap, _Out_ int32_t *bad_line)');
   const setaff: Fn = lib.func('int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)');
+  const netdevMove: Fn = lib.func('int tsr_netdev_move(const char *name, const char *newname, int netns_fd)');
   cached = {
     compileSeccomp(rules) {
       let cap = 64 * 1024;
@@ -42,6 +45,7 @@ export function loadConfigShim(): ConfigShim {
       }
     },
     schedSetaffinity: (pid, mask) => setaff(pid, mask, mask.length),
+    netdevMove: (name, newName, fd) => netdevMove(name, newName, fd),
   };
   return cached;
 }

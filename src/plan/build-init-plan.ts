@@ -5,6 +5,12 @@
  * Pure: every fact about the host comes in through `HostFacts`, so this runs in unit tests
  * without root. Anything the config asks for that cannot work is a RuntimeError here, before
  * the runtime has created anything.
+ *
+ * Field by field, the work is in: namespaces-plan.ts (namespaces, id maps, time offsets, the fork
+ * for pid/time), sysctl-plan.ts, seccomp-plan.ts (translated here, compiled by the parent with
+ * libseccomp), process-fields.ts (scheduler, ioPriority, personality, memoryPolicy, LSM labels,
+ * rlimit checks), netdevices-plan.ts, mount-options.ts; process-ops.ts is shared with `exec`.
+ * The order of the ops follows runc's (libcontainer/standard_init_linux.go, rootfs_linux.go).
  */
 import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
@@ -15,10 +21,8 @@ import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
 import { planExec, planProcessSetup } from './process-ops';
 import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
-import { insertSeccomp, seccompOp, seccompRules } from './seccomp-plan';
-import {
-  LsmFacts, checkRlimits, ioPriorityOps, lsmOps, memoryPolicyOps, personalityOps, schedulerOps,
-} from './process-fields';
+import { planNetDevices } from './netdevices-plan';
+import { LsmFacts, planProcessFields } from './process-fields';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -82,6 +86,11 @@ export interface InitPlan {
   idMapsAt?: 'clone' | 'sync';
   /** Things the runtime should log as warnings (runtime.md: logged, the operation goes on). */
   warnings: string[];
+  /**
+   * linux.netDevices: host interfaces the parent moves into the container's network namespace
+   * (tsr_netdev_move) once it exists, before the init's first op.
+   */
+  netDevices: Array<{ name: string; newName: string }>;
 }
 
 
@@ -122,6 +131,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const ns = planNamespaces({ spec, namespaceFds: input.namespaceFds });
   ops.push(...ns.ops);
   const userns = ns.userns;
+  // In any user namespace but the initial one (new or joined), devices are bound, not made.
+  const inUserns = ns.types.has('user');
   const netPath = (linux.namespaces ?? []).find((n) => n.type === 'network')?.path;
   const netIsHost = netPath ? host.isRuntimeNamespace?.('network', netPath) ?? false : false;
   // A new network namespace has its loopback down; runc brings it up.
@@ -129,18 +140,16 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
 
   // Everything that can be refused is checked before anything is created.
   const sysctl = sysctlOps(linux.sysctl, { types: ns.types, netIsHost });
-  checkRlimits(proc);
-  const processFieldOps = [
-    ...schedulerOps(proc), ...ioPriorityOps(proc), ...personalityOps(spec, warnings), ...memoryPolicyOps(spec),
-    ...lsmOps(proc, host.lsm ?? { apparmor: false, selinux: false }),
-  ];
-  const seccomp = seccompRules(linux.seccomp as Parameters<typeof seccompRules>[0]);
+  const fields = planProcessFields({ spec, proc, lastCap: host.lastCap, lsm: host.lsm, compileSeccomp: input.compileSeccomp });
+  warnings.push(...fields.warnings);
   if (linux.intelRdt && !host.resctrlMount) {
     throw new RuntimeError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
   }
-  if (linux.netDevices && Object.keys(linux.netDevices).length) {
-    throw new RuntimeError('linux.netDevices: moving network devices into the container is not supported yet');
+  if (linux.intelRdt) {
+    // Not silently ignored: the CLOS group, schemata and tasks are not written yet.
+    throw new RuntimeError(`linux.intelRdt: applying Intel RDT settings (resctrl at ${host.resctrlMount}) is not supported yet`);
   }
+  const netDevices = planNetDevices(linux.netDevices, ns.types.has('network'), ns.idMapsAt === 'sync' && !ns.joined.has('network'));
   if (linux.mountLabel && host.lsm?.selinux) {
     warnings.push('linux.mountLabel: SELinux mount labels are not applied by tsruntime yet');
   }
@@ -152,22 +161,27 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
     throw new RuntimeError('linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)');
   }
-  ops.push({ op: 'MOUNT', a: [rootProp ?? MS.SLAVE | MS.REC], strs: [null, '/', null, null], what: `make / ${linux.rootfsPropagation ?? 'rslave'}` });
-  // pivot_root refuses a shared parent mount, and a bind under a shared mount would propagate.
-  const parentProp = rootProp !== undefined && rootProp & MS.SLAVE ? MS.SLAVE : MS.PRIVATE;
-  ops.push({ op: 'PARENT_MOUNT_PROPAGATION', a: [parentProp], strs: [rootfs], what: `make the mount holding ${rootfs} ${parentProp === MS.SLAVE ? 'slave' : 'private'}` });
-  ops.push({ op: 'MOUNT', a: [MS.BIND | MS.REC], strs: [rootfs, rootfs, null, null], what: `bind rootfs ${rootfs} onto itself` });
+  // Without a mount namespace of its own (runtime-spec allows it; runc mounts into the runtime's
+  // namespace and chroots), nothing may change the propagation of the runtime's mounts.
+  const mountns = ns.types.has('mount');
+  if (mountns) {
+    ops.push({ op: 'MOUNT', a: [rootProp ?? MS.SLAVE | MS.REC], strs: [null, '/', null, null], what: `make / ${linux.rootfsPropagation ?? 'rslave'}` });
+    // pivot_root refuses a shared parent mount, and a bind under a shared mount would propagate.
+    const parentProp = rootProp !== undefined && rootProp & MS.SLAVE ? MS.SLAVE : MS.PRIVATE;
+    ops.push({ op: 'PARENT_MOUNT_PROPAGATION', a: [parentProp], strs: [rootfs], what: `make the mount holding ${rootfs} ${parentProp === MS.SLAVE ? 'slave' : 'private'}` });
+    ops.push({ op: 'MOUNT', a: [MS.BIND | MS.REC], strs: [rootfs, rootfs, null, null], what: `bind rootfs ${rootfs} onto itself` });
+  }
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
   const readonlyLater: string[] = [];
-  for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
+  for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
 
   // --- /dev: default devices, then linux.devices, then the standard symlinks.
   const devMounted = (spec.mounts ?? []).some((m) => path.posix.normalize(m.destination) === '/dev');
   if (devMounted) {
-    for (const d of DEFAULT_DEVICES) planDevice(ops, { path: d.path, type: 'c', major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 }, userns);
+    for (const d of DEFAULT_DEVICES) planDevice(ops, { path: d.path, type: 'c', major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 }, inUserns);
   }
-  for (const d of linux.devices ?? []) planDevice(ops, d, userns);
+  for (const d of linux.devices ?? []) planDevice(ops, d, inUserns);
   if (devMounted) {
     for (const [target, link] of DEV_SYMLINKS) ops.push({ op: 'SYMLINK_IN_ROOT', strs: [target, link], what: `symlink ${link} -> ${target}` });
     ops.push({ op: 'SYMLINK_IN_ROOT', strs: ['pts/ptmx', '/dev/ptmx'], what: 'symlink /dev/ptmx -> pts/ptmx' });
@@ -175,11 +189,12 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
 
   if (input.hookSyncs) ops.push({ op: 'SYNC', what: 'run createContainer hooks', tag: 'createContainer' });
 
-  if (input.noPivot) ops.push({ op: 'MOVE_ROOT', what: `move rootfs ${rootfs} to / (no pivot_root)` });
+  if (!mountns) ops.push({ op: 'CHROOT', what: `chroot into ${rootfs}` });
+  else if (input.noPivot) ops.push({ op: 'MOVE_ROOT', what: `move rootfs ${rootfs} to / (no pivot_root)` });
   else ops.push({ op: 'PIVOT_ROOT', what: `pivot_root into ${rootfs}` });
   ops.push({ op: 'OPEN_ROOT', strs: ['/'], what: 'open the new /' });
   // shared/unbindable apply to the new / itself (private/slave were handled before the bind).
-  if (rootProp !== undefined && !(rootProp & (MS.PRIVATE | MS.SLAVE))) {
+  if (mountns && rootProp !== undefined && !(rootProp & (MS.PRIVATE | MS.SLAVE))) {
     ops.push({ op: 'MOUNT', a: [rootProp], strs: [null, '/', null, null], what: `make the container's / ${linux.rootfsPropagation}` });
   }
   // cwd is created before anything is made read-only (runc's prepareRootfs does it here too).
@@ -200,15 +215,13 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
 
   planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
   planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds });
-  // Scheduler, I/O priority, personality, memory policy, LSM labels: while still privileged.
-  const capAt = ops.findIndex((o) => o.op === 'CAP_BOUNDING');
-  ops.splice(capAt < 0 ? ops.length : capAt, 0, ...processFieldOps);
-  if (seccomp) {
-    const bpf = input.compileSeccomp ? input.compileSeccomp(seccomp.rules) : Buffer.alloc(0);
-    insertSeccomp(ops, seccompOp(bpf, seccomp.flags), Boolean(proc.noNewPrivileges));
-  }
+  // oom_score_adj first of all (runc's nsexec order: once the init is non-dumpable, its /proc
+  // files belong to the host's root, which the root of a new user namespace is not); scheduler,
+  // I/O priority, personality, memory policy, LSM labels while still privileged; seccomp last
+  // with no_new_privs, before the capability drop without.
+  fields.apply(ops);
 
-  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, warnings };
+  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, warnings, netDevices };
 }
 
 /** linux.rootfsPropagation → mount flags; undefined when unset (then / is made rslave). */

@@ -89,13 +89,26 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   }
   if (spec.hostname && !types.has('uts')) throw new RuntimeError('hostname: unable to set hostname without a private UTS namespace');
   if (spec.domainname && !types.has('uts')) throw new RuntimeError('domainname: unable to set domainname without a private UTS namespace');
-  if (!types.has('mount')) throw new RuntimeError('linux.namespaces: a mount namespace is required');
+  if (!types.has('mount') && (linux.maskedPaths?.length || linux.readonlyPaths?.length)) {
+    throw new RuntimeError('linux.maskedPaths: unable to restrict paths without a private mount namespace');
+  }
+  if (!types.has('mount') && spec.root?.readonly) {
+    // remounting the chroot's "/" read-only would remount the host filesystem holding it
+    throw new RuntimeError('root.readonly: a read-only root needs a private mount namespace');
+  }
 
   const ops: Op[] = [];
   const fdOf = (type: string): number => {
     const fd = namespaceFds[type];
     if (fd === undefined) throw new Error(`internal: no fd opened for the ${type} namespace path`);
     return fd;
+  };
+  // Once mapped (or joined), become root of the user namespace: until then the init still has the
+  // runtime's ids (host root, unmapped there), and filesystems mounted in the namespace refuse
+  // to create files for an unmapped owner (EOVERFLOW). runc's nsexec does the same.
+  const becomeRoot = (): void => {
+    ops.push({ op: 'SETRESGID', a: [0], what: 'become gid 0 of the user namespace' });
+    ops.push({ op: 'SETRESUID', a: [0], what: 'become uid 0 of the user namespace' });
   };
   const joinOps = (): void => {
     for (const type of JOIN_ORDER) {
@@ -104,6 +117,7 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
       const fd = fdOf(type);
       ops.push({ op: 'SETNS', a: [fd, NAMESPACE_FLAG[type]], what: `join ${type} namespace ${ns.path}` });
       ops.push({ op: 'CLOSE', a: [fd], what: `close ${type} namespace fd` });
+      if (type === 'user') becomeRoot();
     }
   };
 
@@ -119,13 +133,6 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   // Without a fork the init itself becomes pid 1 of a new pid namespace (clone flag).
   const pidByClone = isNew('pid') && !needFork;
 
-  // Once mapped, become root of the new user namespace: until then the init still has the
-  // runtime's ids (host root, unmapped there), and filesystems mounted in the namespace refuse
-  // to create files for an unmapped owner (EOVERFLOW). runc's nsexec does the same.
-  const becomeRoot = (): void => {
-    ops.push({ op: 'SETRESGID', a: [0], what: 'become gid 0 of the user namespace' });
-    ops.push({ op: 'SETRESUID', a: [0], what: 'become uid 0 of the user namespace' });
-  };
   let cloneFlags = 0;
   if (unshareAfterJoin) {
     joinOps();

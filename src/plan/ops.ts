@@ -52,6 +52,7 @@ export const Opcode = {
   BIND_REMOUNT: 46,
   LOOPBACK_UP: 47,
   DEVICE_IN_ROOT: 48,
+  CHROOT: 49,
   FORK: 60,
   SETUP_PTY: 61,
 } as const;

@@ -8,6 +8,8 @@
 import type { Process, Spec } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { Op } from './ops';
+import { CAPABILITIES } from './linux-constants';
+import { insertSeccomp, seccompOp, seccompRules } from './seccomp-plan';
 
 const SCHED_POLICY: Record<string, number> = {
   SCHED_OTHER: 0,
@@ -205,4 +207,71 @@ export function lsmOps(proc: Process, lsm: LsmFacts): Op[] {
     ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/attr/exec', proc.selinuxLabel], what: `set SELinux label ${proc.selinuxLabel}` });
   }
   return ops;
+}
+
+/**
+ * Capabilities this kernel does not have (above cap_last_cap) are left out of the masks
+ * (process-ops.ts); runtime-spec: "MUST be logged as a warning", and the container goes on.
+ */
+export function capabilityWarnings(proc: Process, lastCap: number): string[] {
+  const out: string[] = [];
+  for (const [set, names] of Object.entries(proc.capabilities ?? {})) {
+    for (const name of (names as string[] | undefined) ?? []) {
+      const bit = (CAPABILITIES as readonly string[]).indexOf(name);
+      if (bit > lastCap) out.push(`process.capabilities.${set}: ${name} is not supported by this kernel (cap_last_cap ${lastCap}); ignored`);
+    }
+  }
+  return out;
+}
+
+export interface ProcessFieldsInput {
+  spec: Spec;
+  proc: Process;
+  lastCap: number;
+  lsm?: LsmFacts;
+  /** Compiles serialized seccomp rules to BPF (the parent's native helper); absent: an empty program. */
+  compileSeccomp?(rules: string): Buffer;
+  /** For `exec`: also process.execCPUAffinity.final (the init never gets it). */
+  forExec?: boolean;
+}
+
+export interface ProcessFields {
+  warnings: string[];
+  /** For `exec`: the CPU mask the runtime sets on the new process before it joins the cgroup. */
+  initialAffinity?: Buffer;
+  /** Puts the ops into a plan that already holds planProcessSetup's and planExec's. */
+  apply(ops: Op[]): void;
+}
+
+/**
+ * Everything process-level beyond process-ops.ts, validated now, applied later to a finished
+ * op list (the init's, or an exec'd process's) at the places runc uses:
+ *  - oom_score_adj first (before the process is made non-dumpable, see build-init-plan.ts),
+ *  - scheduler, ioPriority, personality, memoryPolicy, LSM labels and execCPUAffinity.final
+ *    before capabilities are dropped,
+ *  - the seccomp filter just before READY with noNewPrivileges, before the capability drop without.
+ */
+export function planProcessFields(input: ProcessFieldsInput): ProcessFields {
+  const { spec, proc } = input;
+  const warnings: string[] = [];
+  checkRlimits(proc);
+  warnings.push(...capabilityWarnings(proc, input.lastCap));
+  const affinity = input.forExec ? execCpuAffinity(proc) : { finalOps: [] as Op[], initial: undefined };
+  const fieldOps = [
+    ...schedulerOps(proc), ...ioPriorityOps(proc), ...personalityOps(spec, warnings), ...memoryPolicyOps(spec),
+    ...lsmOps(proc, input.lsm ?? { apparmor: false, selinux: false }), ...affinity.finalOps,
+  ];
+  const seccomp = seccompRules(spec.linux?.seccomp as Parameters<typeof seccompRules>[0]);
+  const bpf = seccomp ? (input.compileSeccomp ? input.compileSeccomp(seccomp.rules) : Buffer.alloc(0)) : undefined;
+  return {
+    warnings,
+    initialAffinity: affinity.initial,
+    apply(ops) {
+      const oom = ops.findIndex((o) => o.op === 'WRITE_FILE' && o.strs?.[0] === '/proc/self/oom_score_adj');
+      if (oom > 0) ops.unshift(...ops.splice(oom, 1));
+      const capAt = ops.findIndex((o) => o.op === 'CAP_BOUNDING');
+      ops.splice(capAt < 0 ? ops.length : capAt, 0, ...fieldOps);
+      if (seccomp && bpf) insertSeccomp(ops, seccompOp(bpf, seccomp.flags), Boolean(proc.noNewPrivileges));
+    },
+  };
 }

@@ -20,7 +20,7 @@ import {
 import { containerDeviceRules, DEFAULT_ALLOWED_DEVICES, DeviceRule, DeviceState, ruleText } from '../../src/cgroups/devices';
 import { deviceFilter, disassemble, encodeInsns, OP, runFilter } from '../../src/cgroups/ebpf';
 import { emptyStats, eventJSON, parseBlkioV1, parseCpuList, parseIoStatV2, statsJSON } from '../../src/cgroups/stats';
-import { applyV2, checkV2Fields } from '../../src/cgroups/v2-resources';
+import { applyV2, checkV2Fields, hybridUnifiedControllers } from '../../src/cgroups/v2-resources';
 import { mergeResources, ramInBytes, resourcesFromFlags } from '../../src/lifecycle/update';
 import { parseDuration } from '../../src/lifecycle/events';
 import { RuntimeError } from '../../src/errors';
@@ -157,6 +157,18 @@ t.test('applyV2 on a fake cgroup directory: the files and the converted values',
   t.throws(() => applyV2(dir, { unified: { 'hugetlb.2MB.max': '0' } }, { update: true }), /^linux\.resources\.unified\["hugetlb\.2MB\.max"\]: the hugetlb controller is not available/);
   t.throws(() => applyV2(dir, { unified: { nodot: '0' } }, { update: true }), /CONTROLLER\.PARAMETER/);
   t.throws(() => applyV2(dir, { memory: { swap: 100 } }, { update: true }), /unable to set swap limit without memory limit/);
+});
+
+t.test('hybrid: unified keys only for controllers bound to the cgroup2 mount', async (t) => {
+  const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-fake-unified-'));
+  t.teardown(() => fs.rmSync(mount, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(mount, 'cgroup.controllers'), 'hugetlb\n');
+  t.same(hybridUnifiedControllers(mount, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), ['hugetlb']);
+  t.same(hybridUnifiedControllers(mount, undefined), []);
+  t.throws(
+    () => hybridUnifiedControllers(mount, { 'memory.high': '1' }),
+    /^linux\.resources\.unified\["memory\.high"\]: invalid configuration: cannot use unified on cgroup v1 \(the memory controller is not bound to the cgroup2 mount .*, which has: hugetlb\)$/,
+  );
 });
 
 const rule = (type: 'a' | 'b' | 'c', major: number, minor: number, access: string, allow: boolean): DeviceRule => ({ type, major, minor, access, allow });

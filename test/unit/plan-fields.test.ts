@@ -12,7 +12,7 @@ import { CLONE, MS, S_IFCHR, S_IFIFO, makedev } from '../../src/plan/linux-const
 import { RuntimeError } from '../../src/errors';
 import { normalizeSysctlKey, sysctlOps } from '../../src/plan/sysctl-plan';
 import { insertSeccomp, seccompOp, seccompRules } from '../../src/plan/seccomp-plan';
-import { execCpuAffinity, idMask, parseIdList } from '../../src/plan/process-fields';
+import { execCpuAffinity, idMask, parseIdList, planProcessFields } from '../../src/plan/process-fields';
 import { checkNamespaceLink, CLONE_PARENT } from '../../src/plan/namespaces-plan';
 import { parseMountOptions, MOUNT_ATTR } from '../../src/plan/mount-options';
 
@@ -233,9 +233,14 @@ t.test('scheduler, ioPriority, personality, memoryPolicy, LSM: ops while privile
     ['/proc/self/attr/exec', 'system_u:x'],
   ]);
   t.match(planError((s) => (s.linux!.intelRdt = { closID: 'x' })), /no resctrl filesystem is mounted/);
-  t.equal(planError((s) => (s.linux!.intelRdt = { closID: 'x' }), { host: host({ resctrlMount: '/sys/fs/resctrl' }) }), '(no error)');
+  t.match(planError((s) => (s.linux!.intelRdt = { closID: 'x' }), { host: host({ resctrlMount: '/sys/fs/resctrl' }) }), /not supported yet/, 'with resctrl: said, not ignored');
   t.match(planError((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 1 }, { type: 'RLIMIT_NOFILE', soft: 2, hard: 2 }])), /duplicated entry for RLIMIT_NOFILE/);
   t.match(planError((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 1 }])), /soft limit 10 is above its hard limit 1/);
+});
+
+t.test('capabilities the kernel lacks are warnings, not errors', async (t) => {
+  const p = plan((s) => (s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHECKPOINT_RESTORE'] }), { host: host({ lastCap: 39 }) });
+  t.same(p.warnings, ['process.capabilities.bounding: CAP_CHECKPOINT_RESTORE is not supported by this kernel (cap_last_cap 39); ignored']);
 });
 
 t.test('execCPUAffinity (exec only): initial mask for the parent, final op for the process', async (t) => {
@@ -303,5 +308,38 @@ t.test('rootfs propagation: the rootfs parent is made private (slave for slave),
   const priv = plan((s) => (s.linux!.rootfsPropagation = 'private'));
   t.equal(priv.ops.filter((o) => o.op === 'MOUNT' && o.strs![1] === '/').length, 1, 'private: nothing after the pivot');
   t.match(planError((s) => (s.linux!.rootfsPropagation = 'rprivate'), { noPivot: true }), /not safe without pivot_root/);
-  t.match(planError((s) => (s.linux!.netDevices = { eth0: {} })), /netDevices/);
+});
+
+t.test('netDevices: validated, handed to the parent', async (t) => {
+  t.same(plan((s) => (s.linux!.netDevices = { eth0: { name: 'ctr%d' }, eth1: {} })).netDevices, [{ name: 'eth0', newName: 'ctr%d' }, { name: 'eth1', newName: '' }]);
+  t.same(plan().netDevices, []);
+  t.match(planError((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network');
+    s.linux!.netDevices = { eth0: {} };
+  }), /without a network namespace/);
+  t.match(planError((s) => (s.linux!.netDevices = { 'a/b': {} })), /invalid network device name "a\/b"/);
+  t.match(planError((s) => (s.linux!.netDevices = { eth0: { name: 'x'.repeat(16) } })), /invalid network device name/);
+});
+
+t.test('planProcessFields, as exec uses it: affinity, fields before the capability drop, seccomp, oom first', async (t) => {
+  const spec = baseSpec();
+  spec.process!.execCPUAffinity = { initial: '0', final: '1' };
+  spec.process!.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
+  spec.process!.noNewPrivileges = true;
+  (spec.linux as any).seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+  const f = planProcessFields({ spec, proc: spec.process!, lastCap: 40, forExec: true, compileSeccomp: () => Buffer.alloc(8) });
+  t.equal(f.initialAffinity!.readUInt8(0), 1, 'initial: CPU 0, for the parent to set');
+  const ops: Op[] = [
+    { op: 'PRCTL', what: 'dumpable' },
+    { op: 'SETRLIMIT', what: 'r' },
+    { op: 'CAP_BOUNDING', what: 'b' },
+    { op: 'WRITE_FILE', strs: ['/proc/self/oom_score_adj', '5'], what: 'oom' },
+    { op: 'FIND_EXEC', what: 'f' },
+    { op: 'READY', what: 'ready' },
+    { op: 'EXEC', what: 'exec' },
+  ];
+  f.apply(ops);
+  t.same(ops.map((o) => o.op), ['WRITE_FILE', 'PRCTL', 'SETRLIMIT', 'IOPRIO_SET', 'SCHED_AFFINITY', 'CAP_BOUNDING', 'FIND_EXEC', 'SECCOMP', 'READY', 'EXEC']);
+  const init = planProcessFields({ spec, proc: spec.process!, lastCap: 40 });
+  t.equal(init.initialAffinity, undefined, 'the init gets no execCPUAffinity');
 });
