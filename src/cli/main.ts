@@ -9,9 +9,28 @@ import { RuntimeError } from '../errors';
 
 export const VERSION = '0.1.0';
 
-export const COMMANDS = [
-  'create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'features', 'ps', 'pause', 'resume', 'exec', 'update', 'events',
-] as const;
+/**
+ * Each command module, loaded only when it runs. Static requires (not a computed path) so the
+ * build can bundle them: one file to open instead of dozens of module lookups per start.
+ */
+export const COMMAND_LOADERS: Record<string, () => { command: Command }> = {
+  create: () => require('./commands/create'),
+  start: () => require('./commands/start'),
+  state: () => require('./commands/state'),
+  kill: () => require('./commands/kill'),
+  delete: () => require('./commands/delete'),
+  run: () => require('./commands/run'),
+  list: () => require('./commands/list'),
+  spec: () => require('./commands/spec'),
+  features: () => require('./commands/features'),
+  ps: () => require('./commands/ps'),
+  pause: () => require('./commands/pause'),
+  resume: () => require('./commands/resume'),
+  exec: () => require('./commands/exec'),
+  update: () => require('./commands/update'),
+  events: () => require('./commands/events'),
+};
+export const COMMANDS = Object.keys(COMMAND_LOADERS);
 
 export const GLOBAL_FLAGS: FlagSpecs = {
   root: { type: 'string', describe: 'root directory for storage of container state', default: '/run/tsruntime' },
@@ -41,8 +60,8 @@ export async function main(argv: string[]): Promise<number> {
       require('./help').printHelp(name === 'help' ? g.positionals[1] : undefined);
       return name || g.flags.help ? 0 : 1;
     }
-    if (!(COMMANDS as readonly string[]).includes(name)) throw new RuntimeError(`no such command: ${name}`);
-    const cmd: Command = require(`./commands/${name}`).command;
+    if (!Object.hasOwn(COMMAND_LOADERS, name)) throw new RuntimeError(`no such command: ${name}`);
+    const cmd: Command = COMMAND_LOADERS[name]().command;
     const p = parseFlags(g.positionals.slice(1), { ...cmd.flags, help: { type: 'bool', alias: ['h'], describe: 'show help' } });
     if (p.flags.help) {
       require('./help').printHelp(name);
@@ -74,14 +93,4 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.TSRUNTIME_TRACE) writeStderr(`${err.stack}\n`);
     return 1;
   }
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      writeStderr(`tsruntime: ${(e as Error).message}\n`);
-      process.exit(1);
-    },
-  );
 }

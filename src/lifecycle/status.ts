@@ -5,12 +5,13 @@
 import * as fs from 'fs';
 import { ContainerRecord, OCI_VERSION, StateStore, Status } from '../state/store';
 import { isAlive } from '../state/proc';
-import { cgroupManager } from '../cgroups';
 
 export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
   if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
   try {
+    // Loaded here, not at the top: `start` and `kill` of a created container never need it.
+    const { cgroupManager } = require('../cgroups') as typeof import('../cgroups');
     if (cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id }).isFrozen()) return 'paused';
   } catch {
     /* no freezer here: cannot be paused */

@@ -2,6 +2,7 @@
  * The only door into native/shim.c. Loading koffi and the library costs a few ms, so only the
  * commands that clone (create, run, exec) import this module.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -34,8 +35,12 @@ export interface Shim {
 let cached: Shim | undefined;
 
 export function libraryPath(): string {
-  // dist/src/native/shim.js → <project>/native/build/libtsrshim.so
-  return path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'libtsrshim.so');
+  // From dist/src/native/shim.js or the bundle dist/tsruntime.js: the project is the nearest
+  // directory above with native/build in it.
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'native', 'build', 'libtsrshim.so');
+    if (fs.existsSync(candidate) || path.dirname(dir) === dir) return candidate;
+  }
 }
 
 export function loadShim(): Shim {

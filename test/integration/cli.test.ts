@@ -94,7 +94,7 @@ t.test('start, state, kill and delete load neither yargs, ajv nor koffi', async 
   const sb = new Sandbox(t);
   const preload = path.join(sb.dir, 'probe.js');
   fs.writeFileSync(preload, probe);
-  const main = path.join(PROJECT, 'dist', 'src', 'cli', 'main.js');
+  const main = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
   for (const args of [['state', 'x'], ['kill', 'x'], ['start', 'x'], ['delete', 'x'], ['list']]) {
     const out = path.join(sb.dir, 'modules.json');
     const fd = fs.openSync(out, 'w');
