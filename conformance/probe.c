@@ -370,6 +370,12 @@ static void section_misc(int *first)
 		}
 	}
 	{
+		/* clone3 with no arguments: EINVAL when it reaches the kernel, else what a seccomp filter says. */
+		long r = syscall(435 /* SYS_clone3 */, NULL, 0);
+		key("clone3", first);
+		put_str(r == 0 ? "ok" : errname(errno));
+	}
+	{
 		struct timespec ts;
 		key("clocks", first);
 		put("{", 1);

@@ -20,7 +20,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js 20 or newer is required, found $(node --version)"
 command -v npm >/dev/null 2>&1 || die "npm is required (it comes with Node.js)"
 
-PACKAGES=(busybox-static build-essential libseccomp-dev runc crun time user-mode-linux)
+PACKAGES=(busybox-static build-essential libseccomp-dev runc crun time user-mode-linux iproute2)
 missing=()
 for p in "${PACKAGES[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")

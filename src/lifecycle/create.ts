@@ -14,6 +14,7 @@ import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init
 import { encodePlan } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { loadConfigShim } from '../native/config-shim';
+import { compileSeccomp, lsmFacts } from './security-facts';
 import { checkNamespaceLink } from '../plan/namespaces-plan';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
@@ -70,13 +71,6 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
 
   const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
   const host = hostFacts(cgroups.cgroupsPath);
-  const compileSeccomp = (rules: string): Buffer => {
-    try {
-      return loadConfigShim().compileSeccomp(rules);
-    } catch (e) {
-      throw new RuntimeError(`linux.seccomp: cannot build the filter: ${(e as Error).message}`);
-    }
-  };
   const hooks = spec.hooks ?? {};
   const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
   const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
@@ -280,10 +274,7 @@ export function hostFacts(cgroupPath: string): HostFacts {
     },
     cgroupHierarchies: hostCgroupHierarchies(),
     cgroupPath,
-    lsm: {
-      apparmor: readTrimmed('/sys/module/apparmor/parameters/enabled') === 'Y' && fs.existsSync('/sys/kernel/security/apparmor'),
-      selinux: fs.existsSync('/sys/fs/selinux/enforce'),
-    },
+    lsm: lsmFacts(),
     resctrlMount: mountPointOf('resctrl'),
     isRuntimeNamespace(type, nsPath) {
       try {

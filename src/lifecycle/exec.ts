@@ -17,6 +17,8 @@ import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
+import { compileSeccomp, lsmFacts } from './security-facts';
+import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
 import { proxyTerminal } from './tty-proxy';
 import type { Logger } from '../log';
@@ -115,7 +117,11 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
       namespaceFds[type] = fd;
     }
     const lateJoin = status === 'paused';
-    const ops = buildExecPlan({ process: proc, namespaceFds, lastCap, preserveFds: o.preserveFds, lateCgroupJoin: lateJoin });
+    const plan = buildExecPlan({
+      process: proc, spec, namespaceFds, lastCap, preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
+    });
+    for (const w of plan.warnings) log.warn(w);
+    const ops = plan.ops;
     const shim = loadShim();
     const [parentFd, childFd] = shim.socketpair();
     fds.push(parentFd);
@@ -123,6 +129,10 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
     helper = spawned;
+    if (plan.initialAffinity) {
+      const rc = loadConfigShim().schedSetaffinity(helper, plan.initialAffinity);
+      if (rc < 0) throw new RuntimeError(`process.execCPUAffinity.initial: sched_setaffinity: ${errnoName(-rc)}`);
+    }
     const joinTarget = target ?? cgroups;
     if (!lateJoin) joinTarget.join(helper);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before setup');

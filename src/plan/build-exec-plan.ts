@@ -5,10 +5,11 @@
  * the grandchild's pid and exits; the grandchild becomes the configured process.
  * Pure, like the init planner.
  */
-import type { Process } from '../generated/config';
+import type { Process, Spec } from '../generated/config';
 import { Op } from './ops';
 import { NAMESPACE_FLAG, PR } from './linux-constants';
 import { planExec, planProcessSetup } from './process-ops';
+import { LsmFacts, planProcessFields } from './process-fields';
 
 const CLONE_PARENT = 0x8000;
 
@@ -17,6 +18,10 @@ export const EXEC_JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup'
 
 export interface ExecPlanInput {
   process: Process;
+  /** The container's config: its seccomp profile, personality and memory policy apply to exec too. */
+  spec: Spec;
+  lsm?: LsmFacts;
+  compileSeccomp?(rules: string): Buffer;
   /** fds of the container's namespaces to join (those that differ from ours), by type. */
   namespaceFds: Partial<Record<string, number>>;
   lastCap: number;
@@ -28,7 +33,17 @@ export interface ExecPlanInput {
   lateCgroupJoin?: boolean;
 }
 
-export function buildExecPlan(input: ExecPlanInput): Op[] {
+export interface ExecPlan {
+  ops: Op[];
+  warnings: string[];
+  /** execCPUAffinity.initial: set on the helper before it joins the cgroup (inherited by the process). */
+  initialAffinity?: Buffer;
+}
+
+export function buildExecPlan(input: ExecPlanInput): ExecPlan {
+  const fields = planProcessFields({
+    spec: input.spec, proc: input.process, lastCap: input.lastCap, lsm: input.lsm, compileSeccomp: input.compileSeccomp, forExec: true,
+  });
   const ops: Op[] = [];
   // Until exec, nothing in the container may open our /proc/PID (mem, fds, exe) or ptrace us.
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the exec helper non-dumpable' });
@@ -41,5 +56,7 @@ export function buildExecPlan(input: ExecPlanInput): Op[] {
   ops.push({ op: 'FORK', a: [CLONE_PARENT], what: 'fork into the pid namespace' });
   planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
   planExec(ops, input.process, { preserveFds: input.preserveFds, waitAfterReady: input.lateCgroupJoin });
-  return ops;
+  // Scheduler, personality, LSM labels, seccomp... at the places runc puts them.
+  fields.apply(ops);
+  return { ops, warnings: fields.warnings, initialAffinity: fields.initialAffinity };
 }

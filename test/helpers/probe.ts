@@ -61,6 +61,8 @@ export interface Facts {
   cpus: number[];
   mempolicy: { mode: number; nodes: number[] } | string;
   clocks: { monotonic: number; boottime: number };
+  /** What clone3(NULL, 0) failed with: EINVAL from the kernel, or a seccomp filter's errno. */
+  clone3: string;
   rlimits: Record<string, Rlimit>;
   namespaces: Record<string, string>;
   fds: Record<string, string>;

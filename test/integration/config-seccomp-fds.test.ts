@@ -66,6 +66,21 @@ t.test('a seccomp profile without close_range (older Docker/runtime-tools profil
   t.same(Object.keys(facts?.fds ?? {}), ['0', '1', '2'], 'and still closes every other fd');
 });
 
+t.test('a syscall newer than every syscall the profile names gets ENOSYS, not the default errno (runc\'s ENOSYS patch)', async (t) => {
+  const sb = new Sandbox(t);
+  const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'getcwd', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'chdir', 'umask', 'setsid', 'stat'];
+  const profile = (names: string[]) => ({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] });
+  const old = runProbe(sb, (s) => (s.linux.seccomp = profile(allow)));
+  t.equal(old.result.status, 0, old.result.stderr);
+  t.equal(old.facts?.clone3, 'ENOSYS', 'clone3 is newer than anything in an old profile: ENOSYS, so glibc falls back to clone');
+  // A profile that names a newer syscall (openat2, 437) knows about clone3 (435): its default errno applies.
+  const newer = runProbe(sb, (s) => (s.linux.seccomp = profile([...allow, 'openat2'])));
+  t.equal(newer.result.status, 0, newer.result.stderr);
+  t.equal(newer.facts?.clone3, 'EPERM', 'a syscall the profile could have named but did not: the default errno');
+  const allowed = runProbe(sb, (s) => (s.linux.seccomp = profile([...allow, 'clone3'])));
+  t.equal(allowed.facts?.clone3, 'EINVAL', 'allowed: the kernel answers');
+});
+
 /** Run the probe through the CLI with extra fds open at the given numbers. */
 function runWithFds(sb: Sandbox, fdNumbers: number[], cliArgs: string[]): { status: number | null; facts?: Facts; stderr: string } {
   const bundle = probeBundle(sb, []);

@@ -184,3 +184,17 @@ t.test('exec --ignore-paused, --no-new-privs, --cgroup', async (t) => {
   await new Promise((r) => setTimeout(r, 300));
   t.equal(sb.tsr(['exec', id, 'cat', '/dev/shm/ran']).stdout, 'ran\n', 'it ran once resumed');
 });
+
+t.test("exec gets the container's seccomp filter", async (t) => {
+  const { sb, id } = runningContainer(t, (s) => {
+    s.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64'],
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+    };
+  });
+  const r = sb.tsr(['exec', id, 'sh', '-c', 'grep Seccomp: /proc/self/status; mkdir /dev/shm/blocked 2>&1; echo rc=$?']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /Seccomp:\s+2/, 'filter mode');
+  t.match(r.stdout, /Operation not permitted/, 'the filtered syscall fails with the configured errno');
+});
