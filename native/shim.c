@@ -233,6 +233,23 @@ static int parent_in_root(int root_fd, const char *path, char *base_out, size_t 
 	return mkdirs_in_root(root_fd, dir, 0755);
 }
 
+/*
+ * The directory that will hold path's last component, created inside root, as a real (not
+ * O_PATH) directory fd that *at() calls can create in; base receives the last component.
+ */
+static int open_parent_dir_in_root(int root_fd, const char *path, char *base, size_t base_size)
+{
+	char proc_path[32];
+	int dir = parent_in_root(root_fd, path, base, base_size), real, e;
+	if (dir < 0)
+		return -1;
+	real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	close(dir);
+	errno = e;
+	return real;
+}
+
 static int do_mount(const struct tsr_op *op, int root_fd, int in_root)
 {
 	const char *src = op_str_present(op, 0) ? op_str(op, 0) : NULL;
@@ -579,71 +596,43 @@ static int child_main(void *arg)
 			break;
 		}
 		case TSR_OP_MKFILE_IN_ROOT: {
-			int dir = parent_in_root(root_fd, op_str(op, 0), base, sizeof base), fd;
-			if (dir < 0) {
+			int real = open_parent_dir_in_root(root_fd, op_str(op, 0), base, sizeof base), fd;
+			if (real < 0) {
 				rc = -1;
 				break;
 			}
-			/* O_PATH dir fd cannot be used with openat(O_CREAT): reopen it as a real dir. */
-			{
-				char proc_path[32];
-				int real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				close(dir);
-				if (real < 0) {
-					rc = -1;
-					break;
-				}
-				fd = openat(real, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, (mode_t)op->a[0]);
-				if (fd < 0 && (errno == EISDIR || errno == ELOOP))
-					fd = openat(real, base, O_PATH | O_CLOEXEC); /* already there */
-				close(real);
-			}
+			fd = openat(real, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, (mode_t)op->a[0]);
+			if (fd < 0 && (errno == EISDIR || errno == ELOOP))
+				fd = openat(real, base, O_PATH | O_CLOEXEC); /* already there */
+			close(real);
 			rc = fd < 0 ? -1 : close(fd);
 			break;
 		}
 		case TSR_OP_MKNOD_IN_ROOT: {
-			int dir = parent_in_root(root_fd, op_str(op, 0), base, sizeof base);
-			if (dir < 0) {
+			int real = open_parent_dir_in_root(root_fd, op_str(op, 0), base, sizeof base);
+			if (real < 0) {
 				rc = -1;
 				break;
 			}
-			{
-				char proc_path[32];
-				int real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				close(dir);
-				if (real < 0) {
-					rc = -1;
-					break;
-				}
-				unlinkat(real, base, 0); /* replace whatever the image had there */
-				rc = mknodat(real, base, (mode_t)op->a[0], (dev_t)op->a[1]);
-				if (rc == 0)
-					rc = fchownat(real, base, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW);
-				if (rc == 0)
-					rc = fchmodat(real, base, (mode_t)op->a[0] & 07777, 0);
-				close(real);
-			}
+			unlinkat(real, base, 0); /* replace whatever the image had there */
+			rc = mknodat(real, base, (mode_t)op->a[0], (dev_t)op->a[1]);
+			if (rc == 0)
+				rc = fchownat(real, base, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW);
+			if (rc == 0)
+				rc = fchmodat(real, base, (mode_t)op->a[0] & 07777, 0);
+			close(real);
 			break;
 		}
 		case TSR_OP_SYMLINK_IN_ROOT: {
-			int dir = parent_in_root(root_fd, op_str(op, 1), base, sizeof base);
-			if (dir < 0) {
+			int real = open_parent_dir_in_root(root_fd, op_str(op, 1), base, sizeof base);
+			if (real < 0) {
 				rc = -1;
 				break;
 			}
-			{
-				char proc_path[32];
-				int real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				close(dir);
-				if (real < 0) {
-					rc = -1;
-					break;
-				}
-				rc = symlinkat(op_str(op, 0), real, base);
-				if (rc < 0 && errno == EEXIST)
-					rc = 0;
-				close(real);
-			}
+			rc = symlinkat(op_str(op, 0), real, base);
+			if (rc < 0 && errno == EEXIST)
+				rc = 0;
+			close(real);
 			break;
 		}
 		case TSR_OP_OPEN_ROOT: {

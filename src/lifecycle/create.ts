@@ -25,6 +25,7 @@ import { runHooks } from './hooks';
 import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
+import { closeAll } from '../state/proc';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -177,13 +178,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     undoCreate(store, opts.id, pid, claimed, cgroupMade ? cgroups : undefined);
     throw e;
   } finally {
-    for (const fd of fdsToClose) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        /* already closed */
-      }
-    }
+    closeAll(fdsToClose);
   }
 }
 
@@ -200,14 +195,7 @@ function socketActivation(proc: NonNullable<Spec['process']>): number {
 }
 
 function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean, cgroups: CgroupManager | undefined): void {
-  if (pid > 0) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    loadShim().waitSync(pid); // the init is our child: reap it so nothing of it remains
-  }
+  if (pid > 0) loadShim().killAndReap(pid); // the init is our child
   if (cgroups) {
     try {
       cgroups.destroy();

@@ -17,6 +17,7 @@ import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
+import { closeAll } from '../state/proc';
 import { compileSeccomp, lsmFacts } from './security-facts';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
@@ -156,32 +157,12 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     }
     if (o.pidFile) writeFileAtomic(path.resolve(o.pidFile), String(pid), 0o644);
   } catch (e) {
-    if (helper > 0) {
-      try {
-        process.kill(helper, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      loadShim().waitSync(helper);
-    }
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      loadShim().waitSync(pid);
-    }
+    if (helper > 0) loadShim().killAndReap(helper);
+    if (pid > 0) loadShim().killAndReap(pid);
     if (master !== undefined) fs.closeSync(master);
     throw e;
   } finally {
-    for (const fd of fds) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        /* closed */
-      }
-    }
+    closeAll(fds);
   }
   log.debug(`exec in ${o.id}: pid ${pid}`);
   if (o.detach) {

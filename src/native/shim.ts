@@ -29,6 +29,8 @@ export interface Shim {
   waitAsync(pid: number): Promise<number>;
   /** Blocking waitpid of our own child; the raw wait status, or -errno. */
   waitSync(pid: number): number;
+  /** SIGKILL our own child and reap it, so nothing of it remains (undoing a failed setup). */
+  killAndReap(pid: number): void;
   setSubreaper(): number;
 }
 
@@ -101,6 +103,14 @@ export function loadShim(): Shim {
         wait.async!(pid, (e: Error | null, status: number) => (e ? reject(e) : resolve(status)));
       }),
     waitSync: (pid) => wait(pid),
+    killAndReap(pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone: still reap it below */
+      }
+      wait(pid);
+    },
     setSubreaper: () => setSubreaper(),
   };
   return cached;

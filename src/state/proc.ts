@@ -31,3 +31,14 @@ export function isAlive(pid: number, startTime?: string): boolean {
 export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/** Close fds we own, ignoring those already closed (cleanup paths). */
+export function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}

@@ -1,7 +1,22 @@
-import type { Command } from '../command';
+import type { Command, Globals } from '../command';
 import { requireId } from '../command';
-import { createContainer } from '../../lifecycle/create';
+import type { Parsed } from '../flags';
+import { createContainer, CreateOptions } from '../../lifecycle/create';
 import { validateId } from '../../state/store';
+
+/** create's flags as library options; `run` takes the same ones. */
+export function createOptions(command: string, g: Globals, p: Parsed): CreateOptions {
+  return {
+    id: validateId(requireId(p, command)),
+    bundle: p.flags.bundle as string,
+    pidFile: p.flags['pid-file'] as string | undefined,
+    consoleSocket: p.flags['console-socket'] as string | undefined,
+    noPivot: Boolean(p.flags['no-pivot']),
+    noNewKeyring: Boolean(p.flags['no-new-keyring']),
+    preserveFds: p.flags['preserve-fds'] as number,
+    systemdCgroup: g.systemdCgroup,
+  };
+}
 
 export const command: Command = {
   describe: 'create a container from a bundle; its process waits until `start`',
@@ -15,17 +30,7 @@ export const command: Command = {
     'preserve-fds': { type: 'number', describe: 'pass N additional fds (from fd 3) to the container', default: 0 },
   },
   run(g, p) {
-    const id = validateId(requireId(p, 'create'));
-    createContainer(g.store(), {
-      id,
-      bundle: p.flags.bundle as string,
-      pidFile: p.flags['pid-file'] as string | undefined,
-      consoleSocket: p.flags['console-socket'] as string | undefined,
-      noPivot: Boolean(p.flags['no-pivot']),
-      noNewKeyring: Boolean(p.flags['no-new-keyring']),
-      preserveFds: p.flags['preserve-fds'] as number,
-      systemdCgroup: g.systemdCgroup,
-    }, g.log);
+    createContainer(g.store(), createOptions('create', g, p), g.log);
     return 0;
   },
 };
