@@ -75,6 +75,7 @@ enum tsr_opcode {
 	TSR_OP_FORK = 60,          /* a0 clone flags: the caller reports the child's pid (TSR_MSG_PID) and exits */
 	TSR_OP_SETUP_PTY = 61,     /* a0 1 = also bind the slave on /dev/console: new pty from /dev/ptmx, slave
 	                            * becomes the controlling terminal and stdio, master goes to the parent */
+	TSR_OP_WRITE_FD = 62,      /* a0 fd; s: data: write it to the fd, then close the fd */
 	TSR_OP_MAX
 };
 

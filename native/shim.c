@@ -823,6 +823,20 @@ static int child_main(void *arg)
 		case TSR_OP_SETUP_PTY:
 			rc = do_setup_pty(sync_fd, (int)i, (int)op->a[0]);
 			break;
+		case TSR_OP_WRITE_FD: {
+			const char *data = op_str(op, 0);
+			ssize_t n;
+			do
+				n = write((int)op->a[0], data, strlen(data));
+			while (n < 0 && errno == EINTR);
+			rc = n < 0 ? -1 : 0;
+			{
+				int e = errno;
+				close((int)op->a[0]);
+				errno = e;
+			}
+			break;
+		}
 		default:
 			if (op->op >= 40 && op->op < 60) { /* config fields: shim-config.c */
 				rc = tsr_config_op(op, root_fd);
@@ -855,11 +869,21 @@ static int child_main(void *arg)
 
 /* ---------- the parent side, called from Node ---------- */
 
+/* clone3's argument, spelled out here: <linux/sched.h> clashes with glibc's <sched.h>. */
+struct tsr_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define TSR_CLONE_INTO_CGROUP 0x200000000ULL
+
 /*
  * Clone the container init and return its pid, or -errno. The plan is copied into the child
  * by clone (no CLONE_VM), so the caller may free it once this returns.
+ *
+ * cgroup_fd >= 0: born in that cgroup v2 directory (clone3 CLONE_INTO_CGROUP), which spares
+ * a migration: moving a process with cgroup.procs waits for an RCU grace period (~15 ms here).
  */
-int tsr_spawn(const uint8_t *plan, uint32_t plan_len, uint64_t clone_flags, int child_sync_fd, int parent_sync_fd)
+int tsr_spawn(const uint8_t *plan, uint32_t plan_len, uint64_t clone_flags, int child_sync_fd, int parent_sync_fd,
+	      int cgroup_fd)
 {
 	const struct tsr_plan_header *hdr = (const void *)plan;
 	struct child_ctx ctx;
@@ -916,7 +940,19 @@ int tsr_spawn(const uint8_t *plan, uint32_t plan_len, uint64_t clone_flags, int 
 	/* No signal may run a Node handler in the child: block them all across clone(). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, stack + CHILD_STACK_SIZE, (int)(clone_flags | SIGCHLD), &ctx);
+	if (cgroup_fd >= 0) {
+		struct tsr_clone_args args;
+		memset(&args, 0, sizeof args);
+		args.flags = clone_flags | TSR_CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)cgroup_fd;
+		/* No stack: fork-like, the child runs on its copy of ours and never returns from here. */
+		pid = (int)syscall(SYS_clone3, &args, sizeof args);
+		if (pid == 0)
+			child_main(&ctx);
+	} else {
+		pid = clone(child_main, stack + CHILD_STACK_SIZE, (int)(clone_flags | SIGCHLD), &ctx);
+	}
 	err = pid < 0 ? -errno : pid;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	free(stack);

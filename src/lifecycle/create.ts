@@ -26,6 +26,7 @@ import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
 import { closeAll } from '../state/proc';
+import { prepareSelfJoin } from './cgroup-join';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -115,7 +116,11 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     cgroupMade = true;
     cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
 
-    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd);
+    // The init joins its cgroups before anything else it does (see cgroup-join.ts).
+    const join = prepareSelfJoin(cgroups);
+    fdsToClose.push(...join.fds);
+    plan.ops.unshift(...join.ops);
+    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd);
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
     pid = spawned;
@@ -123,7 +128,6 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
 
     if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(pid, spec);
     if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, pid);
-    cgroups.join(pid);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
     const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });

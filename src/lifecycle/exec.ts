@@ -18,6 +18,7 @@ import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
 import { closeAll } from '../state/proc';
+import { prepareSelfJoin } from './cgroup-join';
 import { compileSeccomp, lsmFacts } from './security-facts';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
@@ -126,7 +127,15 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     const shim = loadShim();
     const [parentFd, childFd] = shim.socketpair();
     fds.push(parentFd);
-    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd);
+    const joinTarget = target ?? cgroups;
+    // The helper joins the cgroup itself, first thing (cgroup-join.ts), unless it must join
+    // late (a frozen cgroup) or get its initial CPU affinity before it is inside the cpuset.
+    const selfJoin = !lateJoin && !plan.initialAffinity ? prepareSelfJoin(joinTarget) : undefined;
+    if (selfJoin) {
+      fds.push(...selfJoin.fds);
+      ops.unshift(...selfJoin.ops);
+    }
+    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1);
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
     helper = spawned;
@@ -134,8 +143,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
       const rc = loadConfigShim().schedSetaffinity(helper, plan.initialAffinity);
       if (rc < 0) throw new RuntimeError(`process.execCPUAffinity.initial: sched_setaffinity: ${errnoName(-rc)}`);
     }
-    const joinTarget = target ?? cgroups;
-    if (!lateJoin) joinTarget.join(helper);
+    if (!lateJoin && !selfJoin) joinTarget.join(helper);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before setup');
     driveChannel(shim, parentFd, ops, 'exec', {
       pid(p) {

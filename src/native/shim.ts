@@ -9,7 +9,8 @@ import * as path from 'path';
 type Fn = ((...args: any[]) => any) & { async?: any };
 
 export interface Shim {
-  spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number): number;
+  /** Clone a process running plan; with cgroupFd (a cgroup v2 dir) it is born in that cgroup. */
+  spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number, cgroupFd?: number): number;
   /** One message from the init; `fd` is an fd it passed along (a pty master), or -1. */
   readMsg(fd: number): { rc: number; kind: number; op: number; err: number; fd: number };
   /** Send fd to a --console-socket (runc's protocol); 0 or -errno. */
@@ -54,7 +55,7 @@ export function loadShim(): Shim {
   } catch (e) {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }
-  const spawn: Fn = lib.func('int tsr_spawn(const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd)');
+  const spawn: Fn = lib.func('int tsr_spawn(const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd)');
   const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *passed)');
   const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
   const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
@@ -69,7 +70,7 @@ export function loadShim(): Shim {
   const wait: Fn = lib.func('int tsr_wait(int pid)');
   const setSubreaper: Fn = lib.func('int tsr_set_subreaper()');
   cached = {
-    spawn: (plan, flags, c, p) => spawn(plan, plan.length, flags, c, p),
+    spawn: (plan, flags, c, p, cgroupFd = -1) => spawn(plan, plan.length, flags, c, p, cgroupFd),
     readMsg(fd) {
       const kind = [0], op = [0], err = [0], passed = [-1];
       const rc = readMsg(fd, kind, op, err, passed);

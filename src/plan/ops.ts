@@ -55,6 +55,7 @@ export const Opcode = {
   CHROOT: 49,
   FORK: 60,
   SETUP_PTY: 61,
+  WRITE_FD: 62,
 } as const;
 export type OpName = keyof typeof Opcode;
 

@@ -54,9 +54,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t.test('memory: an allocation beyond the limit is OOM-killed, a smaller one is not', async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
-  // tail keeps a whole "line" of /dev/zero in memory: 8 MB fits in 32 MB, 200 MB does not.
+  // tail keeps a whole "line" of /dev/zero in memory: 8 MB fits in 32 MB, 200 MB does not. The
+  // big pipeline raises its oom_score_adj so the OOM killer picks it, never the shell (pid 1).
   const bundle = sb.bundle(
-    ['sh', '-c', 'head -c 8m /dev/zero | tail >/dev/null && echo small-ok; head -c 200m /dev/zero | tail >/dev/null; echo "big=$?"'],
+    ['sh', '-c', 'head -c 8m /dev/zero | tail >/dev/null && echo small-ok; (echo 1000 > /proc/self/oom_score_adj; head -c 200m /dev/zero | tail >/dev/null); echo "big=$?"'],
     withResources({ memory: { limit: 32 * MB, swap: 32 * MB } }),
   );
   const r = sb.tsr(['run', '--bundle', bundle, id], { timeout: 60_000 });
