@@ -110,8 +110,6 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     fdsToClose.push(fifoFd);
 
     const plan = planFor(fifoFd, nsFds);
-    const [parentFd, childFd] = shim.socketpair();
-    fdsToClose.push(parentFd);
     cgroups.create();
     cgroupMade = true;
     cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
@@ -120,6 +118,8 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     const join = prepareSelfJoin(cgroups);
     fdsToClose.push(...join.fds);
     plan.ops.unshift(...join.ops);
+    const [parentFd, childFd] = shim.socketpair();
+    fdsToClose.push(parentFd);
     const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd);
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
@@ -179,6 +179,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     return { record, spec, terminalMaster };
   } catch (e) {
+    if (terminalMaster !== undefined) closeAll([terminalMaster]);
     undoCreate(store, opts.id, pid, claimed, cgroupMade ? cgroups : undefined);
     throw e;
   } finally {

@@ -125,8 +125,6 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     for (const w of plan.warnings) log.warn(w);
     const ops = plan.ops;
     const shim = loadShim();
-    const [parentFd, childFd] = shim.socketpair();
-    fds.push(parentFd);
     const joinTarget = target ?? cgroups;
     // The helper joins the cgroup itself, first thing (cgroup-join.ts), unless it must join
     // late (a frozen cgroup) or get its initial CPU affinity before it is inside the cpuset.
@@ -135,6 +133,8 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
       fds.push(...selfJoin.fds);
       ops.unshift(...selfJoin.ops);
     }
+    const [parentFd, childFd] = shim.socketpair();
+    fds.push(parentFd);
     const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1);
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
