@@ -76,6 +76,8 @@ enum tsr_opcode {
 	TSR_OP_SETUP_PTY = 61,     /* a0 1 = also bind the slave on /dev/console: new pty from /dev/ptmx, slave
 	                            * becomes the controlling terminal and stdio, master goes to the parent */
 	TSR_OP_WRITE_FD = 62,      /* a0 fd; s: data: write it to the fd, then close the fd */
+	TSR_OP_RUN_HOOK = 63,      /* a0 argc, a1 envc; s: path, argv..., envp..., state before the pid, state after
+	                            * it: run a startContainer hook here, the state (with our pid) on its stdin */
 	TSR_OP_MAX
 };
 

@@ -477,6 +477,65 @@ static int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const 
 	return -1;
 }
 
+/*
+ * A startContainer hook, run by the init after `start` and before the user process, inside the
+ * container (runtime.md). The sync socket is closed by now: a failure is told on stderr and
+ * ends the init, so the user process never runs.
+ */
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* EPIPE: the hook does not read its stdin */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void do_run_hook(const struct tsr_op *op, const struct exec_arrays *ex)
+{
+	int argc = (int)op->a[0], envc = (int)op->a[1], p[2], status = 0;
+	const char *path = op_str(op, 0);
+	const char *before = op_str(op, 1 + argc + envc), *after = op_str(op, 2 + argc + envc);
+	char num[24], msg[160] = "tsruntime: startContainer hook ";
+	long child;
+	size_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto fail;
+	child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (child < 0)
+		goto fail;
+	if (child == 0) {
+		if (dup3(p[0], 0, 0) < 0)
+			_exit(127);
+		unblock_all_signals();
+		execve(path, ex->argv, ex->envp);
+		_exit(127);
+	}
+	close(p[0]);
+	write_all(p[1], before, strlen(before));
+	n = fmt_uint(num, (unsigned long)getpid());
+	write_all(p[1], num, n);
+	write_all(p[1], after, strlen(after));
+	close(p[1]);
+	while (wait4((pid_t)child, &status, 0, NULL) < 0)
+		if (errno != EINTR)
+			goto fail;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+fail:
+	n = strlen(msg);
+	strncpy(msg + n, path, 100);
+	n = strlen(msg);
+	memcpy(msg + n, " failed\n", 8);
+	write_all(2, msg, n + 8);
+	_exit(1);
+}
+
 /* ---------- exec and terminals (ops 60+) ---------- */
 
 static int send_fd_msg(int sock, int kind, int op, int fd)
@@ -823,6 +882,9 @@ static int child_main(void *arg)
 		case TSR_OP_SETUP_PTY:
 			rc = do_setup_pty(sync_fd, (int)i, (int)op->a[0]);
 			break;
+		case TSR_OP_RUN_HOOK:
+			do_run_hook(op, &c->execs[i]);
+			break;
 		case TSR_OP_WRITE_FD: {
 			const char *data = op_str(op, 0);
 			ssize_t n;
@@ -912,8 +974,9 @@ int tsr_spawn(const uint8_t *plan, uint32_t plan_len, uint64_t clone_flags, int 
 			goto out;
 		}
 		ctx.ops[i] = op;
-		if (op->op == TSR_OP_EXEC) {
-			int argc = (int)op->a[0], envc = (int)op->a[1], k;
+		if (op->op == TSR_OP_EXEC || op->op == TSR_OP_RUN_HOOK) {
+			/* RUN_HOOK's strings start with the path; EXEC's with argv. */
+			int argc = (int)op->a[0], envc = (int)op->a[1], k, first = op->op == TSR_OP_RUN_HOOK;
 			char **argv = calloc((size_t)argc + 1, sizeof *argv);
 			char **envp = calloc((size_t)envc + 1, sizeof *envp);
 			if (!argv || !envp) {
@@ -923,9 +986,9 @@ int tsr_spawn(const uint8_t *plan, uint32_t plan_len, uint64_t clone_flags, int 
 				goto out;
 			}
 			for (k = 0; k < argc; k++)
-				argv[k] = (char *)op_str(op, k);
+				argv[k] = (char *)op_str(op, first + k);
 			for (k = 0; k < envc; k++)
-				envp[k] = (char *)op_str(op, argc + k);
+				envp[k] = (char *)op_str(op, first + argc + k);
 			ctx.execs[i].argv = argv;
 			ctx.execs[i].envp = envp;
 		}

@@ -75,8 +75,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const host = hostFacts(cgroups.cgroupsPath);
   const hooks = spec.hooks ?? {};
   const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
+  const startHooks = { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } };
   const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
-    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host, compileSeccomp });
+    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host, compileSeccomp, startHooks });
 
   // Dry run with placeholder fds: every config error surfaces before anything is made.
   const placeholderFds = Object.fromEntries((spec.linux?.namespaces ?? []).filter((n) => n.path).map((n) => [n.type, -1]));

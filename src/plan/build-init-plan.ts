@@ -18,7 +18,7 @@ import { RuntimeError } from '../errors';
 import { Op } from './ops';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
-import { planExec, planProcessSetup } from './process-ops';
+import { planExec, planProcessSetup, StartHooks } from './process-ops';
 import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
 import { planNetDevices } from './netdevices-plan';
@@ -65,6 +65,8 @@ export interface InitPlanInput {
   preserveFds?: number;
   /** Runs prestart/createRuntime/createContainer hooks: the init stops and waits for them. */
   hookSyncs?: boolean;
+  /** startContainer hooks, run by the init after `start` (with the container state). */
+  startHooks?: StartHooks;
   host: HostFacts;
   /**
    * Compiles linux.seccomp's serialized rules into BPF (native, in the parent: see
@@ -214,7 +216,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   if (spec.root?.readonly) ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: ['/'], what: 'remount / read-only' });
 
   planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
-  planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds });
+  planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds, startHooks: input.startHooks });
   // oom_score_adj first of all (runc's nsexec order: once the init is non-dumpable, its /proc
   // files belong to the host's root, which the root of a new user namespace is not); scheduler,
   // I/O priority, personality, memory policy, LSM labels while still privileged; seccomp last

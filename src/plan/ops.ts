@@ -56,6 +56,7 @@ export const Opcode = {
   FORK: 60,
   SETUP_PTY: 61,
   WRITE_FD: 62,
+  RUN_HOOK: 63,
 } as const;
 export type OpName = keyof typeof Opcode;
 

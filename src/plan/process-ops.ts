@@ -3,7 +3,7 @@
  * terminal, user and capabilities, cwd, umask, no_new_privs, then the exec itself. Shared by
  * the container init (build-init-plan.ts) and by `exec` (build-exec-plan.ts).
  */
-import type { Process } from '../generated/config';
+import type { Hook, Process } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { Op } from './ops';
 import { CAPABILITIES, PR, RLIMITS } from './linux-constants';
@@ -61,14 +61,40 @@ export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions)
 }
 
 /** Find the executable, report ready, optionally wait on the exec fifo, exec. */
-export function planExec(ops: Op[], proc: Process, o: { fifoFd?: number; preserveFds?: number; waitAfterReady?: boolean }): void {
+export interface StartHooks {
+  hooks: readonly Hook[];
+  /** The state the hooks get on stdin; its pid is filled in by the init (its own pid). */
+  state: Record<string, unknown>;
+}
+
+export function planExec(
+  ops: Op[],
+  proc: Process,
+  o: { fifoFd?: number; preserveFds?: number; waitAfterReady?: boolean; startHooks?: StartHooks },
+): void {
   const args = proc.args ?? [];
   const candidates = execCandidates(args[0], proc.env);
   ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"` });
   ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0], what: 'report ready' });
   if (o.fifoFd !== undefined) ops.push({ op: 'WAIT_FIFO', a: [o.fifoFd], what: 'wait for start on the exec fifo' });
+  for (const op of startHookOps(o.startHooks)) ops.push(op);
   const env = proc.env ?? [];
   ops.push({ op: 'EXEC', a: [args.length, env.length, o.preserveFds ?? 0], strs: [...args, ...env], what: `exec "${args[0]}"` });
+}
+
+/**
+ * startContainer hooks run in the container after `start`, before the user process (runtime.md).
+ * The state's pid is the init's own, which only the init knows: the JSON is split around it.
+ */
+export function startHookOps(sh: StartHooks | undefined): Op[] {
+  if (!sh?.hooks.length) return [];
+  const SENTINEL = -4242424242;
+  const [before, after] = JSON.stringify({ ...sh.state, pid: SENTINEL }).split(String(SENTINEL));
+  return sh.hooks.map((h, i) => {
+    const argv = h.args?.length ? h.args : [h.path];
+    const env = h.env ?? [];
+    return { op: 'RUN_HOOK', a: [argv.length, env.length], strs: [h.path, ...argv, ...env, before, after], what: `startContainer hook #${i} (${h.path})` } as Op;
+  });
 }
 
 function planUserAndCapabilities(ops: Op[], proc: Process, lastCap: number): void {

@@ -12,7 +12,7 @@ export const command: Command = {
     const features = {
       ociVersionMin: '1.0.0',
       ociVersionMax: '1.2.0',
-      hooks: ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'],
+      hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
       mountOptions: MOUNT_OPTION_NAMES,
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],

@@ -1,0 +1,80 @@
+/** OCI hooks: each kind runs at its point of the lifecycle, with the container state on stdin. */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Sandbox } from '../helpers/runtime';
+
+t.test('host hooks run in order, with the state on stdin', async (t) => {
+  const sb = new Sandbox(t);
+  const log = path.join(sb.dir, 'hooks.log');
+  // Each host hook appends "<name> <state JSON>" to the log.
+  const hostHook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `printf '%s %s\\n' ${name} "$(cat)" >> ${log}`] });
+  const id = sb.id();
+  const bundle = sb.bundle(['true'], (s) => {
+    s.hooks = {
+      prestart: [hostHook('prestart')],
+      createRuntime: [hostHook('createRuntime')],
+      createContainer: [hostHook('createContainer')],
+      poststart: [hostHook('poststart')],
+      poststop: [hostHook('poststop')],
+    };
+  });
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const created = fs.readFileSync(log, 'utf8').trim().split('\n');
+  t.same(created.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'createContainer'], 'create runs the create-time hooks in order');
+  const state = JSON.parse(created[1].slice(created[1].indexOf(' ') + 1));
+  t.equal(state.id, id, 'state on stdin names the container');
+  t.equal(state.pid, sb.state(id).pid, 'with the init pid');
+  t.equal(state.bundle, fs.realpathSync(bundle));
+
+  const r = sb.tsr(['start', id]);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(sb.waitStatus(id, 'stopped'), 'the process ran and exited');
+  t.match(fs.readFileSync(log, 'utf8'), /\npoststart \{/, 'poststart ran after start');
+  t.equal(sb.tsr(['delete', id]).status, 0);
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+  t.equal(lines[lines.length - 1].split(' ')[0], 'poststop', 'poststop ran at delete');
+});
+
+t.test('startContainer: the state reaches a hook inside the container, before the process', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['sh', '-c', 'cat /dev/shm/start-state; echo; cat /dev/shm/hook-env'], (s) => {
+    s.hooks = {
+      startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /dev/shm/start-state; echo "$HOOK_VAR" > /dev/shm/hook-env'], env: ['HOOK_VAR=from-hook'] }],
+    };
+  });
+  const r = sb.tsr(['run', '--bundle', bundle, id]);
+  t.equal(r.status, 0, r.stderr);
+  const [json, env] = r.stdout.trim().split('\n');
+  const state = JSON.parse(json);
+  t.equal(state.id, id);
+  t.equal(state.status, 'created');
+  t.equal(state.pid, 1, "the init's own pid, in its pid namespace");
+  t.equal(env, 'from-hook', "the hook's env");
+});
+
+t.test('a failing startContainer hook keeps the process from running', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['sh', '-c', 'echo SHOULD-NOT-RUN'], (s) => {
+    s.hooks = { startContainer: [{ path: '/bin/false' }] };
+  });
+  const r = sb.tsr(['run', '--bundle', bundle, id]);
+  t.not(r.status, 0, 'run fails');
+  t.notMatch(r.stdout, /SHOULD-NOT-RUN/);
+  t.match(r.stderr, /startContainer hook \/bin\/false failed/);
+});
+
+t.test('a failing poststart hook is a warning; the container runs on', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['sleep', '300'], (s) => {
+    s.hooks = { poststart: [{ path: '/bin/false' }] };
+  });
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const r = sb.tsr(['start', id]);
+  t.equal(r.status, 0, 'start succeeds');
+  t.match(r.stderr, /poststart hook #0 \(\/bin\/false\): exit status 1/, 'the failure is reported');
+  t.equal(sb.state(id).status, 'running');
+});
