@@ -166,24 +166,31 @@ clause('config.md', 'process.scheduler', 'the scheduler policy, nice and priorit
   t.equal(batch.result.status, 0, batch.result.stderr);
   t.match(batch.facts?.scheduler, { policy: 3, nice: 7 }, 'SCHED_BATCH, nice 7');
   // Real-time policies need real-time runtime in the container's cpu cgroup (CONFIG_RT_GROUP_SCHED),
-  // and a cgroup gets no more than its parent has: give the runtime's parent cgroup some first.
-  const parentRt = '/sys/fs/cgroup/cpu/tsruntime/cpu.rt_runtime_us';
-  if (fs.existsSync(parentRt)) {
-    const before = fs.readFileSync(parentRt, 'utf8').trim();
-    if (Number(before) < 20000) {
-      fs.writeFileSync(parentRt, '20000');
-      t.teardown(() => {
+  // and a cgroup gets no more than its parent has. The container gets a parent of the test's own,
+  // given real-time runtime before the container's cgroup is made (the default parent may come
+  // and go with other containers), and removed from every hierarchy afterwards.
+  const rtParent = `/tsr-rt-test-${process.pid}`;
+  const rtCpuDir = `/sys/fs/cgroup/cpu${rtParent}`;
+  const realtime = fs.existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us');
+  if (realtime) {
+    fs.mkdirSync(rtCpuDir, { recursive: true });
+    fs.writeFileSync(`${rtCpuDir}/cpu.rt_runtime_us`, '20000');
+    t.teardown(() => {
+      for (const h of fs.readdirSync('/sys/fs/cgroup')) {
         try {
-          fs.writeFileSync(parentRt, before);
+          fs.rmdirSync(`/sys/fs/cgroup/${h}${rtParent}`);
         } catch {
-          /* a container cgroup still holding real-time runtime: leave the parent's (harmless) */
+          /* not made in this hierarchy */
         }
-      });
-    }
+      }
+    });
   }
   const fifo = runProbe(sb, (s) => {
     s.process.scheduler = { policy: 'SCHED_FIFO', priority: 10, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
-    if (fs.existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us')) s.linux.resources.cpu = { realtimeRuntime: 10000, realtimePeriod: 1000000 };
+    if (realtime) {
+      s.linux.cgroupsPath = `${rtParent}/rt`;
+      s.linux.resources.cpu = { realtimeRuntime: 10000, realtimePeriod: 1000000 };
+    }
   });
   t.equal(fifo.result.status, 0, fifo.result.stderr);
   t.match(fifo.facts?.scheduler, { policy: 1, priority: 10, resetOnFork: 1 }, 'SCHED_FIFO priority 10, reset on fork');
