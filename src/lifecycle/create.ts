@@ -27,6 +27,7 @@ import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
+import { destroyCgroup } from './delete';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -204,7 +205,7 @@ function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean
   if (pid > 0) loadShim().killAndReap(pid); // the init is our child
   if (cgroups) {
     try {
-      cgroups.destroy();
+      destroyCgroup(cgroups, id);
     } catch {
       /* best effort: the error that made us undo is the one to report */
     }

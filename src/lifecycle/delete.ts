@@ -8,7 +8,7 @@ import { isAlive, sleepMs } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cgroupManager } from '../cgroups';
-import { DEFAULT_PARENT } from '../cgroups/common';
+import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
 import type { Spec } from '../generated/config';
@@ -31,9 +31,14 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
   });
 }
 
-/** The default parent (/tsruntime) is ours: remove it once its last container is gone. */
-function removeEmptyParents(leaves: string[]): void {
-  for (const dir of new Set(leaves.map((l) => path.dirname(l)))) {
+/**
+ * Remove a container's cgroup, and the default parent (/tsruntime) once its last container is
+ * gone: that parent is ours. Shared by delete and by a create that fails.
+ */
+export function destroyCgroup(cgroups: CgroupManager, id: string): void {
+  cgroups.destroy();
+  if (cgroups.cgroupsPath !== `${DEFAULT_PARENT}/${id}`) return;
+  for (const dir of new Set(Object.values(cgroups.paths).map((leaf) => path.dirname(leaf)))) {
     try {
       fs.rmdirSync(dir);
     } catch {
@@ -59,8 +64,7 @@ function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   }
   for (let i = 0; i < 500 && isAlive(rec.pid, rec.startTime); i++) sleepMs(i < 50 ? 1 : 10);
   if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
-  cgroups.destroy();
-  if (cgroups.cgroupsPath === `${DEFAULT_PARENT}/${rec.id}`) removeEmptyParents(Object.values(cgroups.paths));
+  destroyCgroup(cgroups, rec.id);
   try {
     runHooks('poststop', (rec.config as Spec).hooks?.poststop, stateDocument(rec, 'stopped'));
   } catch (e) {
