@@ -20,6 +20,7 @@ bash scripts/setup.sh
 
 cleanup() {
   "$RUNTIME" --root "$STATE_ROOT" delete --force "$ID" >/dev/null 2>&1 || true
+  rmdir "$STATE_ROOT" 2>/dev/null || true # the demo's own state root, once empty
   [ "${KEEP_BUNDLE:-}" = 1 ] || rm -rf "$BUNDLE"
 }
 trap cleanup EXIT
