@@ -538,10 +538,10 @@ fail:
 
 /* ---------- exec and terminals (ops 60+) ---------- */
 
-static int send_fd_msg(int sock, int kind, int op, int fd)
+/* sendmsg of buf with one fd attached (SCM_RIGHTS): the bytes sent, or -1. Safe in the child. */
+static ssize_t send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
-	struct tsr_msg m = { kind, op, 0, 0 };
-	struct iovec iov = { &m, sizeof m };
+	struct iovec iov = { (void *)buf, len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -559,7 +559,40 @@ static int send_fd_msg(int sock, int kind, int op, int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	return sendmsg(sock, &msg, 0) == (ssize_t)sizeof m ? 0 : -1;
+	return sendmsg(sock, &msg, 0);
+}
+
+/* recvmsg into buf; an fd sent along lands in *fd (close-on-exec). Bytes received, or -1. */
+static ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd)
+{
+	struct iovec iov = { buf, len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n;
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
+}
+
+static int send_fd_msg(int sock, int kind, int op, int fd)
+{
+	struct tsr_msg m = { kind, op, 0, 0 };
+	return send_with_fd(sock, &m, sizeof m, fd) == (ssize_t)sizeof m ? 0 : -1;
 }
 
 /*
@@ -1037,35 +1070,32 @@ out:
 int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *passed_fd)
 {
 	struct tsr_msg m;
-	struct iovec iov = { &m, sizeof m };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
-	*passed_fd = -1;
-	do
-		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	int passed = -1;
+	ssize_t n = recv_with_fd(fd, &m, sizeof m, &passed);
+	*passed_fd = passed;
 	if (n < 0)
 		return -errno;
 	if (n != (ssize_t)sizeof m)
 		return -EPIPE;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
 	*kind = m.kind;
 	*op = m.op;
 	*err = m.err;
 	return 0;
+}
+
+/* An AF_UNIX socket of this type, and addr filled in for path: the socket, or -errno. */
+static int unix_socket(const char *path, int type, struct sockaddr_un *addr)
+{
+	int sock;
+	if (strlen(path) >= sizeof addr->sun_path)
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(addr, 0, sizeof *addr);
+	addr->sun_family = AF_UNIX;
+	strcpy(addr->sun_path, path);
+	return sock;
 }
 
 /*
@@ -1075,42 +1105,13 @@ int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *pass
 int tsr_send_console(const char *socket_path, int fd, const char *name)
 {
 	struct sockaddr_un addr;
-	int sock, rc;
-	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg;
-	struct cmsghdr *c;
-
-	if (strlen(socket_path) >= sizeof addr.sun_path)
-		return -ENAMETOOLONG;
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int sock = unix_socket(socket_path, SOCK_STREAM, &addr), rc;
 	if (sock < 0)
-		return -errno;
-	memset(&addr, 0, sizeof addr);
-	addr.sun_family = AF_UNIX;
-	strcpy(addr.sun_path, socket_path);
-	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		return sock;
+	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
 		rc = -errno;
-		close(sock);
-		return rc;
-	}
-	memset(&msg, 0, sizeof msg);
-	memset(&u, 0, sizeof u);
-	iov.iov_base = (void *)name;
-	iov.iov_len = strlen(name);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	rc = sendmsg(sock, &msg, 0) < 0 ? -errno : 0;
+	else
+		rc = send_with_fd(sock, name, strlen(name), fd) < 0 ? -errno : 0;
 	close(sock);
 	return rc;
 }
@@ -1168,15 +1169,9 @@ int tsr_write_byte(int fd)
 int tsr_console_listen(const char *socket_path)
 {
 	struct sockaddr_un addr;
-	int sock, rc;
-	if (strlen(socket_path) >= sizeof addr.sun_path)
-		return -ENAMETOOLONG;
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int sock = unix_socket(socket_path, SOCK_STREAM, &addr), rc;
 	if (sock < 0)
-		return -errno;
-	memset(&addr, 0, sizeof addr);
-	addr.sun_family = AF_UNIX;
-	strcpy(addr.sun_path, socket_path);
+		return sock;
 	if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 1) < 0) {
 		rc = -errno;
 		close(sock);
@@ -1188,34 +1183,15 @@ int tsr_console_listen(const char *socket_path)
 int tsr_console_accept(int listen_fd)
 {
 	char name[256];
-	struct iovec iov = { name, sizeof name };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg;
-	struct cmsghdr *c;
 	int conn, fd = -EBADMSG;
-	ssize_t n;
 
 	do
 		conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	while (conn < 0 && errno == EINTR);
 	if (conn < 0)
 		return -errno;
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
-	do
-		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (recv_with_fd(conn, name, sizeof name, &fd) < 0)
 		fd = -errno;
-	for (c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	close(conn);
 	return fd;
 }
@@ -1228,15 +1204,9 @@ int tsr_console_accept(int listen_fd)
 int tsr_dgram_bind(const char *socket_path)
 {
 	struct sockaddr_un addr;
-	int sock, rc;
-	if (strlen(socket_path) >= sizeof addr.sun_path)
-		return -ENAMETOOLONG;
-	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int sock = unix_socket(socket_path, SOCK_DGRAM, &addr), rc;
 	if (sock < 0)
-		return -errno;
-	memset(&addr, 0, sizeof addr);
-	addr.sun_family = AF_UNIX;
-	strcpy(addr.sun_path, socket_path);
+		return sock;
 	unlink(socket_path);
 	if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
 		rc = -errno;
@@ -1265,17 +1235,11 @@ int tsr_dgram_recv(int fd, char *buf, int len, int timeout_ms)
 int tsr_dgram_send(const char *socket_path, const char *buf, int len)
 {
 	struct sockaddr_un addr;
-	int sock, rc = 0;
-	/* sd_notify's abstract-namespace form: a leading '@' stands for the NUL byte. */
+	int sock = unix_socket(socket_path, SOCK_DGRAM, &addr), rc = 0;
 	size_t plen = strlen(socket_path);
-	if (plen >= sizeof addr.sun_path)
-		return -ENAMETOOLONG;
-	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
-		return -errno;
-	memset(&addr, 0, sizeof addr);
-	addr.sun_family = AF_UNIX;
-	memcpy(addr.sun_path, socket_path, plen);
+		return sock;
+	/* sd_notify's abstract-namespace form: a leading '@' stands for the NUL byte. */
 	if (addr.sun_path[0] == '@')
 		addr.sun_path[0] = 0;
 	if (sendto(sock, buf, (size_t)len, 0, (struct sockaddr *)&addr,
