@@ -14,7 +14,7 @@ import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init
 import { encodePlan } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { loadConfigShim } from '../native/config-shim';
-import { compileSeccomp, lsmFacts } from './security-facts';
+import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
 import { checkNamespaceLink } from '../plan/namespaces-plan';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
@@ -259,7 +259,7 @@ function writeIdMaps(pid: number, spec: Spec): void {
 
 export function hostFacts(cgroupPath: string): HostFacts {
   return {
-    lastCap: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()),
+    lastCap: lastCap(),
     pathKind(p) {
       try {
         return fs.statSync(p).isDirectory() ? 'dir' : 'file';

@@ -19,7 +19,7 @@ import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
-import { compileSeccomp, lsmFacts } from './security-facts';
+import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
 import { proxyTerminal } from './tty-proxy';
@@ -96,7 +96,6 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
 
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: o.id });
   const target = o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : undefined;
-  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
 
   const fds: number[] = [];
   const namespaceFds: Record<string, number> = {};
@@ -120,7 +119,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     }
     const lateJoin = status === 'paused';
     const plan = buildExecPlan({
-      process: proc, spec, namespaceFds, lastCap, preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
+      process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
     });
     for (const w of plan.warnings) log.warn(w);
     const ops = plan.ops;

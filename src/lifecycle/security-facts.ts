@@ -4,6 +4,11 @@ import { RuntimeError } from '../errors';
 import { loadConfigShim } from '../native/config-shim';
 import type { LsmFacts } from '../plan/process-fields';
 
+/** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+export function lastCap(): number {
+  return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+}
+
 export function lsmFacts(): LsmFacts {
   let apparmor = false;
   try {

@@ -19,8 +19,10 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped');
     if (status !== 'created') throw new RuntimeError(`cannot start an already running container`);
     // Listen before the process runs, so its READY=1 cannot come too early.
+    // Loaded only here: the relay needs koffi, which a plain start never loads.
     const hostNotify = rec.notify ? process.env.NOTIFY_SOCKET : undefined;
-    const notifyFd = hostNotify ? require('./notify-socket').listenNotify(store.dir(id)) : undefined;
+    const notify = hostNotify ? (require('./notify-socket') as typeof import('./notify-socket')) : undefined;
+    const notifyFd = notify?.listenNotify(store.dir(id));
     const fifo = store.fifoPath(id);
     const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
@@ -52,7 +54,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     fs.rmSync(fifo, { force: true });
     rec.status = 'running';
     store.save(rec);
-    if (notifyFd !== undefined) require('./notify-socket').relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
+    if (notify && hostNotify && notifyFd !== undefined) notify.relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
     try {
       runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'));
     } catch (e) {
