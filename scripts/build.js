@@ -24,8 +24,11 @@ const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
 // shim.c includes shim-config.c, which needs libseccomp-dev's header (the library is dlopen'ed).
-run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c']);
+// host-process.c: host-side helpers for the commands that act on a container (in-root reads).
+run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c', 'native/host-process.c']);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);
+// Test fixture (static, runs inside a busybox rootfs): swaps /etc/passwd for a symlink in a loop.
+run(cc, [...cflags, '-static', '-o', path.join(out, 'passwd-swap'), 'test/fixtures/passwd-swap.c']);

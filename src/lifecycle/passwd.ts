@@ -2,31 +2,15 @@
  * HOME for the container process, as runc sets it: when the process env has no HOME, the home
  * directory of its uid from the container's /etc/passwd, or "/".
  *
- * The file is read from the host side of the rootfs, so it must not lead out of it: any symlink
- * on the way (which would resolve against the host's /) makes us fall back to "/".
+ * The file is the image's (create reads it in the bundle rootfs) or the running container's
+ * (exec reads it through /proc/<pid>/root, while the container may be changing it). It is read
+ * with every path component resolved inside that root (openat2 RESOLVE_IN_ROOT): an absolute
+ * symlink, or "..", means the container's /, as it does inside the container, never the host's.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-
-function readInsideRoot(root: string, rel: string): string | undefined {
-  let cur = root;
-  for (const part of rel.split('/').filter(Boolean)) {
-    cur = path.join(cur, part);
-    try {
-      if (fs.lstatSync(cur).isSymbolicLink()) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  try {
-    return fs.readFileSync(cur, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+import { loadHostProcess } from '../native/host-process';
 
 export function homeOf(root: string, uid: number): string {
-  const passwd = readInsideRoot(root, 'etc/passwd') ?? '';
+  const passwd = loadHostProcess().readInRoot(root, '/etc/passwd')?.toString('utf8') ?? '';
   for (const line of passwd.split('\n')) {
     const f = line.split(':');
     if (f.length >= 7 && Number(f[2]) === uid && f[2] !== '') return f[5] || '/';
