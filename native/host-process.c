@@ -3,6 +3,7 @@
  * existing container (src/native/host-process.ts). Not used by the cloned child: ordinary libc is
  * fine here.
  *
+ *  - pidfd_open / pidfd_send_signal: signal a container's init without racing a pid reuse.
  *  - tsr_read_in_root: read a file of a container's root filesystem (its /etc/passwd) with every
  *    path component resolved inside that root, as the container itself would see it.
  */
@@ -10,11 +11,32 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* A pidfd for pid (close-on-exec), or -errno. */
+int tsr_pidfd_open(int pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* 0, or -errno (-ESRCH: the process has exited). */
+int tsr_pidfd_send_signal(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
 
 /*
  * Read up to len bytes of the regular file at path inside root. Symlinks and ".." are resolved

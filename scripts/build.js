@@ -24,7 +24,7 @@ const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
 // shim.c includes shim-config.c, which needs libseccomp-dev's header (the library is dlopen'ed).
-// host-process.c: host-side helpers for the commands that act on a container (in-root reads).
+// host-process.c: pidfds and in-root reads for the commands that act on an existing container.
 run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c', 'native/host-process.c']);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs

@@ -4,7 +4,7 @@
  */
 import { RuntimeError } from '../errors';
 import { StateStore, ContainerRecord } from '../state/store';
-import { isAlive, sleepMs } from '../state/proc';
+import { isAlive, signalProcess, sleepMs } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cgroupManager } from '../cgroups';
@@ -47,16 +47,14 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
   }
 }
 
+const SIGKILL = 9;
+
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
   if (status !== 'stopped') {
     // A pid-namespace init ignores SIGTERM without a handler: go straight to SIGKILL.
     if (status === 'paused') cgroups.thaw();
-    try {
-      process.kill(rec.pid, 'SIGKILL');
-    } catch {
-      /* gone meanwhile */
-    }
+    signalProcess(rec.pid, rec.startTime, SIGKILL); // only our init, never a process that reused its pid
   }
   // Processes that outlived the init (no pid namespace) die with the container.
   if (cgroups.exists()) {

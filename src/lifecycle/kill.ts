@@ -1,6 +1,11 @@
-/** kill: send a signal to the init, or with --all to every process in the container's cgroup. */
+/**
+ * kill: send a signal to the init, or with --all to every process in the container's cgroup.
+ * The init is signalled through a pidfd checked against its recorded start time (signalProcess):
+ * never a process that merely has its pid now.
+ */
 import { RuntimeError } from '../errors';
 import { StateStore } from '../state/store';
+import { signalProcess } from '../state/proc';
 import { cgroupManager } from '../cgroups';
 import { computeStatus } from './status';
 import { parseSignal } from './signals';
@@ -14,10 +19,5 @@ export function killContainer(store: StateStore, id: string, signal: string | un
     cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).killAll(sig);
     return;
   }
-  try {
-    process.kill(rec.pid, sig);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new RuntimeError('container not running');
-    throw e;
-  }
+  if (!signalProcess(rec.pid, rec.startTime, sig)) throw new RuntimeError('container not running');
 }

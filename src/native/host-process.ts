@@ -1,7 +1,7 @@
 /**
- * Bindings of native/host-process.c (linked into libtsrshim.so): reading a file inside a
- * container's root. Loading koffi costs about 7 ms, so callers require this module only when
- * they have something to do with it.
+ * Bindings of native/host-process.c (linked into libtsrshim.so): pidfds for signalling a
+ * container's init, and reading a file inside a container's root. Loading koffi costs about
+ * 7 ms, so callers require this module only when they have something to do with it.
  */
 import { libraryPath } from './shim';
 
@@ -9,6 +9,10 @@ import { libraryPath } from './shim';
 type Fn = (...args: any[]) => any;
 
 export interface HostProcess {
+  /** A pidfd (close-on-exec), or -errno. */
+  pidfdOpen(pid: number): number;
+  /** 0, or -errno (-ESRCH once the process has exited). */
+  pidfdSendSignal(pidfd: number, sig: number): number;
   /**
    * The regular file at `file` inside `root`, every component resolved inside it (openat2
    * RESOLVE_IN_ROOT): an absolute symlink means the container's /, never the host's. undefined
@@ -23,8 +27,12 @@ export function loadHostProcess(): HostProcess {
   if (cached) return cached;
   const koffi = require('koffi');
   const lib = koffi.load(libraryPath());
+  const pidfdOpen: Fn = lib.func('int tsr_pidfd_open(int pid)');
+  const pidfdSendSignal: Fn = lib.func('int tsr_pidfd_send_signal(int pidfd, int sig)');
   const readInRoot: Fn = lib.func('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');
   cached = {
+    pidfdOpen: (pid) => pidfdOpen(pid),
+    pidfdSendSignal: (fd, sig) => pidfdSendSignal(fd, sig),
     readInRoot(root, file, maxBytes = 16 * 1024 * 1024) {
       for (let size = 64 * 1024; ; size *= 4) {
         const buf = Buffer.alloc(Math.min(size, maxBytes + 1));

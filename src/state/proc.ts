@@ -19,12 +19,52 @@ export function readProcStat(pid: number): ProcStat | undefined {
   return { state: rest[0], startTime: rest[19] };
 }
 
-/** True when pid runs (not a zombie) and is the same process that started at `startTime`. */
-export function isAlive(pid: number, startTime?: string): boolean {
-  if (!pid || pid <= 0) return false;
+/**
+ * True when pid runs (not a zombie) and is the same process that started at `startTime`.
+ * Without a start time there is nothing to tell our process from one that reused its pid, so a
+ * record without one (missing, empty, or not a number) is never alive: such a container is
+ * stopped, and nothing is ever signalled through it.
+ */
+export function isAlive(pid: unknown, startTime: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  if (typeof startTime !== 'string' || !/^\d+$/.test(startTime)) return false;
   const st = readProcStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
-  return startTime === undefined || st.startTime === startTime;
+  return st.startTime === startTime;
+}
+
+const ESRCH = 3;
+
+/**
+ * Send sig to pid only if it is still the process that started at startTime. The signal goes
+ * through a pidfd: the pidfd pins the process that had the pid when it was opened, and the start
+ * time read after opening it proves that process is ours (ours was alive before the pidfd was
+ * opened and still is). process.kill(pid) after a check could hit a process that took the pid in
+ * between. Returns false when the process is gone (nothing was sent).
+ *
+ * The native module (koffi) is loaded only when there is something to signal.
+ */
+export function signalProcess(pid: number, startTime: string, sig: number): boolean {
+  if (!isAlive(pid, startTime)) return false;
+  const { loadHostProcess } = require('../native/host-process') as typeof import('../native/host-process');
+  const native = loadHostProcess();
+  const fd = native.pidfdOpen(pid);
+  if (fd === -ESRCH) return false;
+  if (fd < 0) throw pidfdError(`pidfd_open(${pid})`, -fd);
+  try {
+    if (!isAlive(pid, startTime)) return false;
+    const rc = native.pidfdSendSignal(fd, sig);
+    if (rc === -ESRCH) return false;
+    if (rc < 0) throw pidfdError(`signal ${sig} to pid ${pid}`, -rc);
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function pidfdError(what: string, errno: number): Error {
+  const { RuntimeError, errnoName } = require('../errors') as typeof import('../errors');
+  return new RuntimeError(`${what}: ${errnoName(errno)}`);
 }
 
 /** Sleep without spinning: the CLI is synchronous by design (it is faster to start). */
