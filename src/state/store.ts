@@ -33,9 +33,15 @@ export interface ContainerRecord {
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
+/**
+ * An id names a directory (the state dir under --root, the default cgroup <parent>/<id>): one
+ * path component, which Linux limits to 255 bytes (NAME_MAX). Ids are ASCII, so 255 characters.
+ */
+export const MAX_ID_LENGTH = 255;
 
 export function validateId(id: string | undefined): string {
   if (!id) throw new RuntimeError('container id cannot be empty');
+  if (id.length > MAX_ID_LENGTH) throw new RuntimeError(`invalid container id: ${id.length} characters, more than the limit of ${MAX_ID_LENGTH}`);
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') throw new RuntimeError(`invalid id format: ${id}`);
   return id;
 }
@@ -44,7 +50,7 @@ export class StateStore {
   constructor(readonly root: string) {}
 
   dir(id: string): string {
-    return path.join(this.root, id);
+    return path.join(this.root, validateId(id));
   }
   fifoPath(id: string): string {
     return path.join(this.dir(id), 'exec.fifo');
