@@ -4,6 +4,10 @@
  * Order matters for "nothing left behind": everything that can be checked without side effects
  * (the config, the rootfs, bind sources, the plan) is checked first; then the state directory
  * claims the id; from there every resource made is undone if a later step fails.
+ *
+ * And if create itself dies (kill -9) half-way, `delete --force` finishes the job: the id is
+ * claimed with a record ("creating") and the container's lock, held until create is done; the
+ * record names the cgroup before it is made and the init as soon as it is cloned.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -17,8 +21,8 @@ import { loadConfigShim } from '../native/config-shim';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
 import { checkNamespaceLink } from '../plan/namespaces-plan';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
-import { ContainerRecord, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
-import { readProcStat } from '../state/proc';
+import { ContainerRecord, Lock, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
+import { readProcStat, selfIdentity } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
 import { hostCgroupHierarchies } from './host-cgroups';
 import { runHooks } from './hooks';
@@ -88,7 +92,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const fdsToClose: number[] = [];
   let pid = 0;
   let terminalMaster: number | undefined;
-  let claimed = false;
+  let lock: Lock | undefined;
   let cgroupMade = false;
   try {
     for (const ns of spec.linux?.namespaces ?? []) {
@@ -96,8 +100,8 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       nsFds[ns.type] = openNamespace(ns.type, ns.path);
       fdsToClose.push(nsFds[ns.type]);
     }
-    store.createDir(opts.id);
-    claimed = true;
+    const record = newRecord(opts, spec, bundle, rootfs, cgroups.cgroupsPath);
+    lock = store.claim(record);
     if (process.env.NOTIFY_SOCKET) prepareNotify(spec, store.dir(opts.id));
 
     const shim = loadShim();
@@ -126,6 +130,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
     pid = spawned;
+    recordInit(store, record, pid);
     log.debug(`container ${opts.id}: init cloned as pid ${pid}`);
 
     if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(pid, spec);
@@ -149,6 +154,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
         // container's init; the one we cloned exits at once and is ours to reap.
         loadShim().waitSync(pid);
         pid = forked;
+        recordInit(store, record, pid);
       },
       fd(fd) {
         fdsToClose.push(fd);
@@ -162,31 +168,46 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       },
     });
 
-    const record: ContainerRecord = {
-      id: opts.id,
-      pid,
-      startTime: readProcStat(pid)?.startTime ?? '',
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
-      status: 'created',
-      cgroupsPath: cgroups.cgroupsPath,
-      config: spec,
-      systemdCgroup: opts.systemdCgroup,
-      notify: Boolean(process.env.NOTIFY_SOCKET),
-    };
+    record.status = 'created';
+    delete record.creator;
     store.save(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     return { record, spec, terminalMaster };
   } catch (e) {
     if (terminalMaster !== undefined) closeAll([terminalMaster]);
-    undoCreate(store, opts.id, pid, claimed, cgroupMade ? cgroups : undefined);
+    undoCreate(opts.id, pid, lock, cgroupMade ? cgroups : undefined);
     throw e;
   } finally {
     closeAll(fdsToClose);
+    lock?.release(); // done, or (undone) already removed with the state dir
   }
+}
+
+/** The first record, written when the id is claimed: enough for delete to undo whatever follows. */
+function newRecord(opts: CreateOptions, spec: Spec, bundle: string, rootfs: string, cgroupsPath: string): ContainerRecord {
+  return {
+    id: opts.id,
+    pid: 0,
+    startTime: '',
+    bundle,
+    rootfs,
+    created: new Date().toISOString(),
+    owner: '',
+    annotations: spec.annotations,
+    status: 'creating',
+    creator: selfIdentity(),
+    cgroupsPath,
+    config: spec,
+    systemdCgroup: opts.systemdCgroup,
+    notify: Boolean(process.env.NOTIFY_SOCKET),
+  };
+}
+
+/** Record the init (its pid and start time) the moment it exists. */
+function recordInit(store: StateStore, record: ContainerRecord, pid: number): void {
+  record.pid = pid;
+  record.startTime = readProcStat(pid)?.startTime ?? '';
+  store.save(record);
 }
 
 /**
@@ -201,7 +222,7 @@ function socketActivation(proc: NonNullable<Spec['process']>): number {
   return n;
 }
 
-function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean, cgroups: CgroupManager | undefined): void {
+function undoCreate(id: string, pid: number, lock: Lock | undefined, cgroups: CgroupManager | undefined): void {
   if (pid > 0) loadShim().killAndReap(pid); // the init is our child
   if (cgroups) {
     try {
@@ -210,7 +231,7 @@ function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean
       /* best effort: the error that made us undo is the one to report */
     }
   }
-  if (claimed) store.removeDir(id);
+  lock?.removeDir();
 }
 
 function openNamespace(type: string, nsPath: string): number {

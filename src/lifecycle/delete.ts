@@ -1,9 +1,14 @@
 /**
  * delete: remove everything create made (process, cgroup, state). A running or paused
  * container needs --force, which kills it first; a created one is deleted as runc does.
+ *
+ * It also finishes containers whose `create` died half-way (status "creating" in the record, its
+ * creator gone: reported as stopped): the record names the cgroup before the cgroup is made and
+ * the init as soon as it is cloned, so whatever exists is found. Concurrent deletes of one id
+ * queue on the container's lock; those that find it gone succeed with --force.
  */
 import { RuntimeError } from '../errors';
-import { StateStore, ContainerRecord } from '../state/store';
+import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state/store';
 import { isAlive, signalProcess, sleepMs } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,21 +19,36 @@ import { runHooks } from './hooks';
 import type { Spec } from '../generated/config';
 import type { Logger } from '../log';
 
+const SIGKILL = 9;
+
 export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger): void {
-  if (!store.exists(id)) {
+  validateId(id);
+  store.gc();
+  if (!store.hasDir(id)) {
     // containerd's shim deletes twice, the second time with --force: that must succeed.
     if (force) return;
     throw new RuntimeError(`container ${id} does not exist`);
   }
-  store.withLock(id, () => {
-    const rec = store.load(id);
-    const status = computeStatus(store, rec);
-    if (status === 'running' || status === 'paused') {
-      if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
-    }
-    destroy(rec, status, log);
-    store.removeDir(id);
-  });
+  try {
+    store.withLock(id, (lock) => {
+      const rec = store.tryLoad(id);
+      if (!rec) {
+        // A directory without a record: left by an older version's create; nothing runs from it.
+        if (!force) throw new RuntimeError(`container ${id} does not exist`);
+        lock.removeDir();
+        return;
+      }
+      const status = computeStatus(store, rec);
+      if (status === 'running' || status === 'paused') {
+        if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
+      }
+      destroy(rec, status, log);
+      lock.removeDir();
+    });
+  } catch (e) {
+    if (force && e instanceof ContainerGone) return; // another delete got there first
+    throw e;
+  }
 }
 
 /**
@@ -47,22 +67,22 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
   }
 }
 
-const SIGKILL = 9;
-
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
-  if (status !== 'stopped') {
-    // A pid-namespace init ignores SIGTERM without a handler: go straight to SIGKILL.
-    if (status === 'paused') cgroups.thaw();
-    signalProcess(rec.pid, rec.startTime, SIGKILL); // only our init, never a process that reused its pid
-  }
-  // Processes that outlived the init (no pid namespace) die with the container.
+  if (status === 'paused') cgroups.thaw();
+  // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
+  // SIGKILL. Whatever the status says: a half-made container's init may be alive too.
+  signalProcess(rec.pid, rec.startTime, SIGKILL);
+  // Processes that outlived the init (no pid namespace), or an init whose pid create could not
+  // record before it died, die with the container's cgroup.
   if (cgroups.exists()) {
     cgroups.killAll('SIGKILL');
   }
   for (let i = 0; i < 500 && isAlive(rec.pid, rec.startTime); i++) sleepMs(i < 50 ? 1 : 10);
   if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   destroyCgroup(cgroups, rec.id);
+  // A create that never finished ran no poststart and owes no poststop (as when create fails).
+  if (rec.status === 'creating') return;
   try {
     runHooks('poststop', (rec.config as Spec).hooks?.poststop, stateDocument(rec, 'stopped'));
   } catch (e) {

@@ -12,8 +12,9 @@ import { parseSignal } from './signals';
 
 export function killContainer(store: StateStore, id: string, signal: string | undefined, all = false): void {
   const sig = parseSignal(signal);
-  const rec = store.load(id);
+  const rec = store.load(id, { creating: true });
   const status = computeStatus(store, rec);
+  if (status === 'creating') throw new RuntimeError(`container ${id} is being created`);
   if (status === 'stopped' && !all) throw new RuntimeError('container not running');
   if (all) {
     cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).killAll(sig);

@@ -1,12 +1,15 @@
 /**
  * A container's status is computed from the kernel, never trusted from the state file: a pid
- * that is gone, a zombie, or a pid whose start time changed means the container stopped.
+ * that is gone, a zombie, or a pid whose start time changed (or is not recorded) means the
+ * container stopped. A record `create` has not finished is "creating" while that create runs,
+ * and a half-made container, "stopped", once it is gone (killed): delete cleans it up.
  */
 import * as fs from 'fs';
 import { ContainerRecord, OCI_VERSION, StateStore, Status } from '../state/store';
-import { isAlive } from '../state/proc';
+import { identityAlive, isAlive } from '../state/proc';
 
 export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
+  if (rec.status === 'creating') return identityAlive(rec.creator) ? 'creating' : 'stopped';
   if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
   if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
   try {
@@ -24,7 +27,7 @@ export function stateDocument(rec: ContainerRecord, status: Status): Record<stri
   const doc: Record<string, unknown> = {
     ociVersion: OCI_VERSION,
     id: rec.id,
-    pid: status === 'stopped' ? 0 : rec.pid,
+    pid: status === 'stopped' ? 0 : rec.pid || 0,
     status,
     bundle: rec.bundle,
     rootfs: rec.rootfs,

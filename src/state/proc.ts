@@ -33,6 +33,18 @@ export function isAlive(pid: unknown, startTime: unknown): boolean {
   return st.startTime === startTime;
 }
 
+let self: string | undefined;
+/** "pid starttime" of this process: who holds a lock, who is creating a container. */
+export function selfIdentity(): string {
+  return (self ??= `${process.pid} ${readProcStat(process.pid)?.startTime ?? ''}`);
+}
+
+/** Whether an identity written by selfIdentity() names a live process. */
+export function identityAlive(identity: string | undefined): boolean {
+  const [pid, start] = (identity ?? '').trim().split(' ');
+  return isAlive(Number(pid), start);
+}
+
 const ESRCH = 3;
 
 /**

@@ -1,11 +1,22 @@
 /**
- * Container state under --root: one directory per container, holding state.json (written
- * atomically), the exec fifo until `start`, and a lock file that serialises commands on it.
+ * Container state under --root: one directory per container, named by its id, holding
+ * state.json (written atomically), the exec fifo until `start`, and the lock that serialises the
+ * commands that change it (lock.ts).
+ *
+ * A container directory never exists without a record in it: `create` claims an id by making the
+ * directory under a temporary name with its lock held and a first record ("creating") inside,
+ * then renaming it into place (the rename is the atomic test for a duplicate id), and `delete`
+ * renames it out of the way, under the lock, before removing it. Temporary entries start with
+ * '@', which no id can contain, and carry their owner's pid and start time: those of dead owners
+ * are removed by the next create or delete (gc()).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { RuntimeError } from '../errors';
-import { isAlive, readProcStat, sleepMs } from './proc';
+import { identityAlive, isAlive, selfIdentity } from './proc';
+import { ContainerGone, Lock, LockFiles } from './lock';
+
+export { ContainerGone, Lock };
 
 export const DEFAULT_ROOT = '/run/tsruntime';
 export const OCI_VERSION = '1.2.0';
@@ -15,15 +26,19 @@ export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 /** What the runtime records about a container; `status` here is the last one it set. */
 export interface ContainerRecord {
   id: string;
+  /** The init's host pid; 0 while `create` has not cloned it yet. */
   pid: number;
-  /** /proc/PID/stat start time, to tell our init from a process that reused its pid. */
+  /** /proc/PID/stat start time, to tell our init from a process that reused its pid ('' until known). */
   startTime: string;
   bundle: string;
   rootfs: string;
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  status: 'created' | 'running';
+  /** 'creating' until `create` has finished: then the container is half-made if its creator is gone. */
+  status: 'creating' | 'created' | 'running';
+  /** "pid starttime" of the `create` that makes the container (while status is 'creating'). */
+  creator?: string;
   cgroupsPath: string;
   /** The config.json the container was created from (hooks, exec defaults). */
   config: unknown;
@@ -46,7 +61,18 @@ export function validateId(id: string | undefined): string {
   return id;
 }
 
+function isId(name: string): boolean {
+  return name.length <= MAX_ID_LENGTH && ID_PATTERN.test(name) && name !== '.' && name !== '..';
+}
+
+/** Temporary entries under --root: "@<kind>.<owner pid>.<owner start time>[.<n>]". */
+const TEMP_ENTRY = /^@(?:lock|new|del)\.(\d+)\.(\d+)(?:\.\d+)?$/;
+
+let seq = 0;
+
 export class StateStore {
+  private files: LockFiles | undefined;
+
   constructor(readonly root: string) {}
 
   dir(id: string): string {
@@ -56,89 +82,136 @@ export class StateStore {
     return path.join(this.dir(id), 'exec.fifo');
   }
 
-  /** Claim the id: the directory's creation is the atomic test for a duplicate. */
-  createDir(id: string): string {
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    const dir = this.dir(id);
-    try {
-      fs.mkdirSync(dir, { mode: 0o711 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(`container with id exists: ${id}`);
-      throw e;
-    }
-    return dir;
-  }
-
-  removeDir(id: string): void {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
-  }
-
+  /** Whether the container has a record. */
   exists(id: string): boolean {
     return fs.existsSync(path.join(this.dir(id), 'state.json'));
   }
 
-  load(id: string): ContainerRecord {
-    validateId(id);
+  /** Whether the container's directory exists (with or without a record). */
+  hasDir(id: string): boolean {
+    return fs.existsSync(this.dir(id));
+  }
+
+  /**
+   * The record. A container that a live `create` is still making is refused ("is being created")
+   * unless the caller can handle it (state, list, kill, delete): it may have no init yet (pid 0),
+   * and exec, start, pause and the like must not act on it. Once its create is gone it is a
+   * half-made container, and loads: its status is "stopped".
+   */
+  load(id: string, opts: { creating?: boolean } = {}): ContainerRecord {
+    const rec = this.tryLoad(id);
+    if (!rec) throw new RuntimeError(`container ${id} does not exist`);
+    if (rec.status === 'creating' && !opts.creating && identityAlive(rec.creator)) throw new RuntimeError(`container ${id} is being created`);
+    return rec;
+  }
+
+  /** The record, or undefined when there is none. */
+  tryLoad(id: string): ContainerRecord | undefined {
     let text: string;
     try {
       text = fs.readFileSync(path.join(this.dir(id), 'state.json'), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError(`container ${id} does not exist`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw e;
     }
     return JSON.parse(text) as ContainerRecord;
   }
 
+  /** Write the record; only the holder of the container's lock does. */
   save(rec: ContainerRecord): void {
     writeFileAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
   }
 
   list(): string[] {
     try {
-      return fs.readdirSync(this.root).filter((id) => this.exists(id)).sort();
+      return fs.readdirSync(this.root).filter((name) => isId(name) && this.exists(name)).sort();
     } catch {
       return [];
     }
   }
 
   /**
-   * Run fn while holding the container's lock. The lock is a file created with O_EXCL that
-   * names its holder; a holder that died without releasing it is detected and replaced.
+   * Claim rec.id for a new container: its directory appears, atomically, with rec in it and its
+   * lock held by us; the caller releases the lock when create is done, or removes the directory
+   * through it. Throws "container with id exists" if the id is taken.
    */
-  withLock<T>(id: string, fn: () => T): T {
-    const lock = path.join(this.dir(id), 'lock');
-    const me = `${process.pid} ${readProcStat(process.pid)?.startTime ?? ''}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+  claim(rec: ContainerRecord): Lock {
+    const dir = this.dir(rec.id);
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.gc();
+    const files = this.lockFiles();
+    const tmp = this.tempName('new');
+    fs.mkdirSync(tmp, { mode: 0o711 });
+    try {
+      files.linkInto(tmp, 'lock');
+      fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(rec), { mode: 0o600 });
       try {
-        fs.writeFileSync(lock, me, { flag: 'wx' });
-        break;
+        fs.renameSync(tmp, dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new RuntimeError(`container ${id} does not exist`);
-        if (code !== 'EEXIST') throw e;
-        const [pid, start] = readOr(lock, '').split(' ');
-        if (pid && !isAlive(Number(pid), start)) {
-          fs.rmSync(lock, { force: true });
-          continue;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
+          throw new RuntimeError(`container with id exists: ${rec.id}`);
         }
-        if (Date.now() > deadline) throw new RuntimeError(`container ${id} is locked by process ${pid}`);
-        sleepMs(5);
+        throw e;
       }
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      files.done();
+      throw e;
     }
+    return new Lock(files, dir, rec.id, () => this.tempName('del'));
+  }
+
+  /**
+   * Take the container's lock, waiting for a live holder (up to 30 s) and taking over from a dead
+   * one. Throws "container <id> does not exist" when its directory is gone.
+   */
+  lock(id: string): Lock {
+    const dir = this.dir(id);
+    if (!fs.existsSync(dir)) throw new ContainerGone(id);
+    return Lock.acquire(this.lockFiles(), dir, id, () => this.tempName('del'));
+  }
+
+  /** Run fn while holding the container's lock (see lock()); fn may remove the container through it. */
+  withLock<T>(id: string, fn: (lock: Lock) => T): T {
+    const lock = this.lock(id);
     try {
-      return fn();
+      return fn(lock);
     } finally {
-      fs.rmSync(lock, { force: true });
+      lock.release();
     }
   }
-}
 
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
+  /** Remove the temporary entries of processes that died before they could (best effort). */
+  gc(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = TEMP_ENTRY.exec(name);
+      if (!m || isAlive(Number(m[1]), m[2])) continue;
+      try {
+        fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
+      } catch {
+        /* another process is removing it too */
+      }
+    }
+  }
+
+  private lockFiles(): LockFiles {
+    if (!this.files) {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      this.files = new LockFiles(path.join(this.root, `@lock.${selfIdentity().replace(' ', '.')}`));
+    }
+    return this.files;
+  }
+
+  private tempName(kind: 'new' | 'del'): string {
+    return path.join(this.root, `@${kind}.${selfIdentity().replace(' ', '.')}.${++seq}`);
   }
 }
 

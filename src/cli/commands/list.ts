@@ -14,7 +14,7 @@ export const command: Command = {
     const store = g.store();
     const rows = store.list().flatMap((id) => {
       try {
-        const rec = store.load(id);
+        const rec = store.load(id, { creating: true });
         return [stateDocument(rec, computeStatus(store, rec))];
       } catch {
         return []; // deleted while we listed

@@ -9,7 +9,7 @@ export const command: Command = {
   flags: {},
   run(g, p) {
     const store = g.store();
-    const rec = store.load(requireId(p, 'state'));
+    const rec = store.load(requireId(p, 'state'), { creating: true });
     writeStdout(JSON.stringify(stateDocument(rec, computeStatus(store, rec)), null, 2) + '\n');
     return 0;
   },
