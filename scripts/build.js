@@ -23,8 +23,10 @@ const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
-// shim.c includes shim-config.c, which needs libseccomp-dev's header (the library is dlopen'ed).
-run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c']);
+// shim-config.c needs libseccomp-dev's header (the library is dlopen'ed); init/ is the container
+// init's op executor.
+const initSources = fs.readdirSync(path.join(ROOT, 'native', 'init')).filter((f) => f.endsWith('.c')).sort().map((f) => `native/init/${f}`);
+run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c', 'native/shim-config.c', ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.

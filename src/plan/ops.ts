@@ -42,7 +42,7 @@ export const Opcode = {
   REMOUNT_RO_ROOT: 35,
   MOUNT_SETATTR: 36,
   SET_PDEATHSIG: 37,
-  // 40-59: config fields (native/shim-config.c); 60+: exec and terminals.
+  // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,
   IOPRIO_SET: 42,
@@ -77,7 +77,7 @@ export interface Op {
 const PLAN_MAGIC = 0x54535231;
 const OP_HEADER = 8 + 4 * 8;
 
-/** Encode ops into the buffer native/shim.c executes. */
+/** Encode ops into the buffer the init (native/init/main.c) executes. */
 export function encodePlan(ops: Op[]): Buffer {
   const parts: Buffer[] = [];
   const header = Buffer.alloc(8);

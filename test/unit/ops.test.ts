@@ -1,4 +1,4 @@
-/** encodePlan: the wire format native/shim.c reads (native/plan.h). */
+/** encodePlan: the wire format the init (native/init/main.c) reads (native/plan.h). */
 import t, { Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';

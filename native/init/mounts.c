@@ -1,0 +1,255 @@
+/* Mount ops: mounts in root, masked and read-only paths, pivot_root, bind remounts, devices. */
+#include "init.h"
+
+int do_mount(const struct tsr_op *op, int root_fd, int in_root)
+{
+	const char *src = op_str_present(op, 0) ? op_str(op, 0) : NULL;
+	const char *target = op_str(op, 1);
+	const char *fstype = op_str_present(op, 2) ? op_str(op, 2) : NULL;
+	const char *data = op_str_present(op, 3) ? op_str(op, 3) : NULL;
+	char proc_path[32];
+	int fd = -1, rc, e;
+
+	if (in_root) {
+		fd = open_in_root(root_fd, target, O_PATH);
+		if (fd < 0)
+			return -1;
+		target = fd_path(proc_path, fd);
+	}
+	rc = mount(src, target, fstype, (unsigned long)op->a[0], data);
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return rc;
+}
+
+int do_mask_path(int root_fd, const char *path)
+{
+	char proc_path[32];
+	struct stat st;
+	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), rc, e;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		rc = mount("tmpfs", fd_path(proc_path, fd), "tmpfs", MS_RDONLY, "size=0k");
+	else
+		rc = mount("/dev/null", fd_path(proc_path, fd), NULL, MS_BIND, NULL);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int do_readonly_path(int root_fd, const char *path)
+{
+	char proc_path[32];
+	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), rc, e;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = mount(fd_path(proc_path, fd), fd_path(proc_path, fd), NULL, MS_BIND | MS_REC, NULL);
+	if (rc == 0) {
+		/* Reopen: the old fd names the dentry under the new bind mount. */
+		int fd2 = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
+		if (fd2 < 0) {
+			rc = -1;
+		} else {
+			rc = mount(NULL, fd_path(proc_path, fd2), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+			if (rc < 0 && errno == EPERM) {
+				/* In a user namespace the mount's nosuid/nodev/noexec are locked: keep them. */
+				struct statfs sfs;
+				if (fstatfs(fd2, &sfs) == 0)
+					rc = mount(NULL, fd_path(proc_path, fd2), NULL,
+						   MS_BIND | MS_REMOUNT | MS_RDONLY |
+							   ((unsigned long)sfs.f_flags & (ST_NOSUID | ST_NODEV | ST_NOEXEC)),
+						   NULL);
+			}
+			e = errno;
+			close(fd2);
+			errno = e;
+		}
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int do_pivot_root(int root_fd)
+{
+	int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), rc = -1, e;
+	if (old_root < 0)
+		return -1;
+	if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		goto out;
+	/*
+	 * The old root is now stacked on the new one. "." would still name the new root's mount
+	 * (the lookup of "." does not cross onto what is mounted on it): go to the old root itself
+	 * before making it rslave (so the unmount does not propagate to the host), or the rslave
+	 * would hit the container's mounts and turn its shared ones private.
+	 */
+	if (fchdir(old_root) < 0)
+		goto out;
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		goto out;
+	if (umount2(".", MNT_DETACH) < 0)
+		goto out;
+	rc = chdir("/");
+out:
+	e = errno;
+	close(old_root);
+	errno = e;
+	return rc;
+}
+
+int do_move_root(int root_fd)
+{
+	if (fchdir(root_fd) < 0)
+		return -1;
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+		return -1;
+	if (chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* Statfs f_flags that differ from the MS_* flag of the same meaning. */
+#ifndef ST_RELATIME
+#define ST_RELATIME 4096
+#endif
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000
+#endif
+
+/* Per-mount flags that a less privileged mount namespace cannot change (runc: mntLockFlags). */
+#define TSR_LOCK_FLAGS (MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+#define TSR_ATIME_FLAGS (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)
+
+static unsigned long statfs_to_ms(unsigned long f)
+{
+	unsigned long ms = 0;
+	if (f & ST_RDONLY)
+		ms |= MS_RDONLY;
+	if (f & ST_NOSUID)
+		ms |= MS_NOSUID;
+	if (f & ST_NODEV)
+		ms |= MS_NODEV;
+	if (f & ST_NOEXEC)
+		ms |= MS_NOEXEC;
+	if (f & ST_NOATIME)
+		ms |= MS_NOATIME;
+	if (f & ST_NODIRATIME)
+		ms |= MS_NODIRATIME;
+	if (f & ST_RELATIME)
+		ms |= MS_RELATIME;
+	if (f & ST_NOSYMFOLLOW)
+		ms |= MS_NOSYMFOLLOW;
+	return ms;
+}
+
+/*
+ * TSR_OP_BIND_REMOUNT: apply mount flags to a bind mount (which ignores them on the first
+ * MS_BIND). As runc does: first exactly the requested flags; when that is refused (EPERM: the
+ * mount has flags locked by a more privileged mount namespace), the locked flags the mount
+ * already has are kept, unless the user explicitly asked to clear one of them.
+ */
+int do_bind_remount(const struct tsr_op *op, int root_fd)
+{
+	unsigned long flags = (unsigned long)op->a[0] | MS_BIND | MS_REMOUNT;
+	unsigned long cleared = (unsigned long)op->a[1];
+	char proc_path[32];
+	struct statfs st;
+	unsigned long have;
+	int fd = open_in_root(root_fd, op_str(op, 0), O_PATH), rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+	if (rc < 0 && errno == EPERM && fstatfs(fd, &st) == 0) {
+		have = statfs_to_ms((unsigned long)st.f_flags);
+		if ((have & cleared & TSR_LOCK_FLAGS) ||
+		    ((flags & TSR_ATIME_FLAGS) && (flags & TSR_ATIME_FLAGS) != (have & TSR_ATIME_FLAGS))) {
+			errno = EPERM;
+		} else {
+			flags |= have & TSR_LOCK_FLAGS;
+			rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+		}
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/*
+ * TSR_OP_PARENT_MOUNT_PROPAGATION: set propagation on the mount that holds path (walking up
+ * until mount(2) stops saying EINVAL, "not a mount point"). pivot_root refuses a shared parent.
+ */
+int do_parent_mount_propagation(const struct tsr_op *op)
+{
+	char buf[4096];
+	size_t len = strlen(op_str(op, 0));
+	if (len == 0 || len >= sizeof buf) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(buf, op_str(op, 0), len + 1);
+	for (;;) {
+		char *slash;
+		if (mount(NULL, buf, NULL, (unsigned long)op->a[0], NULL) == 0)
+			return 0;
+		if (errno != EINVAL || strcmp(buf, "/") == 0)
+			return -1;
+		slash = strrchr(buf, '/');
+		if (slash == buf)
+			buf[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			return -1;
+	}
+}
+
+/* TSR_OP_DEVICE_IN_ROOT: a device node that must end up exactly as asked. */
+int do_device_in_root(const struct tsr_op *op, int root_fd)
+{
+	char base[256], proc_path[32];
+	mode_t mode = (mode_t)op->a[0];
+	dev_t dev = (dev_t)op->a[1];
+	struct stat st;
+	int dir = parent_in_root(root_fd, op_str(op, 0), base, sizeof base), real, rc, e;
+
+	if (dir < 0)
+		return -1;
+	real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(dir);
+	if (real < 0)
+		return -1;
+	if (fstatat(real, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* runtime-spec: a file that does not match the requested device is an error. */
+		if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || (!S_ISFIFO(mode) && st.st_rdev != dev)) {
+			close(real);
+			errno = EEXIST;
+			return -1;
+		}
+		rc = 0;
+	} else if (errno == ENOENT) {
+		rc = mknodat(real, base, mode, dev);
+	} else {
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = fchownat(real, base, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW);
+	if (rc == 0)
+		rc = fchmodat(real, base, mode & 07777, 0);
+	e = errno;
+	close(real);
+	errno = e;
+	return rc;
+}
