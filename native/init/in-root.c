@@ -117,11 +117,10 @@ int parent_in_root(int root_fd, const char *path, char *base_out, size_t base_si
  */
 int open_parent_dir_in_root(int root_fd, const char *path, char *base, size_t base_size)
 {
-	char proc_path[32];
 	int dir = parent_in_root(root_fd, path, base, base_size), real, e;
 	if (dir < 0)
 		return -1;
-	real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	real = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	e = errno;
 	close(dir);
 	errno = e;

@@ -2,9 +2,9 @@
  * The container init's side of the shim: the op executor that runs a launch plan (plan.h) in
  * the cloned process, and the helpers it shares between its files.
  *
- * Rules for this code (see NOTES in native/shim.c): it runs in a copy of a multithreaded Node
- * process, so between clone() and execve() it may use only raw syscalls and thin syscall
- * wrappers: no malloc, no stdio, no locale, no setxid wrappers.
+ * tsr-init is a static program of its own (main.c says why). util.c is also linked into the
+ * shim, whose clone of Node runs it before exec'ing tsr-init: there only raw syscalls and thin
+ * wrappers are safe (no malloc, no stdio, no setxid wrappers), so util.c keeps to those.
  */
 #ifndef TSR_INIT_H
 #define TSR_INIT_H
@@ -54,26 +54,28 @@ struct exec_arrays {
 	char **envp;
 };
 
-/* Everything the child reads, built by the parent. */
+/* The plan as tsr-init indexed it. */
 struct child_ctx {
 	const struct tsr_op **ops;
 	uint32_t op_count;
-	struct exec_arrays *execs; /* per op index, only for TSR_OP_EXEC */
-	int sync_fd;               /* the child's end */
-	int parent_sync_fd;        /* the parent's end: closed first thing in the child */
+	struct exec_arrays *execs; /* per op index, only for EXEC and RUN_HOOK */
+	int sync_fd;
 };
 
 /* util.c */
 const char *op_str(const struct tsr_op *op, int i);
 int op_str_present(const struct tsr_op *op, int i);
 size_t fmt_uint(char *out, unsigned long v);
-const char *fd_path(char *buf, int fd);
 int send_msg(int fd, int kind, int op, int err);
 int wait_byte(int fd);
 void write_all(int fd, const char *p, size_t n);
 ssize_t send_with_fd(int sock, const void *buf, size_t len, int fd);
 ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd);
 int send_fd_msg(int sock, int kind, int op, int fd);
+int cloexec_walk(int dir, int from);
+int mark_cloexec_from(int from);
+void reset_signals(void);
+void unblock_all_signals(void);
 
 /* in-root.c */
 int open_in_root(int root_fd, const char *path, int flags);
@@ -92,18 +94,22 @@ int do_parent_mount_propagation(const struct tsr_op *op);
 int do_device_in_root(const struct tsr_op *op, int root_fd);
 
 /* process.c */
-int do_write_file(const char *path, const char *contents);
 int do_capset(uint64_t eff, uint64_t perm, uint64_t inh);
-void reset_signals(void);
-void unblock_all_signals(void);
-int cloexec_from(int from);
+int close_fds_from(int from);
+int do_chdir_in_root(int root_fd, const char *path);
 int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *path);
 void do_run_hook(const struct tsr_op *op, const struct exec_arrays *ex);
-int do_setup_pty(int sync_fd, int op_index, int bind_console);
+int do_setup_pty(int root_fd, int sync_fd, int op_index, int bind_console);
 int do_loopback_up(void);
 int tsr_config_op(const struct tsr_op *op, int root_fd);
 
-/* main.c */
-int child_main(void *arg);
+/* procfs.c */
+int procfs_init(void);
+int proc_open(const char *rel, int flags);
+int proc_write(const char *rel, const char *contents);
+int reopen_fd(int fd, int flags);
+int mount_fds(int src_fd, const char *src, int target_fd, const char *fstype, unsigned long flags, const void *data);
+int devnull_for(int root_fd);
+int on_procfs(int fd);
 
 #endif

@@ -1,32 +1,39 @@
 /* Mount ops: mounts in root, masked and read-only paths, pivot_root, bind remounts, devices. */
 #include "init.h"
 
+/*
+ * MOUNT (a0 flags; target a plain path: / before or after pivot_root) and MOUNT_IN_ROOT (target
+ * resolved inside the root). MOUNT_IN_ROOT's a2 = 1: the resolved target must not be on a
+ * procfs (a destination that reaches /proc through a symlink; EXDEV).
+ */
 int do_mount(const struct tsr_op *op, int root_fd, int in_root)
 {
 	const char *src = op_str_present(op, 0) ? op_str(op, 0) : NULL;
 	const char *target = op_str(op, 1);
 	const char *fstype = op_str_present(op, 2) ? op_str(op, 2) : NULL;
 	const char *data = op_str_present(op, 3) ? op_str(op, 3) : NULL;
-	char proc_path[32];
-	int fd = -1, rc, e;
+	int fd, rc, e;
 
-	if (in_root) {
-		fd = open_in_root(root_fd, target, O_PATH);
-		if (fd < 0)
-			return -1;
-		target = fd_path(proc_path, fd);
-	}
-	rc = mount(src, target, fstype, (unsigned long)op->a[0], data);
-	e = errno;
-	if (fd >= 0)
+	if (!in_root)
+		return mount(src, target, fstype, (unsigned long)op->a[0], data);
+	fd = open_in_root(root_fd, target, O_PATH);
+	if (fd < 0)
+		return -1;
+	if (op->a[2] && on_procfs(fd)) {
 		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	rc = mount_fds(-1, src, fd, fstype, (unsigned long)op->a[0], data);
+	e = errno;
+	close(fd);
 	errno = e;
 	return rc;
 }
 
+/* A masked path: a verified /dev/null over a file, an empty read-only tmpfs over a directory. */
 int do_mask_path(int root_fd, const char *path)
 {
-	char proc_path[32];
 	struct stat st;
 	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), rc, e;
 	if (fd < 0)
@@ -37,46 +44,49 @@ int do_mask_path(int root_fd, const char *path)
 		errno = e;
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode))
-		rc = mount("tmpfs", fd_path(proc_path, fd), "tmpfs", MS_RDONLY, "size=0k");
-	else
-		rc = mount("/dev/null", fd_path(proc_path, fd), NULL, MS_BIND, NULL);
+	if (S_ISDIR(st.st_mode)) {
+		rc = mount_fds(-1, "tmpfs", fd, "tmpfs", MS_RDONLY, "size=0k");
+	} else {
+		int null = devnull_for(root_fd);
+		rc = null < 0 ? -1 : mount_fds(null, NULL, fd, NULL, MS_BIND, NULL);
+		e = errno;
+		if (null >= 0)
+			close(null);
+		errno = e;
+	}
 	e = errno;
 	close(fd);
 	errno = e;
 	return rc;
 }
 
+/*
+ * A read-only path: bound onto itself, then made read-only with everything mounted under it
+ * (mount_setattr AT_RECURSIVE: a submount must not stay writable). mount_setattr only adds
+ * MOUNT_ATTR_RDONLY, so flags locked by a more privileged mount namespace are left as they are.
+ */
 int do_readonly_path(int root_fd, const char *path)
 {
-	char proc_path[32];
-	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), rc, e;
+	struct mount_attr attr;
+	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), fd2, rc, e;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	rc = mount(fd_path(proc_path, fd), fd_path(proc_path, fd), NULL, MS_BIND | MS_REC, NULL);
-	if (rc == 0) {
-		/* Reopen: the old fd names the dentry under the new bind mount. */
-		int fd2 = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
-		if (fd2 < 0) {
-			rc = -1;
-		} else {
-			rc = mount(NULL, fd_path(proc_path, fd2), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
-			if (rc < 0 && errno == EPERM) {
-				/* In a user namespace the mount's nosuid/nodev/noexec are locked: keep them. */
-				struct statfs sfs;
-				if (fstatfs(fd2, &sfs) == 0)
-					rc = mount(NULL, fd_path(proc_path, fd2), NULL,
-						   MS_BIND | MS_REMOUNT | MS_RDONLY |
-							   ((unsigned long)sfs.f_flags & (ST_NOSUID | ST_NODEV | ST_NOEXEC)),
-						   NULL);
-			}
-			e = errno;
-			close(fd2);
-			errno = e;
-		}
-	}
+	rc = mount_fds(fd, NULL, fd, NULL, MS_BIND | MS_REC, NULL);
 	e = errno;
 	close(fd);
+	if (rc < 0) {
+		errno = e;
+		return -1;
+	}
+	/* Reopen: the old fd names the dentry under the new bind mount. */
+	fd2 = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
+	if (fd2 < 0)
+		return -1;
+	memset(&attr, 0, sizeof attr);
+	attr.attr_set = MOUNT_ATTR_RDONLY;
+	rc = (int)syscall(SYS_mount_setattr, fd2, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+	e = errno;
+	close(fd2);
 	errno = e;
 	return rc;
 }
@@ -163,14 +173,13 @@ int do_bind_remount(const struct tsr_op *op, int root_fd)
 {
 	unsigned long flags = (unsigned long)op->a[0] | MS_BIND | MS_REMOUNT;
 	unsigned long cleared = (unsigned long)op->a[1];
-	char proc_path[32];
 	struct statfs st;
 	unsigned long have;
 	int fd = open_in_root(root_fd, op_str(op, 0), O_PATH), rc, e;
 
 	if (fd < 0)
 		return -1;
-	rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+	rc = mount_fds(-1, NULL, fd, NULL, flags, NULL);
 	if (rc < 0 && errno == EPERM && fstatfs(fd, &st) == 0) {
 		have = statfs_to_ms((unsigned long)st.f_flags);
 		if ((have & cleared & TSR_LOCK_FLAGS) ||
@@ -178,7 +187,7 @@ int do_bind_remount(const struct tsr_op *op, int root_fd)
 			errno = EPERM;
 		} else {
 			flags |= have & TSR_LOCK_FLAGS;
-			rc = mount(NULL, fd_path(proc_path, fd), NULL, flags, NULL);
+			rc = mount_fds(-1, NULL, fd, NULL, flags, NULL);
 		}
 	}
 	e = errno;
@@ -219,7 +228,7 @@ int do_parent_mount_propagation(const struct tsr_op *op)
 /* TSR_OP_DEVICE_IN_ROOT: a device node that must end up exactly as asked. */
 int do_device_in_root(const struct tsr_op *op, int root_fd)
 {
-	char base[256], proc_path[32];
+	char base[256];
 	mode_t mode = (mode_t)op->a[0];
 	dev_t dev = (dev_t)op->a[1];
 	struct stat st;
@@ -227,7 +236,7 @@ int do_device_in_root(const struct tsr_op *op, int root_fd)
 
 	if (dir < 0)
 		return -1;
-	real = open(fd_path(proc_path, dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	real = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(dir);
 	if (real < 0)
 		return -1;

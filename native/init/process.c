@@ -1,27 +1,6 @@
 /* Process ops: files, capabilities, signals, fds, exec, startContainer hooks, the terminal, config fields. */
 #include "init.h"
 
-int do_write_file(const char *path, const char *contents)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	size_t len = strlen(contents), off = 0;
-	if (fd < 0)
-		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, contents + off, len - off);
-		if (n < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	return close(fd);
-}
-
 int do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -35,65 +14,45 @@ int do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
-void reset_signals(void)
+/* Close every fd from `from` on (close_range, or the /proc walk when a seccomp profile refuses it). */
+int close_fds_from(int from)
 {
-	struct {
-		void *handler;
-		unsigned long flags;
-		void *restorer;
-		uint64_t mask;
-	} sa;
-	int sig;
-	memset(&sa, 0, sizeof sa);
-	sa.handler = SIG_DFL;
-	for (sig = 1; sig < 65; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		syscall(SYS_rt_sigaction, sig, &sa, NULL, 8);
-	}
-}
-
-void unblock_all_signals(void)
-{
-	uint64_t empty = 0;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
+	int dir;
+	if (syscall(SYS_close_range, from, ~0U, 0) == 0)
+		return 0;
+	dir = proc_open("self/fd", O_RDONLY | O_DIRECTORY);
+	if (dir < 0 || cloexec_walk(dir, from) < 0)
+		return -1;
+	/* Marked close-on-exec: the execve that follows closes them. */
+	return 0;
 }
 
 /*
- * close_range(from, ~0, CLOSE_RANGE_CLOEXEC) without close_range: a seccomp profile older than
- * the syscall (Docker's before 20.10, runtime-tools' generator) makes it fail with its default
- * errno. Walk /proc/self/fd with getdents64 instead (no libc allocation).
+ * cwd, resolved inside the root (no magic link such as /proc/self/fd/N, no symlink out of it),
+ * entered by fd, and checked to be reachable from the root (the CVE-2024-21626 class: a cwd
+ * outside the root would let the process walk to the host's / with "..").
  */
-int cloexec_from(int from)
+int do_chdir_in_root(int root_fd, const char *path)
 {
-	char buf[2048];
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static char buf[4096];
 	long n;
-	if (dir < 0)
+	int fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY), rc, e;
+	if (fd < 0)
 		return -1;
-	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-		long off = 0;
-		while (off < n) {
-			struct {
-				uint64_t ino;
-				int64_t off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (void *)(buf + off);
-			int fd = 0;
-			const char *c = d->name;
-			if (*c >= '0' && *c <= '9') {
-				while (*c >= '0' && *c <= '9')
-					fd = fd * 10 + (*c++ - '0');
-				if (fd >= from && fd != dir)
-					fcntl(fd, F_SETFD, FD_CLOEXEC);
-			}
-			off += d->reclen;
-		}
+	rc = fchdir(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	if (rc < 0)
+		return -1;
+	n = syscall(SYS_getcwd, buf, sizeof buf);
+	if (n < 0 && errno == ERANGE)
+		return 0; /* deeper than 4 KiB, but the kernel found a path */
+	if (n < 0 || buf[0] != '/') {
+		errno = EXDEV;
+		return -1;
 	}
-	close(dir);
-	return n < 0 ? -1 : 0;
+	return 0;
 }
 
 int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *path)
@@ -103,8 +62,11 @@ int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *p
 	for (fd = 0; fd < 3 + keep; fd++)
 		fcntl(fd, F_SETFD, 0);
 	/* Nothing else of the runtime's may cross into the container. */
-	if (syscall(SYS_close_range, 3 + keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0 && cloexec_from(3 + keep) < 0)
-		return -1;
+	if (syscall(SYS_close_range, 3 + keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		int dir = proc_open("self/fd", O_RDONLY | O_DIRECTORY);
+		if (dir < 0 || cloexec_walk(dir, 3 + keep) < 0)
+			return -1;
+	}
 	unblock_all_signals();
 	execve(path, ex->argv, ex->envp);
 	return -1;
@@ -131,7 +93,9 @@ void do_run_hook(const struct tsr_op *op, const struct exec_arrays *ex)
 	if (child < 0)
 		goto fail;
 	if (child == 0) {
-		if (dup3(p[0], 0, 0) < 0)
+		/* The hook gets the state on stdin and our stdio, nothing else: not the fds the
+		 * container is given (--preserve-fds), nor any of ours. */
+		if (dup3(p[0], 0, 0) < 0 || close_fds_from(3) < 0)
 			_exit(127);
 		unblock_all_signals();
 		execve(path, ex->argv, ex->envp);
@@ -159,56 +123,82 @@ fail:
 
 
 /*
+ * /dev/console for the pty slave to be bound on, opened inside the root without following a
+ * symlink: an image's /dev/console symlink is replaced by an empty file, so the bind cannot be
+ * sent elsewhere (onto a file of the image, or a procfs file such as /proc/self/attr/exec).
+ */
+static int console_target(int root_fd)
+{
+	char base[256];
+	struct stat st;
+	int dir = open_parent_dir_in_root(root_fd, "/dev/console", base, sizeof base), fd, e;
+	if (dir < 0)
+		return -1;
+	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		unlinkat(dir, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+	fd = openat(dir, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		fd = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	e = errno;
+	close(dir);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)))) {
+		close(fd);
+		e = EEXIST;
+		fd = -1;
+	}
+	errno = e;
+	return fd;
+}
+
+/*
  * A pty from the container's own devpts: the slave becomes our controlling terminal and stdio
  * (and /dev/console), the master goes to the runtime, which proxies it or hands it to the
- * client's --console-socket.
+ * client's --console-socket. Both ends are found from the root by fd (TIOCGPTPEER for the
+ * slave), never by a path the container could have replaced.
  */
-int do_setup_pty(int sync_fd, int op_index, int bind_console)
+int do_setup_pty(int root_fd, int sync_fd, int op_index, int bind_console)
 {
-	char slave_path[40] = "/dev/pts/";
-	unsigned int n = 0;
-	int unlock = 0, master, slave, fd;
+	int unlock = 0, master, slave = -1, fd, e;
 
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	master = open_in_root(root_fd, "/dev/ptmx", O_RDWR | O_NOCTTY);
 	if (master < 0)
 		return -1;
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		goto fail;
-	fmt_uint(slave_path + 9, n);
-	slave = open(slave_path, O_RDWR | O_NOCTTY);
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		goto fail;
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		goto fail_slave;
+		goto fail;
 	for (fd = 0; fd < 3; fd++)
 		if (dup3(slave, fd, 0) < 0)
-			goto fail_slave;
+			goto fail;
 	if (bind_console) {
-		fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-		if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
-			goto fail_slave;
+		int target = console_target(root_fd), rc;
+		if (target < 0)
+			goto fail;
+		rc = mount_fds(slave, NULL, target, NULL, MS_BIND, NULL);
+		e = errno;
+		close(target);
+		errno = e;
+		if (rc < 0)
+			goto fail;
 	}
 	if (slave > 2)
 		close(slave);
+	slave = -1;
 	if (send_fd_msg(sync_fd, TSR_MSG_FD, op_index, master) < 0)
 		goto fail;
 	close(master);
 	return 0;
-fail_slave:
-	{
-		int e = errno;
-		if (slave > 2)
-			close(slave);
-		errno = e;
-	}
 fail:
-	{
-		int e = errno;
-		close(master);
-		errno = e;
-	}
+	e = errno;
+	if (slave > 2)
+		close(slave);
+	close(master);
+	errno = e;
 	return -1;
 }
 

@@ -29,14 +29,6 @@ size_t fmt_uint(char *out, unsigned long v)
 	return n;
 }
 
-/* "/proc/self/fd/N" for an fd, into buf (at least 32 bytes). */
-const char *fd_path(char *buf, int fd)
-{
-	memcpy(buf, "/proc/self/fd/", 14);
-	fmt_uint(buf + 14, (unsigned long)fd);
-	return buf;
-}
-
 int send_msg(int fd, int kind, int op, int err)
 {
 	struct tsr_msg m = { kind, op, err, 0 };
@@ -126,4 +118,78 @@ int send_fd_msg(int sock, int kind, int op, int fd)
 {
 	struct tsr_msg m = { kind, op, 0, 0 };
 	return send_with_fd(sock, &m, sizeof m, fd) == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/*
+ * close_range(from, ~0, CLOSE_RANGE_CLOEXEC) without close_range: a seccomp profile older than
+ * the syscall (Docker's before 20.10, runtime-tools' generator) makes it fail with its default
+ * errno. Walks dir, an open /proc/self/fd the caller trusts, with getdents64 (no allocation);
+ * closes dir.
+ */
+int cloexec_walk(int dir, int from)
+{
+	char buf[2048];
+	long n;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		long off = 0;
+		while (off < n) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			int fd = 0;
+			const char *c = d->name;
+			if (*c >= '0' && *c <= '9') {
+				while (*c >= '0' && *c <= '9')
+					fd = fd * 10 + (*c++ - '0');
+				if (fd >= from && fd != dir)
+					fcntl(fd, F_SETFD, FD_CLOEXEC);
+			}
+			off += d->reclen;
+		}
+	}
+	close(dir);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Mark every fd from `from` on close-on-exec, walking /proc/self/fd by path when close_range is
+ * refused: only for callers whose / and /proc are still the host's (the runtime's clone before
+ * it execs tsr-init, a host-side hook).
+ */
+int mark_cloexec_from(int from)
+{
+	int dir;
+	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return dir < 0 ? -1 : cloexec_walk(dir, from);
+}
+
+/* Every signal back to its default action (Node installed handlers; SIG_IGN survives exec). */
+void reset_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} sa;
+	int sig;
+	memset(&sa, 0, sizeof sa);
+	sa.handler = SIG_DFL;
+	for (sig = 1; sig < 65; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		syscall(SYS_rt_sigaction, sig, &sa, NULL, 8);
+	}
+}
+
+void unblock_all_signals(void)
+{
+	uint64_t empty = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
 }

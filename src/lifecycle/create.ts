@@ -11,7 +11,7 @@ import type { Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
-import { encodePlan } from '../plan/ops';
+import { encodePlan, fdsUsedBy } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { loadConfigShim } from '../native/config-shim';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
@@ -122,7 +122,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     plan.ops.unshift(...join.ops);
     const [parentFd, childFd] = shim.socketpair();
     fdsToClose.push(parentFd);
-    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd);
+    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd, fdsUsedBy(plan.ops));
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
     pid = spawned;

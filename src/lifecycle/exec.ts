@@ -11,7 +11,7 @@ import { RuntimeError, errnoName } from '../errors';
 import { StateStore, writeFileAtomic } from '../state/store';
 import { computeStatus } from './status';
 import { buildExecPlan, EXEC_JOIN_ORDER } from '../plan/build-exec-plan';
-import { encodePlan } from '../plan/ops';
+import { encodePlan, fdsUsedBy } from '../plan/ops';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
@@ -134,7 +134,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     }
     const [parentFd, childFd] = shim.socketpair();
     fds.push(parentFd);
-    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1);
+    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1, fdsUsedBy(ops));
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
     helper = spawned;

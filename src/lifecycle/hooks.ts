@@ -2,6 +2,7 @@
 import type { spawnSync as SpawnSync } from 'child_process';
 import { RuntimeError } from '../errors';
 import type { Hook } from '../generated/config';
+import { initPath } from '../native/paths';
 
 export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 
@@ -11,8 +12,9 @@ export function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, sta
   const { spawnSync } = require('child_process') as { spawnSync: typeof SpawnSync };
   hooks.forEach((hook, i) => {
     const args = hook.args && hook.args.length ? hook.args : [hook.path];
-    const res = spawnSync(hook.path, args.slice(1), {
-      argv0: args[0],
+    // Through tsr-init, which closes every fd but stdio before exec'ing the hook: whatever our
+    // caller left open (not close-on-exec) must not reach it, and Node cannot close them.
+    const res = spawnSync(initPath(), ['hook', hook.path, ...args], {
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       input: JSON.stringify(state),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -30,7 +30,7 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
       case MSG_READY:
         return;
       case MSG_ERROR:
-        throw new RuntimeError(`${what}: ${describeFailure(ops[msg.op], msg.err)}`);
+        throw new RuntimeError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err)}`);
       case MSG_SYNC:
         h.sync?.(ops[msg.op]?.tag);
         if (shim.writeByte(parentFd) < 0) throw new RuntimeError(`${what} exited during setup`);
@@ -57,10 +57,25 @@ const ERRNO_TEXT: Record<string, string> = {
   EEXIST: 'file exists',
   ELOOP: 'too many levels of symbolic links',
   EXDEV: 'path escapes the container root',
+  ENOTSUP: 'operation not supported',
   ENODEV: 'no such device',
   ENOSPC: 'no space left on device',
   EROFS: 'read-only file system',
 };
+
+/** The steps before the first op (native/plan.h TSR_STEP_*), and what to do about each. */
+const START_STEPS: Record<number, string> = {
+  [-1]: 'start tsr-init (native/build/tsr-init; run `npm run build`)',
+  [-2]: 'become root in the new user namespace (linux.uidMappings and gidMappings must map 0)',
+  [-3]: 'read the launch plan',
+  [-4]: 'open /proc (it must be a procfs mounted on /proc)',
+};
+
+export function describeStartFailure(step: number, errno: number): string {
+  const name = errnoName(errno);
+  const text = ERRNO_TEXT[name];
+  return `${START_STEPS[step] ?? `start-up step ${step}`}: ${name}${text ? ` (${text})` : ''}`;
+}
 
 /** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
 export function describeFailure(op: Op | undefined, errno: number): string {
@@ -73,5 +88,7 @@ export function describeFailure(op: Op | undefined, errno: number): string {
     }
     return `exec "${arg0}": ${text ?? name}`;
   }
+  if (op?.op === 'MOUNT_IN_ROOT' && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
+  if (op?.op === 'CHDIR' && name === 'EXDEV') return `${op.what}: the directory is outside the container's root`;
   return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
 }

@@ -11,14 +11,13 @@ export const Opcode = {
   MOUNT_IN_ROOT: 4,
   MKDIR_IN_ROOT: 5,
   MKFILE_IN_ROOT: 6,
-  MKNOD_IN_ROOT: 7,
   SYMLINK_IN_ROOT: 8,
   OPEN_ROOT: 9,
   PIVOT_ROOT: 10,
   MOVE_ROOT: 11,
   SETHOSTNAME: 12,
   SETDOMAINNAME: 13,
-  WRITE_FILE: 14,
+  WRITE_PROC: 14,
   SETRLIMIT: 15,
   PRCTL: 16,
   CAP_BOUNDING: 17,
@@ -39,9 +38,7 @@ export const Opcode = {
   MASK_PATH: 32,
   READONLY_PATH: 33,
   CLOSE: 34,
-  REMOUNT_RO_ROOT: 35,
   MOUNT_SETATTR: 36,
-  SET_PDEATHSIG: 37,
   // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,
@@ -76,6 +73,19 @@ export interface Op {
 
 const PLAN_MAGIC = 0x54535231;
 const OP_HEADER = 8 + 4 * 8;
+
+/**
+ * The fds of ours a plan uses (namespaces to join, cgroup files, the exec fifo, --preserve-fds):
+ * the only ones, besides stdio and the sync socket, that reach tsr-init (the shim closes the rest).
+ */
+export function fdsUsedBy(ops: readonly Op[]): number[] {
+  const fds = new Set<number>();
+  for (const op of ops) {
+    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE') fds.add(Number(op.a?.[0]));
+    if (op.op === 'EXEC') for (let fd = 3; fd < 3 + Number(op.a?.[2] ?? 0); fd++) fds.add(fd);
+  }
+  return [...fds].filter((fd) => fd >= 0).sort((a, b) => a - b);
+}
 
 /** Encode ops into the buffer the init (native/init/main.c) executes. */
 export function encodePlan(ops: Op[]): Buffer {

@@ -40,7 +40,7 @@ export interface ProcessOpsOptions {
 /** Everything from rlimits to no_new_privs, in the order the kernel's rules need. */
 export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions): void {
   if (proc.oomScoreAdj !== undefined) {
-    ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], what: `set oomScoreAdj ${proc.oomScoreAdj}` });
+    ops.push({ op: 'WRITE_PROC', strs: ['self/oom_score_adj', String(proc.oomScoreAdj)], what: `set oomScoreAdj ${proc.oomScoreAdj}` });
   }
   for (const rl of proc.rlimits ?? []) {
     const res = RLIMITS[rl.type];
