@@ -115,6 +115,26 @@ t.test('devices: a denied device cannot be opened, an allowed one and the defaul
   t.same(leftovers(sb, id, bundle), [], 'nothing left behind');
 });
 
+t.test('devices (v1): devices.list keeps the order the config gives its rules in', { skip: v2 ? 'no devices.list on cgroup v2 (an eBPF program instead)' : false }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(
+    ['sleep', '30'],
+    withResources({
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+        { allow: true, type: 'b', major: 8, minor: 0, access: 'r' },
+        { allow: true, type: 'c', major: 4, access: 'rw' },
+      ],
+    }),
+  );
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const list = read(dirOf(id, 'devices'), 'devices.list').split('\n');
+  t.same(list.slice(0, 3), ['c 10:229 rwm', 'b 8:0 r', 'c 4:* rw'], 'the config\'s rules first, in its order (runtime-tools linux_cgroups_devices)');
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
+
 t.test('cpu quota enforced; events --stats, ps --format json, update, pause/resume on a live container', async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
