@@ -132,7 +132,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, pid);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
-    const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });
+    // runtime.md: "created" once the environment exists (lifecycle step 2), which is before the
+    // prestart, createRuntime and createContainer hooks (steps 3-5); crun does the same.
+    const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'created', pid, bundle, annotations: spec.annotations ?? {} });
     driveChannel(shim, parentFd, plan.ops, 'container init', {
       sync(tag) {
         if (tag === 'userns') {
