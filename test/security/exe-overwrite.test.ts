@@ -164,6 +164,15 @@ function loaderDone(a: Attack): boolean {
   return lines.some((l) => /stage=2 /.test(l)) || lines.some((l) => /stage=1 .* next=none/.test(l)) || lines.some((l) => /kind=none/.test(l));
 }
 
+/** The container's status, or 'gone' once it no longer exists (a failed run removes it). */
+function statusOf(sb: Sandbox, id: string): string {
+  try {
+    return sb.state(id).status;
+  } catch {
+    return 'gone';
+  }
+}
+
 function field(line: string, name: string): string | undefined {
   return new RegExp(` ${name}=(\\S+)`).exec(line)?.[1];
 }
@@ -194,7 +203,7 @@ t.test('run: the init execs a #!/proc/self/exe script', { skip }, async (t) => {
   const r = a.tsr(['run', '--detach', '--bundle', bundle, id]);
   t.comment(`run --detach: exit ${r.status} ${r.stderr.trim()}`);
   // The loader, as the container's pid 1, stays until its helper is done; then the container stops.
-  waitFor(() => loaderDone(a) || a.sb.state(id).status === 'stopped');
+  waitFor(() => loaderDone(a) || ['stopped', 'gone'].includes(statusOf(a.sb, id)));
   waitFor(() => loaderDone(a), 2000);
   checkHost(t, a, 'run');
 });
@@ -235,7 +244,7 @@ t.test('startContainer hook: the init runs a #!/proc/self/exe script as a hook',
   const r = a.tsr(['run', '--detach', '--bundle', bundle, id]);
   t.comment(`run --detach: exit ${r.status} ${r.stderr.trim()}`);
   // After the hooks, the user process says so (or the init gave up and the container stopped).
-  waitFor(() => /user-process-started/.test(fs.readFileSync(a.out, 'utf8')) || a.sb.state(id).status === 'stopped');
+  waitFor(() => /user-process-started/.test(fs.readFileSync(a.out, 'utf8')) || ['stopped', 'gone'].includes(statusOf(a.sb, id)));
   if (reports(a).length) waitFor(() => loaderDone(a));
   checkHost(t, a, 'startContainer hook');
 });
