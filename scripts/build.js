@@ -33,3 +33,9 @@ run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);
+// Security tests (test/security): run inside a busybox rootfs, so static.
+run(cc, [...cflags, '-static', '-o', path.join(out, 'fd-report'), 'test/fixtures/fd-report.c']);
+// A fake ELF interpreter for the exe-overwrite test: a static PIE without libc, which the kernel
+// maps at a free address when a dynamically linked host binary names it as its interpreter.
+run(cc, [...cflags, '-static-pie', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
+  '-o', path.join(out, 'evil-ldso'), 'test/fixtures/evil-ldso.c']);
