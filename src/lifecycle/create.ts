@@ -25,6 +25,7 @@ import { runHooks } from './hooks';
 import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
+import { checkPreservedFds } from './preserve-fds';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
 import { destroyCgroup } from './delete';
@@ -57,6 +58,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
+  checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
   if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');

@@ -17,6 +17,7 @@ import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
+import { checkPreservedFds } from './preserve-fds';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
@@ -80,6 +81,7 @@ export function execProcess(base: Process | undefined, o: ExecOptions): Process 
 }
 
 export async function execInContainer(store: StateStore, o: ExecOptions, log: Logger): Promise<number> {
+  checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
   const rec = store.load(o.id);
   const status = computeStatus(store, rec);
   if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
