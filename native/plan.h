@@ -47,7 +47,7 @@ enum tsr_opcode {
 	TSR_OP_SETRESUID = 20,     /* a0 uid */
 	TSR_OP_CAPSET = 21,        /* a0 effective, a1 permitted, a2 inheritable (64-bit masks) */
 	TSR_OP_AMBIENT = 22,       /* a0 mask of caps to raise */
-	TSR_OP_CHDIR = 23,         /* s: path, resolved in the open root; EXDEV if the result is outside it */
+	TSR_OP_CHDIR = 23,         /* fchdir to the directory OPEN_CWD opened; EXDEV if it is not reachable from the root */
 	TSR_OP_UMASK = 24,         /* a0 mask */
 	TSR_OP_SYNC = 25,          /* tell the parent we reached this op, wait for its byte */
 	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket */
@@ -60,6 +60,7 @@ enum tsr_opcode {
 	TSR_OP_READONLY_PATH = 33, /* s: path: bind it onto itself, read-only with its submounts; missing is fine */
 	TSR_OP_CLOSE = 34,         /* a0 fd */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
+	TSR_OP_OPEN_CWD = 37,      /* s: path: open it as a directory inside the open root (no magic link), for CHDIR */
 	/* 40-59: config fields (see the planner; implemented in shim-config.c); 60+: exec and terminals. */
 	TSR_OP_PERSONALITY = 40,   /* a0 persona */
 	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */

@@ -96,7 +96,7 @@ int do_device_in_root(const struct tsr_op *op, int root_fd);
 /* process.c */
 int do_capset(uint64_t eff, uint64_t perm, uint64_t inh);
 int close_fds_from(int from);
-int do_chdir_in_root(int root_fd, const char *path);
+int do_chdir_checked(int cwd_fd);
 int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *path);
 void do_run_hook(const struct tsr_op *op, const struct exec_arrays *ex);
 int do_setup_pty(int root_fd, int sync_fd, int op_index, int bind_console);
@@ -111,5 +111,6 @@ int reopen_fd(int fd, int flags);
 int mount_fds(int src_fd, const char *src, int target_fd, const char *fstype, unsigned long flags, const void *data);
 int devnull_for(int root_fd);
 int on_procfs(int fd);
+void procfs_filtered(void);
 
 #endif

@@ -16,7 +16,7 @@
 static void run_plan(const struct child_ctx *c)
 {
 	const char *exec_path = NULL;
-	int root_fd = AT_FDCWD, sync_fd = c->sync_fd;
+	int root_fd = AT_FDCWD, cwd_fd = -1, sync_fd = c->sync_fd;
 	uint32_t i;
 
 	for (i = 0; i < c->op_count; i++) {
@@ -129,8 +129,14 @@ static void run_plan(const struct child_ctx *c)
 					rc = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
 			break;
 		}
+		case TSR_OP_OPEN_CWD:
+			if (cwd_fd >= 0)
+				close(cwd_fd);
+			cwd_fd = open_in_root(root_fd, op_str(op, 0), O_PATH | O_DIRECTORY);
+			rc = cwd_fd < 0 ? -1 : 0;
+			break;
 		case TSR_OP_CHDIR:
-			rc = do_chdir_in_root(root_fd, op_str(op, 0));
+			rc = do_chdir_checked(cwd_fd);
 			break;
 		case TSR_OP_UMASK:
 			umask((mode_t)op->a[0]);
@@ -193,6 +199,8 @@ static void run_plan(const struct child_ctx *c)
 		case TSR_OP_SECCOMP: {
 			struct sock_fprog prog = { (unsigned short)op->a[0], (struct sock_filter *)op->data };
 			rc = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)op->a[1], &prog);
+			if (rc == 0)
+				procfs_filtered();
 			break;
 		}
 		case TSR_OP_SETSID:

@@ -28,27 +28,19 @@ int close_fds_from(int from)
 }
 
 /*
- * cwd, resolved inside the root (no magic link such as /proc/self/fd/N, no symlink out of it),
- * entered by fd, and checked to be reachable from the root (the CVE-2024-21626 class: a cwd
- * outside the root would let the process walk to the host's / with "..").
+ * Enter cwd (opened inside the root by OPEN_CWD, so no magic link such as /proc/self/fd/N and
+ * no symlink out of it) and check it is reachable from the root: a cwd outside the root would
+ * let the process walk to the host's / with ".." (the CVE-2024-21626 class). As runc, only
+ * ENOENT or "(unreachable)" from getcwd fail: a seccomp filter may refuse getcwd itself.
  */
-int do_chdir_in_root(int root_fd, const char *path)
+int do_chdir_checked(int cwd_fd)
 {
 	static char buf[4096];
 	long n;
-	int fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY), rc, e;
-	if (fd < 0)
-		return -1;
-	rc = fchdir(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	if (rc < 0)
+	if (fchdir(cwd_fd) < 0)
 		return -1;
 	n = syscall(SYS_getcwd, buf, sizeof buf);
-	if (n < 0 && errno == ERANGE)
-		return 0; /* deeper than 4 KiB, but the kernel found a path */
-	if (n < 0 || buf[0] != '/') {
+	if ((n < 0 && errno == ENOENT) || (n > 0 && buf[0] != '/')) {
 		errno = EXDEV;
 		return -1;
 	}

@@ -10,7 +10,7 @@
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
-static int proc_fd = -1, devnull_fd = -1, devnull_errno = ENODEV;
+static int proc_fd = -1, devnull_fd = -1, devnull_errno = ENODEV, filtered;
 
 int procfs_init(void)
 {
@@ -49,15 +49,21 @@ int proc_open(const char *rel, int flags)
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, proc_fd, rel, &how, sizeof how);
 	/*
-	 * A seccomp profile older than openat2 (Docker's before 20.10) refuses it with ENOSYS, and
-	 * ops after the filter still come here (the exec fifo). proc_fd is the runtime's own /proc,
-	 * which no container mount can reach: a plain openat there is still safe.
+	 * Once the container's seccomp filter is in (a few ops before the exec: the exec fifo, the
+	 * fd sweep), openat2 may be refused, with any errno the profile chose (runtime-tools' default
+	 * profile: EPERM). proc_fd is the runtime's own /proc, which no container mount reaches, so
+	 * a plain openat there is safe; the resolve flags above are a second wall.
 	 */
-	if (fd < 0 && errno == ENOSYS)
-		fd = openat(proc_fd, rel, flags | O_CLOEXEC | O_NOFOLLOW);
+	if (filtered)
+		return openat(proc_fd, rel, flags | O_CLOEXEC | O_NOFOLLOW);
+	fd = (int)syscall(SYS_openat2, proc_fd, rel, &how, sizeof how);
 	return fd;
+}
+
+void procfs_filtered(void)
+{
+	filtered = 1;
 }
 
 int proc_write(const char *rel, const char *contents)

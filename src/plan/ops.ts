@@ -39,6 +39,7 @@ export const Opcode = {
   READONLY_PATH: 33,
   CLOSE: 34,
   MOUNT_SETATTR: 36,
+  OPEN_CWD: 37,
   // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,

@@ -47,14 +47,17 @@ export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions)
     if (res === undefined) throw new RuntimeError(`process.rlimits: unknown rlimit type "${rl.type}"`);
     ops.push({ op: 'SETRLIMIT', a: [res, BigInt(rl.soft), BigInt(rl.hard)], what: `set ${rl.type} to soft ${rl.soft}, hard ${rl.hard}` });
   }
+  // cwd is resolved inside the root now, before a seccomp filter (applied before the capability
+  // drop without no_new_privs) may refuse openat2; CHDIR enters it by fd after the user switch.
+  const cwd = proc.cwd || '/';
+  if (o.createCwd) ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
+  ops.push({ op: 'OPEN_CWD', strs: [cwd], what: `open cwd ${cwd}` });
   ops.push({ op: 'SETSID', what: 'start a new session' });
   // The pty comes from the container's devpts and must be set up while we are still root.
   if (proc.terminal) ops.push({ op: 'SETUP_PTY', a: [o.consoleBind ? 1 : 0], what: 'set up the terminal (/dev/ptmx)' });
 
   planUserAndCapabilities(ops, proc, o.lastCap);
 
-  const cwd = proc.cwd || '/';
-  if (o.createCwd) ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
   ops.push({ op: 'CHDIR', strs: [cwd], what: `chdir to cwd ${cwd}` });
   ops.push({ op: 'UMASK', a: [proc.user?.umask ?? 0o022], what: 'set umask' });
   if (proc.noNewPrivileges) ops.push({ op: 'PRCTL', a: [PR.SET_NO_NEW_PRIVS, 1, 0, 0], what: 'set no_new_privs' });

@@ -505,8 +505,10 @@ t.test('cwd, no_new_privs, hooks and the order of the process setup', async (t) 
   });
   t.same(bare(touching(p, '/work/dir')), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/work/dir'] },
+    { op: 'OPEN_CWD', strs: ['/work/dir'] },
     { op: 'CHDIR', strs: ['/work/dir'] },
   ]);
+  t.ok(indexOf(p, 'OPEN_CWD') < indexOf(p, 'CAP_BOUNDING') && indexOf(p, 'CHDIR') > indexOf(p, 'SETRESUID'), 'resolved before the capability drop (and a seccomp filter), entered as the user');
   const prctls = (q: InitPlan) => named(q, 'PRCTL').filter((o) => o.a![0] === PR.SET_KEEPCAPS || o.a![0] === PR.SET_NO_NEW_PRIVS);
   t.same(prctls(p).map((o) => o.a), [[PR.SET_KEEPCAPS, 1, 0, 0], [PR.SET_KEEPCAPS, 0, 0, 0], [PR.SET_NO_NEW_PRIVS, 1, 0, 0]]);
   t.ok(indexOf(p, 'CAPSET') < p.ops.indexOf(prctls(p)[2]), 'no_new_privs after the capabilities are set');
