@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Result, Sandbox } from './runtime';
+import { Facts, MountInfo, mountAt } from './probe';
 import { loadShim } from '../../src/native/shim';
 
 /** Root only: containers need it. */
@@ -29,6 +30,11 @@ export function snapshot(dir: string): Record<string, string> {
   };
   walk('.');
   return out;
+}
+
+/** The container's mount at mountpoint (the top one), or undefined, also when the probe did not run. */
+export function mountIn(facts: Facts | undefined, mountpoint: string): MountInfo | undefined {
+  return facts ? mountAt(facts, mountpoint) : undefined;
 }
 
 /** Host mount points (this process's mount namespace) at or under dir. */

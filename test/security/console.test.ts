@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { Sandbox, leftovers } from '../helpers/runtime';
-import { Facts, PROBE_IN_ROOTFS, probeBundle } from '../helpers/probe';
+import { Facts, probeBundle } from '../helpers/probe';
 import { NOT_ROOT, hostMountsUnder, oneLine, runWithTerminal, snapshot } from '../helpers/escape-checks';
 
 /**
