@@ -61,7 +61,7 @@ enum tsr_opcode {
 	TSR_OP_CLOSE = 34,         /* a0 fd */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
 	TSR_OP_OPEN_CWD = 37,      /* s: path: open it as a directory inside the open root (no magic link), for CHDIR */
-	/* 40-59: config fields (see the planner; implemented in shim-config.c); 60+: exec and terminals. */
+	/* 40-59: config fields (see the planner; implemented in init/process.c and init/mounts.c); 60+: exec and terminals. */
 	TSR_OP_PERSONALITY = 40,   /* a0 persona */
 	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */
 	TSR_OP_IOPRIO_SET = 42,    /* a0 which, a1 who, a2 ioprio */

@@ -23,11 +23,13 @@ const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
-// shim-config.c needs libseccomp-dev's header (the library is dlopen'ed). init/util.c is shared
-// with tsr-init, the program every container process starts as (static: it runs from a memfd
-// inside the container's namespaces, and must depend on nothing of the host's at run time).
-const initSources = fs.readdirSync(path.join(ROOT, 'native', 'init')).filter((f) => f.endsWith('.c')).sort().map((f) => `native/init/${f}`);
-run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c', 'native/shim-config.c', 'native/init/util.c']);
+// The shim (native/shim/: Node's side; seccomp.c needs libseccomp-dev's header, the library is
+// dlopen'ed) shares init/util.c with tsr-init, the program every container process starts as
+// (static: it runs from a memfd inside the container's namespaces, and must depend on nothing
+// of the host's at run time).
+const sources = (dir) => fs.readdirSync(path.join(ROOT, 'native', dir)).filter((f) => f.endsWith('.c')).sort().map((f) => `native/${dir}/${f}`);
+const initSources = sources('init');
+run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), ...sources('shim'), 'native/init/util.c']);
 run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs

@@ -1,7 +1,7 @@
 /*
  * tsr-init: the program every process the runtime starts for a container runs first (the
  * container's init, an exec'd process, a startContainer hook's parent). The runtime clones
- * itself and at once executes this program from a sealed memfd (native/shim.c), so no process
+ * itself and at once executes this program from a sealed memfd (native/shim/spawn.c), so no process
  * the container can see has a host binary as its /proc/self/exe (the CVE-2019-5736 class):
  * what the kernel shows there is a sealed copy that nothing can write.
  *
@@ -269,7 +269,7 @@ static void run_plan(const struct child_ctx *c)
 			break;
 		}
 		default:
-			if (op->op >= 40 && op->op < 60) { /* config fields: shim-config.c */
+			if (op->op >= 40 && op->op < 60) { /* config fields: process.c */
 				rc = tsr_config_op(op, root_fd);
 				break;
 			}

@@ -1,5 +1,5 @@
 /**
- * The only door into native/shim.c. Loading koffi and the library costs a few ms, so only the
+ * The only door into the native shim (native/shim/). Loading koffi and the library costs a few ms, so only the
  * commands that clone (create, run, exec) import this module.
  */
 import { initPath, nativeBuildPath } from './paths';
