@@ -50,7 +50,8 @@ enum tsr_opcode {
 	TSR_OP_CHDIR = 23,         /* fchdir to the directory OPEN_CWD opened; EXDEV if it is not reachable from the root */
 	TSR_OP_UMASK = 24,         /* a0 mask */
 	TSR_OP_SYNC = 25,          /* tell the parent we reached this op, wait for its byte */
-	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket */
+	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket.
+	                            * a1, a2, a3: the exit code when a later op fails with ENOENT, EACCES, else */
 	TSR_OP_WAIT_FIFO = 27,     /* a0 O_PATH fd of the exec fifo: reopen it for writing (blocks until start) */
 	TSR_OP_FIND_EXEC = 28,     /* a0 candidate count; s: candidates: pick the first executable one */
 	TSR_OP_EXEC = 29,          /* a0 argc, a1 envc, a2 fds to keep above stdio; s: argv..., envp... */
@@ -85,8 +86,8 @@ enum tsr_opcode {
 struct tsr_msg {
 	int32_t kind;  /* TSR_MSG_* */
 	int32_t op;    /* index of the op that failed or synced */
-	int32_t err;   /* errno */
-	int32_t pad;
+	int32_t err;   /* errno (TSR_MSG_ERROR) */
+	int32_t value; /* the forked pid (TSR_MSG_PID) */
 };
 enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3, TSR_MSG_PID = 4, TSR_MSG_FD = 5 };
 

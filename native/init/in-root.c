@@ -126,3 +126,59 @@ int open_parent_dir_in_root(int root_fd, const char *path, char *base, size_t ba
 	errno = e;
 	return real;
 }
+
+/* MKDIR_IN_ROOT: a0 mode; s: path (mkdir -p inside the root). */
+int op_mkdir_in_root(struct init_state *s, const struct tsr_op *op)
+{
+	int fd = mkdirs_in_root(s->root_fd, op_str(op, 0), (mode_t)op->a[0]);
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* MKFILE_IN_ROOT: a0 mode; s: path. An empty file to mount on; what is already there is kept. */
+int op_mkfile_in_root(struct init_state *s, const struct tsr_op *op)
+{
+	char base[256];
+	int real = open_parent_dir_in_root(s->root_fd, op_str(op, 0), base, sizeof base), fd;
+	if (real < 0)
+		return -1;
+	fd = openat(real, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, (mode_t)op->a[0]);
+	if (fd < 0 && (errno == EISDIR || errno == ELOOP))
+		fd = openat(real, base, O_PATH | O_CLOEXEC); /* already there */
+	close(real);
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* SYMLINK_IN_ROOT: s: target linkpath; an existing link is kept. */
+int op_symlink_in_root(struct init_state *s, const struct tsr_op *op)
+{
+	char base[256];
+	int real = open_parent_dir_in_root(s->root_fd, op_str(op, 1), base, sizeof base), rc;
+	if (real < 0)
+		return -1;
+	rc = symlinkat(op_str(op, 0), real, base);
+	if (rc < 0 && errno == EEXIST)
+		rc = 0;
+	close(real);
+	return rc;
+}
+
+/* OPEN_ROOT: s: path, the root later *_IN_ROOT ops resolve in. */
+int op_open_root(struct init_state *s, const struct tsr_op *op)
+{
+	int fd = open(op_str(op, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (s->root_fd != AT_FDCWD)
+		close(s->root_fd);
+	s->root_fd = fd;
+	return 0;
+}
+
+/* OPEN_CWD: s: path, opened in the root as a directory for CHDIR (no magic link, no way out). */
+int op_open_cwd(struct init_state *s, const struct tsr_op *op)
+{
+	if (s->cwd_fd >= 0)
+		close(s->cwd_fd);
+	s->cwd_fd = open_in_root(s->root_fd, op_str(op, 0), O_PATH | O_DIRECTORY);
+	return s->cwd_fd < 0 ? -1 : 0;
+}

@@ -62,11 +62,25 @@ struct child_ctx {
 	int sync_fd;
 };
 
+/* What the op loop carries from one op to the next. */
+struct init_state {
+	const struct child_ctx *plan;
+	uint32_t index;        /* of the op running */
+	int root_fd;           /* the root *_IN_ROOT ops resolve in (OPEN_ROOT), AT_FDCWD before */
+	int cwd_fd;            /* OPEN_CWD's directory, for CHDIR */
+	int sync_fd;           /* -1 after READY */
+	const char *exec_path; /* FIND_EXEC's pick, for EXEC */
+	int64_t exit_enoent, exit_eacces, exit_other; /* READY's exit codes for a later failure */
+};
+
+/* One op: 0, or -1 with errno. */
+typedef int (*op_fn)(struct init_state *s, const struct tsr_op *op);
+
 /* util.c */
 const char *op_str(const struct tsr_op *op, int i);
 int op_str_present(const struct tsr_op *op, int i);
 size_t fmt_uint(char *out, unsigned long v);
-int send_msg(int fd, int kind, int op, int err);
+int send_msg(int fd, int kind, int op, int err, int value);
 int wait_byte(int fd);
 void write_all(int fd, const char *p, size_t n);
 ssize_t send_with_fd(int sock, const void *buf, size_t len, int fd);
@@ -82,26 +96,63 @@ int open_in_root(int root_fd, const char *path, int flags);
 int mkdirs_in_root(int root_fd, const char *path, mode_t mode);
 int parent_in_root(int root_fd, const char *path, char *base_out, size_t base_size);
 int open_parent_dir_in_root(int root_fd, const char *path, char *base, size_t base_size);
+int op_mkdir_in_root(struct init_state *s, const struct tsr_op *op);
+int op_mkfile_in_root(struct init_state *s, const struct tsr_op *op);
+int op_symlink_in_root(struct init_state *s, const struct tsr_op *op);
+int op_open_root(struct init_state *s, const struct tsr_op *op);
+int op_open_cwd(struct init_state *s, const struct tsr_op *op);
 
 /* mounts.c */
-int do_mount(const struct tsr_op *op, int root_fd, int in_root);
-int do_mask_path(int root_fd, const char *path);
-int do_readonly_path(int root_fd, const char *path);
-int do_pivot_root(int root_fd);
-int do_move_root(int root_fd);
-int do_bind_remount(const struct tsr_op *op, int root_fd);
-int do_parent_mount_propagation(const struct tsr_op *op);
-int do_device_in_root(const struct tsr_op *op, int root_fd);
+int op_mount(struct init_state *s, const struct tsr_op *op);
+int op_mount_in_root(struct init_state *s, const struct tsr_op *op);
+int op_mask_path(struct init_state *s, const struct tsr_op *op);
+int op_readonly_path(struct init_state *s, const struct tsr_op *op);
+int op_pivot_root(struct init_state *s, const struct tsr_op *op);
+int op_move_root(struct init_state *s, const struct tsr_op *op);
+int op_chroot(struct init_state *s, const struct tsr_op *op);
+int op_mount_setattr(struct init_state *s, const struct tsr_op *op);
+int op_bind_remount(struct init_state *s, const struct tsr_op *op);
+int op_parent_mount_propagation(struct init_state *s, const struct tsr_op *op);
+int op_device_in_root(struct init_state *s, const struct tsr_op *op);
 
 /* process.c */
-int do_capset(uint64_t eff, uint64_t perm, uint64_t inh);
+int op_setns(struct init_state *s, const struct tsr_op *op);
+int op_unshare(struct init_state *s, const struct tsr_op *op);
+int op_sethostname(struct init_state *s, const struct tsr_op *op);
+int op_setdomainname(struct init_state *s, const struct tsr_op *op);
+int op_setrlimit(struct init_state *s, const struct tsr_op *op);
+int op_prctl(struct init_state *s, const struct tsr_op *op);
+int op_cap_bounding(struct init_state *s, const struct tsr_op *op);
+int op_setgroups(struct init_state *s, const struct tsr_op *op);
+int op_setresgid(struct init_state *s, const struct tsr_op *op);
+int op_setresuid(struct init_state *s, const struct tsr_op *op);
+int op_capset(struct init_state *s, const struct tsr_op *op);
+int op_ambient(struct init_state *s, const struct tsr_op *op);
+int op_chdir(struct init_state *s, const struct tsr_op *op);
+int op_umask(struct init_state *s, const struct tsr_op *op);
+int op_setsid(struct init_state *s, const struct tsr_op *op);
+int op_seccomp(struct init_state *s, const struct tsr_op *op);
+int op_personality(struct init_state *s, const struct tsr_op *op);
+int op_sched_setattr(struct init_state *s, const struct tsr_op *op);
+int op_ioprio_set(struct init_state *s, const struct tsr_op *op);
+int op_sched_affinity(struct init_state *s, const struct tsr_op *op);
+int op_set_mempolicy(struct init_state *s, const struct tsr_op *op);
+int op_loopback_up(struct init_state *s, const struct tsr_op *op);
+
+/* exec.c */
 int close_fds_from(int from);
-int do_chdir_checked(int cwd_fd);
-int do_exec(const struct tsr_op *op, const struct exec_arrays *ex, const char *path);
-void do_run_hook(const struct tsr_op *op, const struct exec_arrays *ex);
-int do_setup_pty(int root_fd, int sync_fd, int op_index, int bind_console);
-int do_loopback_up(void);
-int tsr_config_op(const struct tsr_op *op, int root_fd);
+int op_find_exec(struct init_state *s, const struct tsr_op *op);
+int op_exec(struct init_state *s, const struct tsr_op *op);
+int op_run_hook(struct init_state *s, const struct tsr_op *op);
+
+/* channel.c */
+int op_sync(struct init_state *s, const struct tsr_op *op);
+int op_ready(struct init_state *s, const struct tsr_op *op);
+int op_wait_fifo(struct init_state *s, const struct tsr_op *op);
+int op_fork(struct init_state *s, const struct tsr_op *op);
+int op_write_fd(struct init_state *s, const struct tsr_op *op);
+int op_close(struct init_state *s, const struct tsr_op *op);
+int op_setup_pty(struct init_state *s, const struct tsr_op *op);
 
 /* procfs.c */
 int procfs_init(void);
@@ -112,5 +163,6 @@ int mount_fds(int src_fd, const char *src, int target_fd, const char *fstype, un
 int devnull_for(int root_fd);
 int on_procfs(int fd);
 void procfs_filtered(void);
+int op_write_proc(struct init_state *s, const struct tsr_op *op);
 
 #endif

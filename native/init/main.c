@@ -13,287 +13,96 @@
  */
 #include "init.h"
 
+/* Each opcode's function (plan.h); a hole is an opcode tsr-init does not know (ENOSYS). */
+static const op_fn OPS[TSR_OP_MAX] = {
+	[TSR_OP_SETNS] = op_setns,
+	[TSR_OP_UNSHARE] = op_unshare,
+	[TSR_OP_MOUNT] = op_mount,
+	[TSR_OP_MOUNT_IN_ROOT] = op_mount_in_root,
+	[TSR_OP_MKDIR_IN_ROOT] = op_mkdir_in_root,
+	[TSR_OP_MKFILE_IN_ROOT] = op_mkfile_in_root,
+	[TSR_OP_SYMLINK_IN_ROOT] = op_symlink_in_root,
+	[TSR_OP_OPEN_ROOT] = op_open_root,
+	[TSR_OP_PIVOT_ROOT] = op_pivot_root,
+	[TSR_OP_MOVE_ROOT] = op_move_root,
+	[TSR_OP_SETHOSTNAME] = op_sethostname,
+	[TSR_OP_SETDOMAINNAME] = op_setdomainname,
+	[TSR_OP_WRITE_PROC] = op_write_proc,
+	[TSR_OP_SETRLIMIT] = op_setrlimit,
+	[TSR_OP_PRCTL] = op_prctl,
+	[TSR_OP_CAP_BOUNDING] = op_cap_bounding,
+	[TSR_OP_SETGROUPS] = op_setgroups,
+	[TSR_OP_SETRESGID] = op_setresgid,
+	[TSR_OP_SETRESUID] = op_setresuid,
+	[TSR_OP_CAPSET] = op_capset,
+	[TSR_OP_AMBIENT] = op_ambient,
+	[TSR_OP_CHDIR] = op_chdir,
+	[TSR_OP_UMASK] = op_umask,
+	[TSR_OP_SYNC] = op_sync,
+	[TSR_OP_READY] = op_ready,
+	[TSR_OP_WAIT_FIFO] = op_wait_fifo,
+	[TSR_OP_FIND_EXEC] = op_find_exec,
+	[TSR_OP_EXEC] = op_exec,
+	[TSR_OP_SECCOMP] = op_seccomp,
+	[TSR_OP_SETSID] = op_setsid,
+	[TSR_OP_MASK_PATH] = op_mask_path,
+	[TSR_OP_READONLY_PATH] = op_readonly_path,
+	[TSR_OP_CLOSE] = op_close,
+	[TSR_OP_MOUNT_SETATTR] = op_mount_setattr,
+	[TSR_OP_OPEN_CWD] = op_open_cwd,
+	[TSR_OP_PERSONALITY] = op_personality,
+	[TSR_OP_SCHED_SETATTR] = op_sched_setattr,
+	[TSR_OP_IOPRIO_SET] = op_ioprio_set,
+	[TSR_OP_SCHED_AFFINITY] = op_sched_affinity,
+	[TSR_OP_SET_MEMPOLICY] = op_set_mempolicy,
+	[TSR_OP_PARENT_MOUNT_PROPAGATION] = op_parent_mount_propagation,
+	[TSR_OP_BIND_REMOUNT] = op_bind_remount,
+	[TSR_OP_LOOPBACK_UP] = op_loopback_up,
+	[TSR_OP_DEVICE_IN_ROOT] = op_device_in_root,
+	[TSR_OP_CHROOT] = op_chroot,
+	[TSR_OP_FORK] = op_fork,
+	[TSR_OP_SETUP_PTY] = op_setup_pty,
+	[TSR_OP_WRITE_FD] = op_write_fd,
+	[TSR_OP_RUN_HOOK] = op_run_hook,
+};
+
+/*
+ * A failed op: before READY the runtime hears which one and why on the sync socket; after it
+ * nobody listens, so the container's stderr and the exit code READY chose tell it.
+ */
+static void fail_op(const struct init_state *s, int e)
+{
+	if (s->sync_fd >= 0) {
+		send_msg(s->sync_fd, TSR_MSG_ERROR, (int)s->index, e, 0);
+	} else {
+		char msg[96] = "tsruntime: container init: step ";
+		size_t n = strlen(msg);
+		n += fmt_uint(msg + n, s->index);
+		memcpy(msg + n, " failed, errno ", 15);
+		n += 15;
+		n += fmt_uint(msg + n, (unsigned long)e);
+		msg[n++] = '\n';
+		write_all(2, msg, n);
+	}
+	_exit((int)(e == ENOENT ? s->exit_enoent : e == EACCES ? s->exit_eacces : s->exit_other));
+}
+
 static void run_plan(const struct child_ctx *c)
 {
-	const char *exec_path = NULL;
-	int root_fd = AT_FDCWD, cwd_fd = -1, sync_fd = c->sync_fd;
-	uint32_t i;
-
-	for (i = 0; i < c->op_count; i++) {
-		const struct tsr_op *op = c->ops[i];
-		int rc = 0;
-		char base[256];
-		switch (op->op) {
-		case TSR_OP_SETNS:
-			rc = setns((int)op->a[0], (int)op->a[1]);
-			break;
-		case TSR_OP_UNSHARE:
-			rc = unshare((int)op->a[0]);
-			break;
-		case TSR_OP_MOUNT:
-			rc = do_mount(op, root_fd, 0);
-			break;
-		case TSR_OP_MOUNT_IN_ROOT:
-			rc = do_mount(op, root_fd, 1);
-			break;
-		case TSR_OP_MKDIR_IN_ROOT: {
-			int fd = mkdirs_in_root(root_fd, op_str(op, 0), (mode_t)op->a[0]);
-			rc = fd < 0 ? -1 : close(fd);
-			break;
-		}
-		case TSR_OP_MKFILE_IN_ROOT: {
-			int real = open_parent_dir_in_root(root_fd, op_str(op, 0), base, sizeof base), fd;
-			if (real < 0) {
-				rc = -1;
-				break;
-			}
-			fd = openat(real, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, (mode_t)op->a[0]);
-			if (fd < 0 && (errno == EISDIR || errno == ELOOP))
-				fd = openat(real, base, O_PATH | O_CLOEXEC); /* already there */
-			close(real);
-			rc = fd < 0 ? -1 : close(fd);
-			break;
-		}
-		case TSR_OP_SYMLINK_IN_ROOT: {
-			int real = open_parent_dir_in_root(root_fd, op_str(op, 1), base, sizeof base);
-			if (real < 0) {
-				rc = -1;
-				break;
-			}
-			rc = symlinkat(op_str(op, 0), real, base);
-			if (rc < 0 && errno == EEXIST)
-				rc = 0;
-			close(real);
-			break;
-		}
-		case TSR_OP_OPEN_ROOT: {
-			int fd = open(op_str(op, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (fd < 0) {
-				rc = -1;
-				break;
-			}
-			if (root_fd != AT_FDCWD)
-				close(root_fd);
-			root_fd = fd;
-			break;
-		}
-		case TSR_OP_PIVOT_ROOT:
-			rc = do_pivot_root(root_fd);
-			break;
-		case TSR_OP_MOVE_ROOT:
-			rc = do_move_root(root_fd);
-			break;
-		case TSR_OP_SETHOSTNAME:
-			rc = sethostname(op_str(op, 0), strlen(op_str(op, 0)));
-			break;
-		case TSR_OP_SETDOMAINNAME:
-			rc = setdomainname(op_str(op, 0), strlen(op_str(op, 0)));
-			break;
-		case TSR_OP_WRITE_PROC:
-			rc = proc_write(op_str(op, 0), op_str(op, 1));
-			break;
-		case TSR_OP_SETRLIMIT: {
-			struct {
-				uint64_t cur, max;
-			} lim = { (uint64_t)op->a[1], (uint64_t)op->a[2] };
-			rc = (int)syscall(SYS_prlimit64, 0, (int)op->a[0], &lim, NULL);
-			break;
-		}
-		case TSR_OP_PRCTL:
-			rc = prctl((int)op->a[0], (unsigned long)op->a[1], (unsigned long)op->a[2],
-				   (unsigned long)op->a[3], 0UL);
-			break;
-		case TSR_OP_CAP_BOUNDING: {
-			int cap;
-			for (cap = 0; cap <= (int)op->a[1] && rc == 0; cap++)
-				if (!((uint64_t)op->a[0] & (1ULL << cap)))
-					rc = prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-			break;
-		}
-		case TSR_OP_SETGROUPS:
-			rc = (int)syscall(SYS_setgroups, (size_t)op->a[0], (const gid_t *)op->data);
-			break;
-		case TSR_OP_SETRESGID:
-			rc = (int)syscall(SYS_setresgid, (gid_t)op->a[0], (gid_t)op->a[0], (gid_t)op->a[0]);
-			break;
-		case TSR_OP_SETRESUID:
-			rc = (int)syscall(SYS_setresuid, (uid_t)op->a[0], (uid_t)op->a[0], (uid_t)op->a[0]);
-			break;
-		case TSR_OP_CAPSET:
-			rc = do_capset((uint64_t)op->a[0], (uint64_t)op->a[1], (uint64_t)op->a[2]);
-			break;
-		case TSR_OP_AMBIENT: {
-			int cap;
-			for (cap = 0; cap < 64 && rc == 0; cap++)
-				if ((uint64_t)op->a[0] & (1ULL << cap))
-					rc = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
-			break;
-		}
-		case TSR_OP_OPEN_CWD:
-			if (cwd_fd >= 0)
-				close(cwd_fd);
-			cwd_fd = open_in_root(root_fd, op_str(op, 0), O_PATH | O_DIRECTORY);
-			rc = cwd_fd < 0 ? -1 : 0;
-			break;
-		case TSR_OP_CHDIR:
-			rc = do_chdir_checked(cwd_fd);
-			break;
-		case TSR_OP_UMASK:
-			umask((mode_t)op->a[0]);
-			break;
-		case TSR_OP_SYNC:
-			if (send_msg(sync_fd, TSR_MSG_SYNC, (int)i, 0) < 0 || wait_byte(sync_fd) < 0)
-				_exit(1);
-			break;
-		case TSR_OP_READY:
-			if (send_msg(sync_fd, TSR_MSG_READY, (int)i, 0) < 0)
-				_exit(1);
-			/* a0 = 1: the parent still has work before we go on (e.g. joining a frozen cgroup). */
-			if (op->a[0] && wait_byte(sync_fd) < 0)
-				_exit(1);
-			close(sync_fd);
-			sync_fd = -1;
-			break;
-		case TSR_OP_WAIT_FIFO: {
-			/* Blocks until `start` opens the fifo for reading. */
-			int fd = reopen_fd((int)op->a[0], O_WRONLY);
-			if (fd < 0) {
-				rc = -1;
-				break;
-			}
-			rc = write(fd, "0", 1) == 1 ? 0 : -1;
-			close(fd);
-			close((int)op->a[0]);
-			break;
-		}
-		case TSR_OP_FIND_EXEC: {
-			int n = (int)op->a[0], k, saw_eacces = 0;
-			exec_path = NULL;
-			for (k = 0; k < n; k++) {
-				const char *cand = op_str(op, k);
-				struct stat st;
-				if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-					if (access(cand, X_OK) == 0) {
-						exec_path = cand;
-						break;
-					}
-					saw_eacces = 1;
-				} else if (errno == EACCES) {
-					saw_eacces = 1;
-				}
-			}
-			if (!exec_path) {
-				errno = saw_eacces ? EACCES : ENOENT;
-				rc = -1;
-			}
-			break;
-		}
-		case TSR_OP_EXEC:
-			if (!exec_path) {
-				errno = ENOENT;
-				rc = -1;
-				break;
-			}
-			rc = do_exec(op, &c->execs[i], exec_path);
-			break;
-		case TSR_OP_SECCOMP: {
-			struct sock_fprog prog = { (unsigned short)op->a[0], (struct sock_filter *)op->data };
-			rc = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)op->a[1], &prog);
-			if (rc == 0)
-				procfs_filtered();
-			break;
-		}
-		case TSR_OP_SETSID:
-			rc = setsid() < 0 ? -1 : 0;
-			break;
-		case TSR_OP_MASK_PATH:
-			rc = do_mask_path(root_fd, op_str(op, 0));
-			break;
-		case TSR_OP_READONLY_PATH:
-			rc = do_readonly_path(root_fd, op_str(op, 0));
-			break;
-		case TSR_OP_CLOSE:
-			rc = close((int)op->a[0]);
-			break;
-		case TSR_OP_MOUNT_SETATTR: {
-			struct mount_attr attr;
-			int fd = open_in_root(root_fd, op_str(op, 0), O_PATH);
-			if (fd < 0) {
-				rc = -1;
-				break;
-			}
-			memset(&attr, 0, sizeof attr);
-			attr.attr_set = (uint64_t)op->a[0];
-			attr.attr_clr = (uint64_t)op->a[1];
-			attr.propagation = (uint64_t)op->a[2];
-			rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (unsigned int)op->a[3], &attr,
-					  sizeof attr);
-			{
-				int e = errno;
-				close(fd);
-				errno = e;
-			}
-			break;
-		}
-		case TSR_OP_FORK: {
-			/* fork-like raw clone (no stack: the child runs on its copy of ours). */
-			long child = syscall(SYS_clone, (unsigned long)op->a[0] | SIGCHLD, 0, 0, 0, 0);
-			if (child < 0) {
-				rc = -1;
-				break;
-			}
-			if (child > 0) {
-				send_msg(sync_fd, TSR_MSG_PID, (int)i, (int)child);
-				_exit(0);
-			}
-			break;
-		}
-		case TSR_OP_SETUP_PTY:
-			rc = do_setup_pty(root_fd, sync_fd, (int)i, (int)op->a[0]);
-			break;
-		case TSR_OP_RUN_HOOK:
-			do_run_hook(op, &c->execs[i]);
-			break;
-		case TSR_OP_WRITE_FD: {
-			const char *data = op_str(op, 0);
-			ssize_t n;
-			do
-				n = write((int)op->a[0], data, strlen(data));
-			while (n < 0 && errno == EINTR);
-			rc = n < 0 ? -1 : 0;
-			{
-				int e = errno;
-				close((int)op->a[0]);
-				errno = e;
-			}
-			break;
-		}
-		default:
-			if (op->op >= 40 && op->op < 60) { /* config fields: process.c */
-				rc = tsr_config_op(op, root_fd);
-				break;
-			}
+	struct init_state s;
+	memset(&s, 0, sizeof s);
+	s.plan = c;
+	s.root_fd = AT_FDCWD;
+	s.cwd_fd = -1;
+	s.sync_fd = c->sync_fd;
+	s.exit_enoent = s.exit_eacces = s.exit_other = 1;
+	for (s.index = 0; s.index < c->op_count; s.index++) {
+		const struct tsr_op *op = c->ops[s.index];
+		op_fn fn = op->op < TSR_OP_MAX ? OPS[op->op] : NULL;
+		if (!fn)
 			errno = ENOSYS;
-			rc = -1;
-		}
-		if (rc < 0) {
-			int e = errno;
-			if (sync_fd >= 0) {
-				send_msg(sync_fd, TSR_MSG_ERROR, (int)i, e);
-			} else {
-				/* After READY nobody listens on the socket: say it on the container's stderr. */
-				char msg[96] = "tsruntime: container init: step ";
-				size_t n = strlen(msg);
-				n += fmt_uint(msg + n, i);
-				memcpy(msg + n, " failed, errno ", 15);
-				n += 15;
-				n += fmt_uint(msg + n, (unsigned long)e);
-				msg[n++] = '\n';
-				if (write(2, msg, n) < 0) {
-				}
-			}
-			_exit(e == ENOENT ? 127 : e == EACCES ? 126 : 1);
-		}
+		if (!fn || fn(&s, op) < 0)
+			fail_op(&s, errno);
 	}
 	_exit(0);
 }
@@ -302,7 +111,7 @@ static void run_plan(const struct child_ctx *c)
 static void fail_step(int sync_fd, int step)
 {
 	int e = errno;
-	send_msg(sync_fd, TSR_MSG_ERROR, step, e);
+	send_msg(sync_fd, TSR_MSG_ERROR, step, e, 0);
 	_exit(1);
 }
 

@@ -6,7 +6,7 @@
  * resolved inside the root). MOUNT_IN_ROOT's a2 = 1: the resolved target must not be on a
  * procfs (a destination that reaches /proc through a symlink; EXDEV).
  */
-int do_mount(const struct tsr_op *op, int root_fd, int in_root)
+static int do_mount(const struct tsr_op *op, int root_fd, int in_root)
 {
 	const char *src = op_str_present(op, 0) ? op_str(op, 0) : NULL;
 	const char *target = op_str(op, 1);
@@ -31,9 +31,21 @@ int do_mount(const struct tsr_op *op, int root_fd, int in_root)
 	return rc;
 }
 
-/* A masked path: a verified /dev/null over a file, an empty read-only tmpfs over a directory. */
-int do_mask_path(int root_fd, const char *path)
+int op_mount(struct init_state *s, const struct tsr_op *op)
 {
+	return do_mount(op, s->root_fd, 0);
+}
+
+int op_mount_in_root(struct init_state *s, const struct tsr_op *op)
+{
+	return do_mount(op, s->root_fd, 1);
+}
+
+/* A masked path: a verified /dev/null over a file, an empty read-only tmpfs over a directory. */
+int op_mask_path(struct init_state *s, const struct tsr_op *op)
+{
+	int root_fd = s->root_fd;
+	const char *path = op_str(op, 0);
 	struct stat st;
 	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), rc, e;
 	if (fd < 0)
@@ -65,8 +77,10 @@ int do_mask_path(int root_fd, const char *path)
  * (mount_setattr AT_RECURSIVE: a submount must not stay writable). mount_setattr only adds
  * MOUNT_ATTR_RDONLY, so flags locked by a more privileged mount namespace are left as they are.
  */
-int do_readonly_path(int root_fd, const char *path)
+int op_readonly_path(struct init_state *s, const struct tsr_op *op)
 {
+	int root_fd = s->root_fd;
+	const char *path = op_str(op, 0);
 	struct mount_attr attr;
 	int fd = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW), fd2, rc, e;
 	if (fd < 0)
@@ -91,9 +105,11 @@ int do_readonly_path(int root_fd, const char *path)
 	return rc;
 }
 
-int do_pivot_root(int root_fd)
+int op_pivot_root(struct init_state *s, const struct tsr_op *op)
 {
+	int root_fd = s->root_fd;
 	int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), rc = -1, e;
+	(void)op;
 	if (old_root < 0)
 		return -1;
 	if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
@@ -118,8 +134,10 @@ out:
 	return rc;
 }
 
-int do_move_root(int root_fd)
+int op_move_root(struct init_state *s, const struct tsr_op *op)
 {
+	int root_fd = s->root_fd;
+	(void)op;
 	if (fchdir(root_fd) < 0)
 		return -1;
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
@@ -169,8 +187,9 @@ static unsigned long statfs_to_ms(unsigned long f)
  * mount has flags locked by a more privileged mount namespace), the locked flags the mount
  * already has are kept, unless the user explicitly asked to clear one of them.
  */
-int do_bind_remount(const struct tsr_op *op, int root_fd)
+int op_bind_remount(struct init_state *s, const struct tsr_op *op)
 {
+	int root_fd = s->root_fd;
 	unsigned long flags = (unsigned long)op->a[0] | MS_BIND | MS_REMOUNT;
 	unsigned long cleared = (unsigned long)op->a[1];
 	struct statfs st;
@@ -200,10 +219,11 @@ int do_bind_remount(const struct tsr_op *op, int root_fd)
  * TSR_OP_PARENT_MOUNT_PROPAGATION: set propagation on the mount that holds path (walking up
  * until mount(2) stops saying EINVAL, "not a mount point"). pivot_root refuses a shared parent.
  */
-int do_parent_mount_propagation(const struct tsr_op *op)
+int op_parent_mount_propagation(struct init_state *s, const struct tsr_op *op)
 {
 	char buf[4096];
 	size_t len = strlen(op_str(op, 0));
+	(void)s;
 	if (len == 0 || len >= sizeof buf) {
 		errno = EINVAL;
 		return -1;
@@ -226,8 +246,9 @@ int do_parent_mount_propagation(const struct tsr_op *op)
 }
 
 /* TSR_OP_DEVICE_IN_ROOT: a device node that must end up exactly as asked. */
-int do_device_in_root(const struct tsr_op *op, int root_fd)
+int op_device_in_root(struct init_state *s, const struct tsr_op *op)
 {
+	int root_fd = s->root_fd;
 	char base[256];
 	mode_t mode = (mode_t)op->a[0];
 	dev_t dev = (dev_t)op->a[1];
@@ -259,6 +280,33 @@ int do_device_in_root(const struct tsr_op *op, int root_fd)
 		rc = fchmodat(real, base, mode & 07777, 0);
 	e = errno;
 	close(real);
+	errno = e;
+	return rc;
+}
+
+/* CHROOT: into the open root (no mount namespace of its own: no pivot_root, no MS_MOVE). */
+int op_chroot(struct init_state *s, const struct tsr_op *op)
+{
+	(void)op;
+	if (fchdir(s->root_fd) < 0 || chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* MOUNT_SETATTR: a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root. */
+int op_mount_setattr(struct init_state *s, const struct tsr_op *op)
+{
+	struct mount_attr attr;
+	int fd = open_in_root(s->root_fd, op_str(op, 0), O_PATH), rc, e;
+	if (fd < 0)
+		return -1;
+	memset(&attr, 0, sizeof attr);
+	attr.attr_set = (uint64_t)op->a[0];
+	attr.attr_clr = (uint64_t)op->a[1];
+	attr.propagation = (uint64_t)op->a[2];
+	rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (unsigned int)op->a[3], &attr, sizeof attr);
+	e = errno;
+	close(fd);
 	errno = e;
 	return rc;
 }

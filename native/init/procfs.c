@@ -168,3 +168,10 @@ int on_procfs(int fd)
 	struct statfs sfs;
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
+
+/* WRITE_PROC: s: path under /proc, contents. */
+int op_write_proc(struct init_state *s, const struct tsr_op *op)
+{
+	(void)s;
+	return proc_write(op_str(op, 0), op_str(op, 1));
+}

@@ -29,9 +29,9 @@ size_t fmt_uint(char *out, unsigned long v)
 	return n;
 }
 
-int send_msg(int fd, int kind, int op, int err)
+int send_msg(int fd, int kind, int op, int err, int value)
 {
-	struct tsr_msg m = { kind, op, err, 0 };
+	struct tsr_msg m = { kind, op, err, value };
 	ssize_t n;
 	do
 		n = write(fd, &m, sizeof m);

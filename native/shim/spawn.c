@@ -89,7 +89,7 @@ static int spawn_child(void *arg)
 	if (wait_byte(c->sync_fd) < 0)
 		_exit(1); /* EOF: the runtime died */
 	if (c->userns && (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)) {
-		send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_NS_ROOT, errno);
+		send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_NS_ROOT, errno, 0);
 		_exit(1);
 	}
 	if (mark_cloexec_from(3) < 0)
@@ -103,7 +103,7 @@ static int spawn_child(void *arg)
 	fcntl(c->plan_fd, F_SETFD, 0);
 	syscall(SYS_execveat, c->init_fd, "", c->argv, envp, AT_EMPTY_PATH);
 fail:
-	send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_START, errno);
+	send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_START, errno, 0);
 	_exit(1);
 }
 
@@ -193,7 +193,7 @@ out:
  * Read one message from the init; returns 0, or -errno (-EPIPE on EOF: the init died).
  * *passed_fd is an fd sent along with it (SCM_RIGHTS, close-on-exec here), or -1.
  */
-int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *passed_fd)
+int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *value, int32_t *passed_fd)
 {
 	struct tsr_msg m;
 	int passed = -1;
@@ -206,6 +206,7 @@ int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *pass
 	*kind = m.kind;
 	*op = m.op;
 	*err = m.err;
+	*value = m.value;
 	return 0;
 }
 /* Blocking socketpair for the sync channel; both ends close-on-exec. */

@@ -58,6 +58,12 @@ export const Opcode = {
 } as const;
 export type OpName = keyof typeof Opcode;
 
+/** The messages the init sends on the sync socket (native/plan.h TSR_MSG_*). */
+export const Msg = { READY: 1, ERROR: 2, SYNC: 3, PID: 4, FD: 5 } as const;
+
+/** An ERROR message's op before the first op ran: which start-up step failed (TSR_STEP_*). */
+export const StartStep = { START: -1, NS_ROOT: -2, PLAN: -3, PROCFS: -4 } as const;
+
 export interface Op {
   op: OpName;
   /** Integer arguments a0..a3 (bigint for 64-bit masks). */
@@ -70,6 +76,8 @@ export interface Op {
   what: string;
   /** For SYNC: which hooks the parent runs at this point. */
   tag?: string;
+  /** For FIND_EXEC: the program as the config names it (args[0]), for runc's wording of a failure. */
+  program?: string;
 }
 
 const PLAN_MAGIC = 0x54535231;

@@ -77,8 +77,10 @@ export function planExec(
 ): void {
   const args = proc.args ?? [];
   const candidates = execCandidates(args[0], proc.env);
-  ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"` });
-  ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0], what: 'report ready' });
+  ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"`, program: args[0] });
+  // After READY nobody reads the sync socket: a failure (no such program, not executable) is
+  // told by the init's exit code, the shell's 127 and 126 as runc uses them, else 1.
+  ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0, 127, 126, 1], what: 'report ready' });
   if (o.fifoFd !== undefined) ops.push({ op: 'WAIT_FIFO', a: [o.fifoFd], what: 'wait for start on the exec fifo' });
   for (const op of startHookOps(o.startHooks)) ops.push(op);
   const env = proc.env ?? [];

@@ -476,12 +476,12 @@ t.test('exec: candidates from the container PATH, fifo, argv and env', async (t)
     s.process!.args = ['echo', 'hi'];
     s.process!.env = ['PATH=/opt/bin:/bin', 'A=1', 'PATH=/usr/bin:/bin'];
   });
-  t.same(bare(named(p, 'FIND_EXEC')), [{ op: 'FIND_EXEC', a: [2], strs: ['/usr/bin/echo', '/bin/echo'] }], 'the last PATH in env wins');
+  t.same(bare(named(p, 'FIND_EXEC')), [{ op: 'FIND_EXEC', a: [2], strs: ['/usr/bin/echo', '/bin/echo'], program: 'echo' }], 'the last PATH in env wins');
   t.same(bare(p.ops.slice(-3)), [
-    { op: 'READY', a: [0] },
+    { op: 'READY', a: [0, 127, 126, 1] },
     { op: 'WAIT_FIFO', a: [FIFO_FD] },
     { op: 'EXEC', a: [2, 3, 0], strs: ['echo', 'hi', 'PATH=/opt/bin:/bin', 'A=1', 'PATH=/usr/bin:/bin'] },
-  ], 'ends with ready, wait for start, exec');
+  ], 'ends with ready (and the exit codes of a later failure: not found, not executable, other), wait for start, exec');
   t.equal(indexOf(p, 'FIND_EXEC'), p.ops.length - 4, 'the executable is found before reporting ready');
 
   const abs = plan((s) => (s.process!.args = ['/bin/sh', '-c', 'true']));
