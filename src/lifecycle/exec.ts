@@ -28,8 +28,10 @@ import type { Logger } from '../log';
 
 export interface ExecOptions {
   id: string;
-  /** The whole process, from --process (already validated); otherwise built from the flags. */
+  /** The whole process (already validated); otherwise built from the flags. */
   process?: Process;
+  /** --process: a file (or - for stdin) holding the whole process; read and validated here. */
+  processFile?: string;
   args?: string[];
   tty?: boolean;
   cwd?: string;
@@ -82,6 +84,11 @@ export function execProcess(base: Process | undefined, o: ExecOptions): Process 
 
 export async function execInContainer(store: StateStore, o: ExecOptions, log: Logger): Promise<number> {
   checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
+  if (o.processFile && !o.process) {
+    // Loaded only here: validate.ts pulls in the generated validators.
+    const { loadProcessFile } = require('../config/load-process') as typeof import('../config/load-process');
+    o = { ...o, process: loadProcessFile(o.processFile) };
+  }
   const rec = store.load(o.id);
   const status = computeStatus(store, rec);
   if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
