@@ -62,7 +62,7 @@ function scenarios(t: Test, e: Engine, rt: Runtime): void {
     t.match(r.stdout, /stdin-and-stdout-are-terminals/);
   });
 
-  t.test('a detached container: logs, exec, pause/unpause, stop, restart, kill', async (t) => {
+  t.test('a detached container: logs, top, exec, pause/unpause, stop, restart, kill', async (t) => {
     const c = removed(t, e.runDetached(rt, ['sh', '-c', TRAPS_TERM]));
 
     t.test('detached run + logs', async (t) => {
@@ -72,6 +72,14 @@ function scenarios(t: Test, e: Engine, rt: Runtime): void {
       });
       t.ok(logs, `stdout and stderr are in the logs: ${JSON.stringify(e.logs(c))}`);
       t.equal(e.status(c), 'running', 'the engine reports it running');
+    });
+
+    t.test('top (Docker and ctr ask the runtime: ps --format json)', async (t) => {
+      const pid = e.initPid(c);
+      t.ok(pid > 0, `the engine reports the init's pid (${pid})`);
+      const { result, pids } = e.top(c);
+      t.equal(result.status, 0, show(result));
+      t.ok(pids.includes(pid), `the init (${pid}) is among the listed processes (${pids.join(', ')})`);
     });
 
     t.test('exec', async (t) => {

@@ -482,6 +482,10 @@ export abstract class Engine {
   abstract resume(c: Container): Result;
   abstract status(c: Container): Status;
   abstract restart(c: Container): Result;
+  /** The container's processes by host pid, as the engine lists them (podman top, docker top, ctr task ps). */
+  abstract top(c: Container): { result: Result; pids: number[] };
+  /** The host pid of the container's init, as the engine reports it. */
+  abstract initPid(c: Container): number;
   /** Removes the container whatever its state (teardown: never throws). */
   abstract remove(c: Container): void;
   /** Containers the engine still knows of. */
@@ -576,6 +580,15 @@ function exitCodeOf(r: Result): number {
   return Number.isInteger(n) ? n : NaN;
 }
 
+/** The first column of each line but the header, as numbers (pids of top, ps, task ps). */
+function numbersAfterHeader(out: string): number[] {
+  return out
+    .split('\n')
+    .slice(1)
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
 function mapStatus(s: string): Status {
   s = s.trim().toLowerCase();
   if (s === 'running') return 'running';
@@ -659,6 +672,10 @@ abstract class DockerLike extends Engine {
 
   containers(): string[] {
     return this.cmd(['ps', '-a', '-q']).stdout.split('\n').filter(Boolean);
+  }
+
+  initPid(c: Container): number {
+    return exitCodeOf(this.cmd(['inspect', '-f', '{{.State.Pid}}', c.id]));
   }
 
   protected imageName(): string {
@@ -751,6 +768,12 @@ export class Podman extends DockerLike {
 
   remove(c: Container): void {
     this.cmd(['rm', '-f', '-t', '0', c.id]);
+  }
+
+  // Podman reads the container's processes itself (no runtime call): its host pids.
+  top(c: Container): { result: Result; pids: number[] } {
+    const result = this.cmd(['top', c.id, 'hpid']);
+    return { result, pids: numbersAfterHeader(result.stdout) };
   }
 
   // Podman never passes --root: the runtime's default root, which is in the private /run.
@@ -935,6 +958,16 @@ export class Containerd extends Engine {
   }
 
   /** A container without a task (deleted after it stopped) is stopped too. */
+  // The shim asks the runtime: `ps --format json <id>`.
+  top(c: Container): { result: Result; pids: number[] } {
+    const result = this.cmd(['task', 'ps', c.id]);
+    return { result, pids: numbersAfterHeader(result.stdout) };
+  }
+
+  initPid(c: Container): number {
+    return this.taskPid(c);
+  }
+
   status(c: Container): Status {
     const t = this.tasks().get(c.id);
     if (t) return mapStatus(t.status);
@@ -1089,6 +1122,12 @@ export class Docker extends DockerLike {
 
   remove(c: Container): void {
     this.cmd(['rm', '-f', c.id]);
+  }
+
+  // dockerd asks the runtime (`ps --format json <id>`) for the pids, then runs ps(1) on them.
+  top(c: Container): { result: Result; pids: number[] } {
+    const result = this.cmd(['top', c.id, '-o', 'pid']);
+    return { result, pids: numbersAfterHeader(result.stdout) };
   }
 
   // dockerd 20.10 passes every runtime of the runc v2 shim --root <exec-root>/runtime-runc/moby
