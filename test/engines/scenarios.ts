@@ -49,6 +49,15 @@ function scenarios(t: Test, e: Engine, rt: Runtime): void {
     t.equal(r.status, 137, show(r));
   });
 
+  t.test('a command that is not there, or not executable: the exit code the engine derives from the error', async (t) => {
+    const [missing, notExec] = e.commandErrorCodes.run;
+    const r = e.run(rt, ['no-such-command']);
+    t.equal(r.status, missing, show(r));
+    t.match(r.stdout + r.stderr, /no-such-command/, 'the error names the command');
+    const x = e.run(rt, ['/etc/passwd']);
+    t.equal(x.status, notExec, show(x));
+  });
+
   t.test('stdin (-i)', async (t) => {
     const r = e.run(rt, ['sh', '-c', 'read line; echo "got $line"'], { stdin: 'a line on stdin\n' });
     t.equal(r.status, 0, show(r));
@@ -104,6 +113,11 @@ function scenarios(t: Test, e: Engine, rt: Runtime): void {
     t.test('exec exit code', async (t) => {
       const r = e.exec(c, ['sh', '-c', 'exit 5']);
       t.equal(r.status, 5, show(r));
+      const [missing, notExec] = e.commandErrorCodes.exec;
+      const m = e.exec(c, ['no-such-command']);
+      t.equal(m.status, missing, `a command that is not there: ${show(m)}`);
+      const n = e.exec(c, ['/etc/passwd']);
+      t.equal(n.status, notExec, `a command that is not executable: ${show(n)}`);
     });
 
     t.test('pause/unpause + exec', async (t) => {

@@ -415,8 +415,19 @@ export interface Container {
 
 export type Status = 'running' | 'paused' | 'stopped' | 'missing';
 
+/** Exit codes an engine gives when the command cannot be started: not found, not executable. */
+export interface CommandErrorCodes {
+  run: [number, number];
+  exec: [number, number];
+}
+
 export abstract class Engine {
   abstract readonly name: string;
+  /**
+   * Podman and Docker turn the runtime's error into 127 (not found) or 126 (not executable) by its
+   * wording ("executable file not found", "no such file or directory", "permission denied").
+   */
+  abstract readonly commandErrorCodes: CommandErrorCodes;
   /** Features of the scenarios this engine lacks, with the reason (skipped for every runtime). */
   readonly unsupported: Partial<Record<keyof RunOptions | string, string>> = {};
   readonly runtimes: Runtime[];
@@ -693,6 +704,7 @@ abstract class DockerLike extends Engine {
  */
 export class Podman extends DockerLike {
   readonly name = 'podman';
+  readonly commandErrorCodes: CommandErrorCodes = { run: [127, 126], exec: [127, 126] };
   private env: NodeJS.ProcessEnv = {};
   private parent = '';
 
@@ -850,6 +862,8 @@ class ContainerdDaemon {
  */
 export class Containerd extends Engine {
   readonly name = 'containerd';
+  // ctr prints the error and exits 1.
+  readonly commandErrorCodes: CommandErrorCodes = { run: [1, 1], exec: [1, 1] };
   private daemon!: ContainerdDaemon;
 
   static async create(tap: TapLike, runtimes?: Runtime[]): Promise<Containerd> {
@@ -1043,6 +1057,8 @@ const CTR_DEFAULT_CAPS = [
  */
 export class Docker extends DockerLike {
   readonly name = 'docker';
+  // docker 20.10's exec exits 126 whenever the process cannot be started.
+  readonly commandErrorCodes: CommandErrorCodes = { run: [127, 126], exec: [126, 126] };
   private env: NodeJS.ProcessEnv = {};
   private execRoot = '';
 
