@@ -429,7 +429,7 @@ export abstract class Engine {
    */
   abstract readonly commandErrorCodes: CommandErrorCodes;
   /** Features of the scenarios this engine lacks, with the reason (skipped for every runtime). */
-  readonly unsupported: Partial<Record<keyof RunOptions | string, string>> = {};
+  readonly unsupported: Record<string, string> = {};
   readonly runtimes: Runtime[];
   protected readonly dir: string;
   protected ns!: PrivateNamespaces;
@@ -441,10 +441,7 @@ export abstract class Engine {
   private baselineMounts = new Set<string>();
   private counter = 0;
 
-  protected constructor(
-    protected readonly tap: TapLike,
-    runtimes?: Runtime[],
-  ) {
+  protected constructor(tap: TapLike, runtimes?: Runtime[]) {
     this.runtimes = runtimes ?? engineRuntimes();
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsr-eng-${this.constructor.name.toLowerCase()}-`));
     tap.teardown(() => this.destroy());
@@ -555,6 +552,40 @@ export abstract class Engine {
       const tail = readOr(logFile).trim().split('\n').slice(-15).join('\n');
       throw new Error(`${what} did not start${pidAlive(pid) ? ` within ${timeoutMs} ms` : ''}; its log ends with:\n${tail}`);
     }
+  }
+
+  /**
+   * A containerd of our own in the namespaces: its config (no CRI plugin, no debug or metrics
+   * listener), root, state and sockets under <temp dir>/containerd. Returns its socket.
+   */
+  protected startContainerd(): string {
+    const dir = path.join(this.dir, 'containerd');
+    fs.mkdirSync(dir, { recursive: true });
+    const socket = path.join(dir, 'containerd.sock');
+    const q = JSON.stringify;
+    const config = path.join(dir, 'config.toml');
+    fs.writeFileSync(
+      config,
+      [
+        'version = 2',
+        `root = ${q(path.join(dir, 'root'))}`,
+        `state = ${q(path.join(dir, 'state'))}`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        '[grpc]',
+        `  address = ${q(socket)}`,
+        '[ttrpc]',
+        `  address = ${q(socket + '.ttrpc')}`,
+        '[debug]',
+        '  address = ""',
+        '[metrics]',
+        '  address = ""',
+        '',
+      ].join('\n'),
+    );
+    const log = path.join(dir, 'containerd.log');
+    const pid = this.spawnDaemon(this.ns.argv(['setpriv', '--pdeathsig', 'TERM', '--', 'containerd', '--config', config]), log);
+    this.waitFor('containerd', log, pid, () => call(this.dir, this.ns.argv(['ctr', '--address', socket, 'version']), { timeoutMs: 5000 }).status === 0);
+    return socket;
   }
 
   /** Teardown: engine-level cleanup, daemons, namespaces, cgroups, temp dir. Never throws. */
@@ -814,46 +845,6 @@ function hardLimit(flag: string, want: number): number {
   return v === 'unlimited' || !/^\d+$/.test(v) ? want : Math.min(want, Number(v));
 }
 
-/** containerd with its own config (no CRI), root, state, sockets; ctr with a namespace of its own. */
-class ContainerdDaemon {
-  readonly socket: string;
-  readonly namespace: string;
-
-  constructor(
-    private readonly engine: { dir: string; spawn: (argv: string[], log: string) => number; wait: (what: string, log: string, pid: number, ready: () => boolean) => void; ns: PrivateNamespaces },
-    sub: string,
-    namespace: string,
-  ) {
-    const dir = path.join(engine.dir, sub);
-    fs.mkdirSync(dir, { recursive: true });
-    this.socket = path.join(dir, 'containerd.sock');
-    this.namespace = namespace;
-    const q = JSON.stringify;
-    const config = path.join(dir, 'config.toml');
-    fs.writeFileSync(
-      config,
-      [
-        'version = 2',
-        `root = ${q(path.join(dir, 'root'))}`,
-        `state = ${q(path.join(dir, 'state'))}`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        `  address = ${q(this.socket)}`,
-        '[ttrpc]',
-        `  address = ${q(this.socket + '.ttrpc')}`,
-        '[debug]',
-        '  address = ""',
-        '[metrics]',
-        '  address = ""',
-        '',
-      ].join('\n'),
-    );
-    const log = path.join(dir, 'containerd.log');
-    const pid = engine.spawn(engine.ns.argv(['setpriv', '--pdeathsig', 'TERM', '--', 'containerd', '--config', config]), log);
-    engine.wait('containerd', log, pid, () => call(engine.dir, engine.ns.argv(['ctr', '--address', this.socket, 'version']), { timeoutMs: 5000 }).status === 0);
-  }
-}
-
 /**
  * containerd, driven by ctr as its man page shows: `ctr run --runc-binary <runtime>` (the runc v2
  * shim calls the runtime with --root /run/containerd/runc/<namespace>, in the private /run).
@@ -864,7 +855,8 @@ export class Containerd extends Engine {
   readonly name = 'containerd';
   // ctr prints the error and exits 1.
   readonly commandErrorCodes: CommandErrorCodes = { run: [1, 1], exec: [1, 1] };
-  private daemon!: ContainerdDaemon;
+  private socket = '';
+  private namespace = '';
 
   static async create(tap: TapLike, runtimes?: Runtime[]): Promise<Containerd> {
     return new Containerd(tap, runtimes).start();
@@ -881,19 +873,15 @@ export class Containerd extends Engine {
   }
 
   protected async setUp(): Promise<void> {
-    const ns = `tsr-eng-${process.pid}`;
-    this.daemon = new ContainerdDaemon(
-      { dir: this.dir, spawn: (a, l) => this.spawnDaemon(a, l), wait: (w, l, p, r) => this.waitFor(w, l, p, r), ns: this.ns },
-      'containerd',
-      ns,
-    );
+    this.namespace = `tsr-eng-${process.pid}`;
+    this.socket = this.startContainerd();
     // ctr's cgroupsPath is /<namespace>/<id>.
-    this.cgroupParents.push(`/${ns}`);
+    this.cgroupParents.push(`/${this.namespace}`);
     this.cmdOk(['image', 'import', this.image.ociArchive], { timeoutMs: 120_000 });
   }
 
   protected cli(args: string[]) {
-    return { argv: this.ns.argv(['ctr', '--address', this.daemon.socket, '--namespace', this.daemon.namespace, ...args]) };
+    return { argv: this.ns.argv(['ctr', '--address', this.socket, '--namespace', this.namespace, ...args]) };
   }
 
   private runArgs(rt: Runtime, id: string, cmd: string[], opts: RunOptions): string[] {
@@ -911,7 +899,7 @@ export class Containerd extends Engine {
         const [uid, gid] = opts.user.split(':').map(Number);
         spec.process.user = { uid, gid: gid ?? uid };
       }
-      spec.linux.cgroupsPath = `/${this.daemon.namespace}/${id}`;
+      spec.linux.cgroupsPath = `/${this.namespace}/${id}`;
       spec.linux.resources = { ...spec.linux.resources };
       if (opts.pidsLimit) spec.linux.resources.pids = { limit: opts.pidsLimit };
       if (opts.memory) spec.linux.resources.memory = { limit: opts.memory, swap: opts.memory };
@@ -1032,11 +1020,11 @@ export class Containerd extends Engine {
   }
 
   protected runtimeStateDirs(): string[] {
-    return [`/run/containerd/runc/${this.daemon.namespace}`];
+    return [`/run/containerd/runc/${this.namespace}`];
   }
 
   protected override beforeDestroy(): void {
-    if (!this.daemon) return;
+    if (!this.socket) return;
     for (const id of this.containers()) this.remove({ id, rt: this.runtimes[0] });
   }
 }
@@ -1072,11 +1060,8 @@ export class Docker extends DockerLike {
   }
 
   protected async setUp(): Promise<void> {
-    const ctd = new ContainerdDaemon(
-      { dir: this.dir, spawn: (a, l) => this.spawnDaemon(a, l), wait: (w, l, p, r) => this.waitFor(w, l, p, r), ns: this.ns },
-      'containerd',
-      'moby',
-    );
+    // dockerd's own containerd namespace is moby.
+    const containerd = this.startContainerd();
     const parent = `/tsr-eng-${process.pid}-docker`;
     this.cgroupParents.push(parent);
     const sock = path.join(this.dir, 'docker.sock');
@@ -1090,7 +1075,7 @@ export class Docker extends DockerLike {
       '--exec-root', this.execRoot,
       '--pidfile', path.join(this.dir, 'docker.pid'),
       '-H', `unix://${sock}`,
-      '--containerd', ctd.socket,
+      '--containerd', containerd,
       '--cgroup-parent', parent,
       '--userland-proxy=false',
       ...this.runtimes.filter((r) => r.name !== 'runc').map((r) => `--add-runtime=${r.name}=${r.bin}`),
