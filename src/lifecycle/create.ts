@@ -217,6 +217,16 @@ function undoCreate(store: StateStore, id: string, pid: number, claimed: boolean
   if (claimed) store.removeDir(id);
 }
 
+const NSFS_MAGIC = 0x6e736673;
+
+function isNsfs(fd: number): boolean {
+  try {
+    return fs.statfsSync(`/proc/self/fd/${fd}`).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 function openNamespace(type: string, nsPath: string): number {
   try {
     const fd = fs.openSync(nsPath, 'r');
@@ -226,6 +236,10 @@ function openNamespace(type: string, nsPath: string): number {
     } catch {
       /* checked below */
     }
+    // A namespace kept as a bind mount (`ip netns add`, Podman's and CNI's /run/netns/*) reads
+    // there as its own path, not "net:[4026532378]". It is a namespace if the file is on nsfs;
+    // its type is then checked by the kernel: the init's setns(fd, <type>) refuses another type.
+    if (!/^\w+:\[\d+\]$/.test(link) && isNsfs(fd)) return fd;
     const wrong = checkNamespaceLink(type, nsPath, link);
     if (wrong) {
       fs.closeSync(fd);
