@@ -10,6 +10,9 @@ import * as path from 'path';
 export const PROJECT = path.resolve(__dirname, '..', '..', '..');
 export const BIN = path.join(PROJECT, 'bin', 'tsruntime');
 
+/** For `{ skip: NEEDS_ROOT }`: false as root, else the reason (real containers and cgroups need root). */
+export const NEEDS_ROOT: false | string = process.getuid?.() === 0 ? false : 'needs root (real containers and cgroups)';
+
 let rootfsCache: string | undefined;
 let templateCache: Record<string, any> | undefined;
 

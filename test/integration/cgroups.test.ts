@@ -8,14 +8,12 @@ import { spawn, ChildProcess } from 'child_process';
 import { randomBytes } from 'crypto';
 import { CgroupManager, cgroupManager, parseProcCgroup, readLayout } from '../../src/cgroups';
 import { RuntimeError } from '../../src/errors';
+import { NEEDS_ROOT } from '../helpers/runtime';
 
 const TEST_PARENT = '/tsruntime-test';
 
-if (process.getuid?.() !== 0) {
-  t.plan(0, 'cgroup integration tests need root');
-} else {
-  main();
-}
+const skip = NEEDS_ROOT;
+main();
 
 /** Become a child subreaper (through koffi, test-only) so grandchildren killed with their parent can be reaped:
  * this VM's PID 1 never reaps orphans. Returns a function that reaps one pid without blocking. */
@@ -141,7 +139,7 @@ function main(): void {
     return fs.readFileSync(path.join(m.paths.freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN';
   }
 
-  t.test('create, join, pids, freeze, thaw, killAll, destroy', async (t) => {
+  t.test('create, join, pids, freeze, thaw, killAll, destroy', { skip }, async (t) => {
     const { m, id, run } = setup(t);
     t.equal(m.cgroupsPath, `${TEST_PARENT}/${id}`);
     t.equal(m.driver, layout.mode === 'v2' ? 'v2' : 'v1');
@@ -188,7 +186,7 @@ function main(): void {
     for (const root of hierarchyRoots) t.ok(fs.existsSync(path.join(root, TEST_PARENT)), `parent left in ${root}`);
   });
 
-  t.test('killAll with SIGTERM reaches children forked after join (freeze, signal, thaw)', async (t) => {
+  t.test('killAll with SIGTERM reaches children forked after join (freeze, signal, thaw)', { skip }, async (t) => {
     const { m, run, orphans } = setup(t);
     m.create();
     // sh waits for a line, then forks two sleeps: they are born inside the cgroup.
@@ -211,7 +209,7 @@ function main(): void {
     t.equal(m.exists(), false);
   });
 
-  t.test('killAll SIGKILL on a frozen (paused) cgroup', async (t) => {
+  t.test('killAll SIGKILL on a frozen (paused) cgroup', { skip }, async (t) => {
     const { m, run } = setup(t);
     m.create();
     const cp = run('sleep', ['100']);
@@ -224,7 +222,7 @@ function main(): void {
     t.equal(m.exists(), false);
   });
 
-  t.test('destroy removes sub-cgroups, and a manager rebuilt from cgroupsPath sees the same cgroup', async (t) => {
+  t.test('destroy removes sub-cgroups, and a manager rebuilt from cgroupsPath sees the same cgroup', { skip }, async (t) => {
     const { m, id, run } = setup(t);
     m.create();
     const again = cgroupManager({ id, cgroupsPath: m.cgroupsPath });
@@ -248,7 +246,7 @@ function main(): void {
     t.equal(m.exists(), false);
   });
 
-  t.test('destroy gives up on a busy cgroup after about a second', async (t) => {
+  t.test('destroy gives up on a busy cgroup after about a second', { skip }, async (t) => {
     const { m, run } = setup(t);
     m.create();
     const cp = run('sleep', ['100']);
@@ -260,14 +258,14 @@ function main(): void {
     t.equal(m.exists(), true, 'still there');
   });
 
-  t.test('join errors', async (t) => {
+  t.test('join errors', { skip }, async (t) => {
     const { m } = setup(t);
     t.throws(() => m.join(process.pid), RuntimeError, 'join before create: no such cgroup');
     m.create();
     t.throws(() => m.join(2 ** 22 + 12345), RuntimeError, 'no such process');
   });
 
-  t.test('relative cgroupsPath resolves under our own cgroup (runc semantics)', async (t) => {
+  t.test('relative cgroupsPath resolves under our own cgroup (runc semantics)', { skip }, async (t) => {
     const rel = 'tsruntime-test-rel-' + randomBytes(4).toString('hex');
     const { m, run } = setup(t, rel);
     t.equal(m.cgroupsPath, rel);
