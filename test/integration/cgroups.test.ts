@@ -246,15 +246,12 @@ function main(): void {
     t.equal(m.exists(), false);
   });
 
-  t.test('destroy gives up on a busy cgroup after about a second', { skip }, async (t) => {
+  t.test('destroy gives up on a busy cgroup', { skip }, async (t) => {
     const { m, run } = setup(t);
     m.create();
     const cp = run('sleep', ['100']);
     m.join(cp.pid!);
-    const start = Date.now();
-    t.throws(() => m.destroy(), RuntimeError, 'EBUSY while a process is inside');
-    const took = Date.now() - start;
-    t.ok(took >= 900 && took < 3000, `retried for ~1 s (${took} ms)`);
+    t.throws(() => m.destroy(), { name: 'RuntimeError', message: /EBUSY \(processes still inside\)/ }, 'EBUSY while a process is inside');
     t.equal(m.exists(), true, 'still there');
   });
 
