@@ -9,6 +9,7 @@ import { randomBytes } from 'crypto';
 import { CgroupManager, cgroupManager, parseProcCgroup, readLayout } from '../../src/cgroups';
 import { RuntimeError } from '../../src/errors';
 import { NEEDS_ROOT } from '../helpers/runtime';
+import { isRunning, until } from '../helpers/wait';
 
 const TEST_PARENT = '/tsruntime-test';
 
@@ -40,23 +41,6 @@ function main(): void {
 
   const hierarchyRoots = [...layout.v1.map((h) => h.mountPoint), ...(layout.unified ? [layout.unified.mountPoint] : [])];
 
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (check()) return true;
-      await sleep(5);
-    }
-    return check();
-  }
-  function alive(pid: number): boolean {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  }
   function exitOf(cp: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (cp.exitCode !== null || cp.signalCode !== null) return Promise.resolve({ code: cp.exitCode, signal: cp.signalCode });
     return new Promise((resolve) => cp.once('exit', (code, signal) => resolve({ code, signal })));
@@ -203,7 +187,7 @@ function main(): void {
     t.equal(m.isFrozen(), false, 'thawed again after signalling');
     const exit = await withTimeout(exitOf(cp), 5000, 'sh to die');
     t.equal(exit.signal, 'SIGTERM');
-    t.ok(await until(() => pids.every((p) => !alive(p))), 'every process died');
+    t.ok(await until(() => pids.every((p) => !isRunning(p))), 'every process died');
     t.ok(await until(() => m.pids(true).length === 0), 'cgroup empty');
     m.destroy(); // right after the kill: retries while the cgroup is still busy
     t.equal(m.exists(), false);

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { BIN, NEEDS_ROOT, Sandbox, leftovers } from '../helpers/runtime';
+import { sleep } from '../helpers/wait';
 import { cgroupManager, readLayout } from '../../src/cgroups';
 import { sharesToWeight } from '../../src/cgroups/resources';
 
@@ -47,7 +48,6 @@ function addCaps(...caps: string[]) {
     for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set].push(...caps);
   };
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('memory: an allocation beyond the limit is OOM-killed, a smaller one is not', { skip }, async (t) => {
   const sb = new Sandbox(t);
