@@ -8,6 +8,7 @@ import { spawn, ChildProcess } from 'child_process';
 import { randomBytes } from 'crypto';
 import { CgroupManager, cgroupManager, parseProcCgroup, readLayout } from '../../src/cgroups';
 import { RuntimeError } from '../../src/errors';
+import { becomeSubreaper, reapIfExited } from '../../src/native/reaper';
 import { NEEDS_ROOT } from '../helpers/runtime';
 import { isRunning, until } from '../helpers/wait';
 
@@ -16,19 +17,11 @@ const TEST_PARENT = '/tsruntime-test';
 const skip = NEEDS_ROOT;
 main();
 
-/** Become a child subreaper (through koffi, test-only) so grandchildren killed with their parent can be reaped:
- * this VM's PID 1 never reaps orphans. Returns a function that reaps one pid without blocking. */
+/** A child subreaper, so grandchildren killed with their parent can be reaped (this VM's PID 1 never
+ * reaps orphans). Returns a function that reaps one pid without blocking. */
 function subreaper(): (pid: number) => boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const koffi = require('koffi');
-    const libc = koffi.load('libc.so.6');
-    const prctl = libc.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
-    const waitpid = libc.func('int waitpid(int, void *, int)');
-    const PR_SET_CHILD_SUBREAPER = 36;
-    const WNOHANG = 1;
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) return () => false;
-    return (pid: number) => waitpid(pid, null, WNOHANG) === pid;
+    return becomeSubreaper() ? reapIfExited : () => false;
   } catch {
     return () => false;
   }
