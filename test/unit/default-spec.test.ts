@@ -3,7 +3,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { defaultSpec, DEFAULT_SPEC_OCI_VERSION } from '../../src/spec/default-spec';
+import { defaultSpec } from '../../src/spec/default-spec';
+import { OCI_VERSION } from '../../src/spec/version';
 import { RUNC, runcSpec } from '../helpers/runc';
 
 // Repo root, from either test/unit (ts-node style) or dist/test/unit (compiled).
@@ -18,7 +19,7 @@ function repoRoot(): string {
 
 t.test('defaults', async (t) => {
   const s = defaultSpec() as any;
-  t.equal(s.ociVersion, DEFAULT_SPEC_OCI_VERSION);
+  t.equal(s.ociVersion, OCI_VERSION);
   t.equal(s.ociVersion, '1.2.0');
   t.equal(s.process.terminal, true);
   t.same(s.process.args, ['sh']);

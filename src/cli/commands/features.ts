@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { writeStdout } from '../../log';
 import { CAPABILITIES } from '../../plan/linux-constants';
 import { MOUNT_OPTION_NAMES } from '../../plan/mount-options';
+import { OCI_VERSION } from '../../spec/version';
 
 /** features.md: what this runtime understands, for clients that adapt to the runtime. */
 export const command: Command = {
@@ -11,7 +12,7 @@ export const command: Command = {
   run() {
     const features = {
       ociVersionMin: '1.0.0',
-      ociVersionMax: '1.2.0',
+      ociVersionMax: OCI_VERSION,
       hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
       mountOptions: MOUNT_OPTION_NAMES,
       linux: {
