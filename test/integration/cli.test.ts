@@ -69,7 +69,7 @@ t.test('features (runtime-spec features.md)', async (t) => {
   t.equal(f.ociVersionMax, OCI_VERSION, 'the runtime-spec version it implements');
   t.ok(f.hooks.includes('createRuntime') && f.hooks.includes('poststop'));
   t.ok(f.mountOptions.includes('rbind') && f.mountOptions.includes('rro'));
-  t.ok(f.linux.namespaces.includes('pid'));
+  t.same(f.linux.namespaces, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'], 'every namespace type, time included');
   t.ok(f.linux.capabilities.includes('CAP_SYS_ADMIN'));
 });
 

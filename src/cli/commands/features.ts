@@ -1,6 +1,6 @@
 import type { Command } from '../command';
 import { writeStdout } from '../../log';
-import { CAPABILITIES } from '../../plan/linux-constants';
+import { CAPABILITIES, NAMESPACE_FLAG } from '../../plan/linux-constants';
 import { MOUNT_OPTION_NAMES } from '../../plan/mount-options';
 import { OCI_VERSION } from '../../spec/version';
 
@@ -16,7 +16,7 @@ export const command: Command = {
       hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
       mountOptions: MOUNT_OPTION_NAMES,
       linux: {
-        namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
+        namespaces: Object.keys(NAMESPACE_FLAG).sort(), // every type the planner can create or join
         capabilities: [...CAPABILITIES],
         cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
         apparmor: { enabled: false },
