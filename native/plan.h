@@ -1,6 +1,6 @@
 /*
- * The launch plan: a flat byte buffer that TypeScript (src/plan/encode.ts) builds and the shim
- * executes op by op in the cloned container init. Each op is a fixed header followed by a
+ * The launch plan: a flat byte buffer that TypeScript (src/plan/ops.ts, encodePlan) builds and the
+ * container init (tsr-init, native/init/) executes op by op. Each op is a fixed header followed by a
  * payload of NUL-terminated strings (or raw bytes); records are 8-byte aligned.
  *
  * Keep this file and src/plan/ops.ts in step: the numbers are the wire format.

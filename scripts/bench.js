@@ -23,8 +23,8 @@
  *      "none" skips the engine-level part).
  *
  * Machine quirks handled here:
- *  - PID 1 may not reap orphans, so a detached container init becomes a zombie forever. When koffi
- *    is available this process makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and
+ *  - PID 1 may not reap orphans, so a detached container init becomes a zombie forever. This process
+ *    makes itself a child subreaper (dist/src/native/reaper.js: prctl PR_SET_CHILD_SUBREAPER) and
  *    reaps orphans with waitpid(-1, WNOHANG) between calls. (Zombies are reported "stopped" anyway.)
  *  - crun 1.8 refuses to run on hybrid cgroups when the v2 hierarchy has controllers ("cgroups in
  *    hybrid mode not supported"). If crun is benchmarked on such a host, the whole bench (all runtimes,
@@ -111,22 +111,14 @@ let reapOrphans = () => {};
 let subreaper = false;
 function becomeSubreaper() {
   try {
-    const koffi = require('koffi');
-    const libc = koffi.load('libc.so.6');
-    const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
-    const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
-    const PR_SET_CHILD_SUBREAPER = 36;
-    const WNOHANG = 1;
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) return;
+    const reaper = require(path.join(ROOT, 'dist', 'src', 'native', 'reaper.js'));
+    if (!reaper.becomeSubreaper()) return;
     subreaper = true;
     // Only ever called between spawnSync calls, when every child spawnSync made has been waited for,
     // so anything waitpid(-1) finds is an orphaned container process reparented to us.
-    reapOrphans = () => {
-      const st = [0];
-      while (waitpid(-1, st, WNOHANG) > 0);
-    };
+    reapOrphans = () => reaper.reapExited();
   } catch {
-    /* no koffi: orphans are left to PID 1 */
+    /* not built (npm run build) or koffi missing: orphans are left to PID 1 */
   }
 }
 
@@ -365,7 +357,7 @@ function report(runtimes, missing) {
   if (!fs.existsSync(TIME_BIN)) console.log(`  - ${TIME_BIN} missing: no RSS column (apt-get install time)`);
   if (process.env.BENCH_IN_NS)
     console.log('  - ran in a private mount namespace with /sys/fs/cgroup/unified unmounted (crun 1.8 refuses hybrid cgroups)');
-  if (!subreaper) console.log('  - could not become a child subreaper (koffi missing?): exited container inits stay zombies');
+  if (!subreaper) console.log('  - could not become a child subreaper (not built, or koffi missing?): exited container inits stay zombies');
 }
 
 // ---------------------------------------------------------------- engine level

@@ -10,7 +10,7 @@
 #
 # Inside: PATH has node's directory first, HOME is a tmpfs directory, /tmp and /run are tmpfs, the
 # project directory is mounted read-write over itself (hostfs), everything else is read-only.
-# Build first (npx tsc -p .): the guest runs what is in dist/.
+# Build first (npm run build): the guest runs what is in dist/ and native/build/.
 #
 # Environment: UML (kernel binary), UML_MEM (default 1G), UML_TIMEOUT (seconds, default 900),
 # UML_VERBOSE=1 (show the kernel console).

@@ -8,7 +8,7 @@ import { RuntimeError } from '../errors';
 import { isAlive, readProcStat, sleepMs } from './proc';
 
 export const DEFAULT_ROOT = '/run/tsruntime';
-export const OCI_VERSION = '1.2.0';
+export { OCI_VERSION } from '../spec/version';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 

@@ -9,9 +9,6 @@ import { Result, Sandbox } from './runtime';
 import { Facts, MountInfo, mountAt } from './probe';
 import { loadShim } from '../../src/native/shim';
 
-/** Root only: containers need it. */
-export const NOT_ROOT: false | string = process.getuid?.() === 0 ? false : 'security tests run real containers: root only';
-
 /**
  * Every entry under dir, by relative path, without following symlinks: a file's contents, a
  * symlink's target, a directory's mode. Compare two snapshots to see what an attack changed.
@@ -46,16 +43,6 @@ export function hostMountsUnder(dir: string): string[] {
       const mp = l.split(' ')[4];
       return mp !== undefined && (mp === dir || mp.startsWith(dir + '/'));
     });
-}
-
-/** Poll fn until it is true or ms have passed (for effects that happen after the CLI returned). */
-export function eventually(fn: () => boolean, ms: number): boolean {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (fn()) return true;
-    if (Date.now() >= end) return false;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
 }
 
 /** A refusal the way the CLI prints errors: exactly one non-empty line on stderr. */

@@ -12,9 +12,9 @@ import t, { Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { Sandbox, leftovers } from '../helpers/runtime';
+import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { Facts, probeBundle } from '../helpers/probe';
-import { NOT_ROOT, hostMountsUnder, oneLine, runWithTerminal, snapshot } from '../helpers/escape-checks';
+import { hostMountsUnder, oneLine, runWithTerminal, snapshot } from '../helpers/escape-checks';
 
 /**
  * The busybox image with its own /dev (no /dev tmpfs in the config: devpts on /dev/pts only), a
@@ -72,11 +72,11 @@ async function check(t: Test, target: string, extra: (facts: Facts) => void): Pr
   t.same(hostMountsUnder(sb.dir), [], 'nothing mounted on the host under the test directory');
 }
 
-t.test('an image /dev/console symlink to a file of the image', { skip: NOT_ROOT }, async (t) => {
+t.test('an image /dev/console symlink to a file of the image', { skip: NEEDS_ROOT }, async (t) => {
   await check(t, '/etc/target', () => {});
 });
 
-t.test('an image /dev/console symlink to a procfs file (/proc/1/attr/exec)', { skip: NOT_ROOT }, async (t) => {
+t.test('an image /dev/console symlink to a procfs file (/proc/1/attr/exec)', { skip: NEEDS_ROOT }, async (t) => {
   await check(t, '/proc/1/attr/exec', (facts) => {
     const onPids = facts.mounts.filter((m) => /^\/proc\/(\d+|self|thread-self)\//.test(m.mountpoint));
     t.same(onPids.map((m) => `${m.fstype} on ${m.mountpoint}`), [], "nothing is mounted over a process's procfs files");

@@ -23,13 +23,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { spawnSync } from 'child_process';
-import { PROJECT, Sandbox } from '../helpers/runtime';
+import { NEEDS_ROOT, PROJECT, Sandbox } from '../helpers/runtime';
+import { waitSync } from '../helpers/wait';
 
-const ROOT = process.getuid?.() === 0;
 const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
 const EVIL_LDSO = path.join(PROJECT, 'native', 'build', 'evil-ldso');
 const INTERP = elfInterpreter(process.execPath);
-const skip = !ROOT ? 'needs root (real containers)' : !INTERP ? `${process.execPath} has no ELF interpreter to plant (statically linked)` : false;
+const skip = NEEDS_ROOT || (!INTERP ? `${process.execPath} has no ELF interpreter to plant (statically linked)` : false);
 
 /** PT_INTERP of a 64-bit little-endian ELF file, or undefined. */
 function elfInterpreter(file: string): string | undefined {
@@ -57,20 +57,6 @@ function elfInterpreter(file: string): string | undefined {
 
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Poll until cond() holds or `ms` pass; true when it held. */
-function waitFor(cond: () => boolean, ms = 20_000): boolean {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    sleepMs(20);
-  }
-  return cond();
 }
 
 interface Attack {
@@ -203,8 +189,8 @@ t.test('run: the init execs a #!/proc/self/exe script', { skip }, async (t) => {
   const r = a.tsr(['run', '--detach', '--bundle', bundle, id]);
   t.comment(`run --detach: exit ${r.status} ${r.stderr.trim()}`);
   // The loader, as the container's pid 1, stays until its helper is done; then the container stops.
-  waitFor(() => loaderDone(a) || ['stopped', 'gone'].includes(statusOf(a.sb, id)));
-  waitFor(() => loaderDone(a), 2000);
+  waitSync(() => loaderDone(a) || ['stopped', 'gone'].includes(statusOf(a.sb, id)), 20_000);
+  waitSync(() => loaderDone(a), 2000);
   checkHost(t, a, 'run');
 });
 
@@ -228,8 +214,8 @@ t.test('exec: the exec process execs a #!/proc/self/exe script', { skip }, async
       return true;
     }
   };
-  waitFor(() => loaderDone(a) || (pid > 0 && gone()) || pid === 0);
-  waitFor(() => loaderDone(a), 2000);
+  waitSync(() => loaderDone(a) || (pid > 0 && gone()) || pid === 0, 20_000);
+  waitSync(() => loaderDone(a), 2000);
   checkHost(t, a, 'exec');
 });
 
@@ -244,7 +230,7 @@ t.test('startContainer hook: the init runs a #!/proc/self/exe script as a hook',
   const r = a.tsr(['run', '--detach', '--bundle', bundle, id]);
   t.comment(`run --detach: exit ${r.status} ${r.stderr.trim()}`);
   // After the hooks, the user process says so (or the init gave up and the container stopped).
-  waitFor(() => /user-process-started/.test(fs.readFileSync(a.out, 'utf8')) || ['stopped', 'gone'].includes(statusOf(a.sb, id)));
-  if (reports(a).length) waitFor(() => loaderDone(a));
+  waitSync(() => /user-process-started/.test(fs.readFileSync(a.out, 'utf8')) || ['stopped', 'gone'].includes(statusOf(a.sb, id)), 20_000);
+  if (reports(a).length) waitSync(() => loaderDone(a), 20_000);
   checkHost(t, a, 'startContainer hook');
 });

@@ -17,25 +17,12 @@ import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { Sandbox } from '../helpers/runtime';
+import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
+import { waitSync } from '../helpers/wait';
 
-const ROOT = process.getuid?.() === 0;
-const skip = ROOT ? false : 'needs root (real containers)';
+const skip = NEEDS_ROOT;
 /** The fds tried: the runtime's own (Node's, the cgroup directory, sockets) are in this range. */
 const FDS = Array.from({ length: 38 }, (_, i) => i + 3);
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function waitFor(cond: () => boolean, ms = 10_000): boolean {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    sleepMs(10);
-  }
-  return cond();
-}
 
 interface Attack {
   sb: Sandbox;
@@ -99,7 +86,7 @@ function judge(a: Attack, n: number, cwd: string, r: { status: number; stderr: s
   }
   const file = path.join(a.rootfs, 'tmp', `attack-${n}`);
   const read = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
-  waitFor(() => /^end /m.test(read()));
+  waitSync(() => /^end /m.test(read()), 10_000, 10);
   const out = read();
   const parts: string[] = [];
   if (out.includes(a.token)) parts.push('MARKER READ');

@@ -16,10 +16,9 @@ import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { BIN, PROJECT, Sandbox } from '../helpers/runtime';
+import { BIN, NEEDS_ROOT, PROJECT, Sandbox } from '../helpers/runtime';
 
-const ROOT = process.getuid?.() === 0;
-const skip = ROOT ? false : 'needs root (real containers)';
+const skip = NEEDS_ROOT;
 const FD_REPORT = path.join(PROJECT, 'native', 'build', 'fd-report');
 const HOST_HOOKS = ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'] as const;
 const ALL_HOOKS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;

@@ -13,9 +13,9 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Result, Sandbox, leftovers } from '../helpers/runtime';
+import { leftovers, NEEDS_ROOT, Result, Sandbox } from '../helpers/runtime';
 import { Facts, PROBE_IN_ROOTFS, capMask, mountOptions, probeBundle, runProbe } from '../helpers/probe';
-import { NOT_ROOT, hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
+import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
 
 /** `run` a bundle made by probeBundle (after the test changed its rootfs) and parse the probe's output. */
 function runBundle(sb: Sandbox, bundle: string): { id: string; result: Result; facts?: Facts } {
@@ -37,7 +37,7 @@ function addCaps(spec: Record<string, any>, caps: string[]): void {
   for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set] = [...spec.process.capabilities[set], ...caps];
 }
 
-t.test('a mount destination that is a symlink out of the rootfs lands inside the rootfs', { skip: NOT_ROOT }, async (t) => {
+t.test('a mount destination that is a symlink out of the rootfs lands inside the rootfs', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // The image's /escape is an absolute symlink to a directory of the test's on the host; the
   // config mounts a tmpfs at /escape/newdir, and the container writes through /escape.
@@ -60,7 +60,7 @@ t.test('a mount destination that is a symlink out of the rootfs lands inside the
   t.same(leftovers(sb, id, bundle), [], 'nothing left behind');
 });
 
-t.test('maskedPaths and readonlyPaths are applied', { skip: NOT_ROOT }, async (t) => {
+t.test('maskedPaths and readonlyPaths are applied', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const masked = ['/proc/keys', '/proc/timer_list', '/proc/kcore', '/sys/firmware', '/proc/acpi', '/proc/scsi'];
   const { result, facts } = runProbe(sb, undefined, [
@@ -82,7 +82,7 @@ t.test('maskedPaths and readonlyPaths are applied', { skip: NOT_ROOT }, async (t
   t.ok(mountOptions(mountIn(facts, '/proc/sys')).has('ro'), '/proc/sys is a read-only mount');
 });
 
-t.test('capabilities are dropped and no_new_privs is set', { skip: NOT_ROOT }, async (t) => {
+t.test('capabilities are dropped and no_new_privs is set', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const { result, facts } = runProbe(sb, (s) => {
     t.same(s.process.capabilities.bounding, DEFAULT_CAPS, 'the default capabilities');
@@ -99,7 +99,7 @@ t.test('capabilities are dropped and no_new_privs is set', { skip: NOT_ROOT }, a
   t.equal(facts?.noNewPrivs, 1, 'NoNewPrivs: 1 in /proc/self/status');
 });
 
-t.test('the devices cgroup denies a block device the config does not allow', { skip: NOT_ROOT }, async (t) => {
+t.test('the devices cgroup denies a block device the config does not allow', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // CAP_MKNOD, so that only the devices cgroup stands between the container and the device. The
   // node is a loop device (7:0), opened read-only and never read: harmless even if it opened.
@@ -114,7 +114,7 @@ t.test('the devices cgroup denies a block device the config does not allow', { s
   t.same(leftovers(sb, id, bundle), [], 'nothing left behind');
 });
 
-t.test("the host's namespaces are not entered", { skip: NOT_ROOT }, async (t) => {
+t.test("the host's namespaces are not entered", { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const configured: string[] = [];
   const { result, facts } = runProbe(sb, (s) => {
@@ -130,7 +130,7 @@ t.test("the host's namespaces are not entered", { skip: NOT_ROOT }, async (t) =>
   }
 });
 
-t.test('a rootfs whose path is a symlink', { skip: NOT_ROOT }, async (t) => {
+t.test('a rootfs whose path is a symlink', { skip: NEEDS_ROOT }, async (t) => {
   for (const kind of ['relative', 'absolute']) {
     await t.test(kind, async (t) => {
       const sb = new Sandbox(t);
@@ -151,7 +151,7 @@ t.test('a rootfs whose path is a symlink', { skip: NOT_ROOT }, async (t) => {
   }
 });
 
-t.test("/proc/1/root is the container's root, even with CAP_SYS_PTRACE", { skip: NOT_ROOT }, async (t) => {
+t.test("/proc/1/root is the container's root, even with CAP_SYS_PTRACE", { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const hostMarker = path.join(sb.dir, 'host-marker');
   fs.writeFileSync(hostMarker, 'tsr host marker\n');

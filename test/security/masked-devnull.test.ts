@@ -12,9 +12,9 @@
 import t, { Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Sandbox, leftovers } from '../helpers/runtime';
+import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { Facts, PROBE_IN_ROOTFS, probeBundle } from '../helpers/probe';
-import { NOT_ROOT, hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
+import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
 
 const MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug'];
 const hostDomainname = (): string => fs.readFileSync('/proc/sys/kernel/domainname', 'utf8');
@@ -59,7 +59,7 @@ function assertMasked(t: Test, facts: Facts | undefined): void {
   }
 }
 
-t.test('an image /dev/null symlink to a procfs file', { skip: NOT_ROOT }, async (t) => {
+t.test('an image /dev/null symlink to a procfs file', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const domainBefore = hostDomainname();
   const r = attack(t, sb, '/proc/sys/kernel/domainname');
@@ -70,7 +70,7 @@ t.test('an image /dev/null symlink to a procfs file', { skip: NOT_ROOT }, async 
   t.same(hostMountsUnder(sb.dir), [], 'nothing mounted on the host under the test directory');
 });
 
-t.test('an image /dev/null symlink to a file of the read-only rootfs', { skip: NOT_ROOT }, async (t) => {
+t.test('an image /dev/null symlink to a file of the read-only rootfs', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   let before: Record<string, string> = {};
   const r = attack(t, sb, '/etc/target', (rootfs) => {

@@ -11,9 +11,10 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Sandbox, leftovers } from '../helpers/runtime';
+import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
+import { waitSync } from '../helpers/wait';
 import { runProbe } from '../helpers/probe';
-import { NOT_ROOT, eventually, hostMountsUnder, mountIn, oneLine, snapshot } from '../helpers/escape-checks';
+import { hostMountsUnder, mountIn, oneLine, snapshot } from '../helpers/escape-checks';
 
 const hostDomainname = (): string => fs.readFileSync('/proc/sys/kernel/domainname', 'utf8');
 
@@ -40,7 +41,7 @@ function withoutMount(spec: Record<string, any>, dest: string): any[] {
   return spec.mounts.filter((m: { destination: string }) => m.destination !== dest);
 }
 
-t.test('(a) a host directory bound onto /proc is refused, and no sysctl lands in it', { skip: NOT_ROOT }, async (t) => {
+t.test('(a) a host directory bound onto /proc is refused, and no sysctl lands in it', { skip: NEEDS_ROOT }, async (t) => {
   // Two bundles: the default config, and one without masks, read-only paths or a read-only root
   // (which today hide the rest of the attack behind a failure after the sysctl was written).
   for (const variant of ['default masks and read-only paths', 'no masks, no read-only paths']) {
@@ -67,7 +68,7 @@ t.test('(a) a host directory bound onto /proc is refused, and no sysctl lands in
       if (r.status === 0) {
         // Accepted: the init writes "0" into what it takes for the exec fifo and runs the
         // user process now, before start. Give it a moment to show.
-        const ran = eventually(() => fs.existsSync(path.join(fake, 'ran')), 3000);
+        const ran = waitSync(() => fs.existsSync(path.join(fake, 'ran')), 3000);
         t.notOk(ran, 'the user process did not run before start');
         sb.tsr(['delete', '--force', id]);
       }
@@ -81,7 +82,7 @@ t.test('(a) a host directory bound onto /proc is refused, and no sysctl lands in
   }
 });
 
-t.test('(b) a bind inside /proc/sys cannot turn a net sysctl into a write of another file', { skip: NOT_ROOT }, async (t) => {
+t.test('(b) a bind inside /proc/sys cannot turn a net sysctl into a write of another file', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // Bound onto /proc/sys/net: "ipv4" leads to ../kernel (the container's /proc/sys/kernel), and
   // core/somaxconn is a plain file of ours.
@@ -106,7 +107,7 @@ t.test('(b) a bind inside /proc/sys cannot turn a net sysctl into a write of ano
   t.same(hostMountsUnder(sb.dir), [], 'nothing mounted on the host under the test directory');
 });
 
-t.test('(c) proc itself and the lxcfs-style file binds inside /proc still work', { skip: NOT_ROOT }, async (t) => {
+t.test('(c) proc itself and the lxcfs-style file binds inside /proc still work', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const files = ['cpuinfo', 'diskstats', 'loadavg', 'meminfo', 'stat', 'swaps', 'uptime'];
   const srcDir = path.join(sb.dir, 'lxcfs');
@@ -127,7 +128,7 @@ t.test('(c) proc itself and the lxcfs-style file binds inside /proc still work',
   }
 });
 
-t.test('(d) a tmpfs on /proc is refused', { skip: NOT_ROOT }, async (t) => {
+t.test('(d) a tmpfs on /proc is refused', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['true'], (s) => {
     s.mounts = [{ destination: '/proc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] }, ...withoutMount(s, '/proc')];

@@ -8,11 +8,11 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Sandbox } from '../helpers/runtime';
+import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { PROBE_IN_ROOTFS, mountOptions, runProbe } from '../helpers/probe';
-import { NOT_ROOT, hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
+import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';
 
-t.test('mounts under a readonlyPaths entry are read-only too', { skip: NOT_ROOT }, async (t) => {
+t.test('mounts under a readonlyPaths entry are read-only too', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const hostDir = path.join(sb.dir, 'host-data');
   fs.mkdirSync(hostDir);

@@ -6,50 +6,16 @@
  */
 import t from 'tap';
 import type { Spec } from '../../src/generated/config';
-import { buildInitPlan, HostFacts, InitPlan, InitPlanInput, PathKind } from '../../src/plan/build-init-plan';
+import type { InitPlan } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { CLONE, MS, S_IFCHR, S_IFIFO, makedev } from '../../src/plan/linux-constants';
-import { RuntimeError } from '../../src/errors';
 import { normalizeSysctlKey, sysctlOps } from '../../src/plan/sysctl-plan';
 import { insertSeccomp, seccompOp, seccompRules } from '../../src/plan/seccomp-plan';
 import { execCpuAffinity, idMask, parseIdList, planProcessFields } from '../../src/plan/process-fields';
 import { checkNamespaceLink, CLONE_PARENT } from '../../src/plan/namespaces-plan';
 import { parseMountOptions, MOUNT_ATTR } from '../../src/plan/mount-options';
+import { bare, baseSpec, host, indexOf, named, plan, planError } from '../helpers/plan';
 
-const ROOTFS = '/bundles/b1/rootfs';
-
-function host(over: Partial<HostFacts> = {}, paths: Record<string, PathKind> = {}): HostFacts {
-  return { lastCap: 40, pathKind: (p) => paths[p] ?? 'missing', cgroupHierarchies: [], cgroupPath: '/tsruntime/c1', ...over };
-}
-
-function baseSpec(): Spec {
-  return {
-    ociVersion: '1.2.0',
-    root: { path: 'rootfs' },
-    process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
-    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
-  } as Spec;
-}
-
-function plan(edit: (s: Spec) => void = () => {}, input: Partial<InitPlanInput> = {}): InitPlan {
-  const spec = baseSpec();
-  edit(spec);
-  return buildInitPlan({ spec, rootfs: ROOTFS, bundle: '/bundles/b1', fifoFd: 7, namespaceFds: {}, host: host(), ...input });
-}
-
-function planError(edit: (s: Spec) => void, input: Partial<InitPlanInput> = {}): string {
-  try {
-    plan(edit, input);
-  } catch (e) {
-    if (e instanceof RuntimeError) return e.message;
-    throw e;
-  }
-  return '(no error)';
-}
-
-const bare = (ops: Op[]) => ops.map(({ what: _what, ...rest }) => rest);
-const named = (p: InitPlan, name: Op['op']) => p.ops.filter((o) => o.op === name);
-const indexOf = (p: InitPlan, name: Op['op']) => p.ops.findIndex((o) => o.op === name);
 const userns = (s: Spec) => {
   s.linux!.namespaces!.push({ type: 'user' });
   s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];

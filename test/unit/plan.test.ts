@@ -4,65 +4,11 @@
  * ops for other config fields does not break them.
  */
 import t from 'tap';
-import type { Spec } from '../../src/generated/config';
-import { buildInitPlan, CgroupHierarchy, HostFacts, InitPlan, InitPlanInput, PathKind } from '../../src/plan/build-init-plan';
+import { buildInitPlan, InitPlan } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { CLONE, MS, PR, RLIMITS, S_IFBLK, S_IFCHR, makedev } from '../../src/plan/linux-constants';
-import { RuntimeError } from '../../src/errors';
+import { BUNDLE, FIFO_FD, PATH, PURE_V2, ROOTFS, bare, host, indexOf, named, plan, planError, touching } from '../helpers/plan';
 
-const ROOTFS = '/bundles/b1/rootfs';
-const BUNDLE = '/bundles/b1';
-const FIFO_FD = 7;
-const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-const HYBRID: CgroupHierarchy[] = [
-  { mountpoint: '/sys/fs/cgroup/memory', name: 'memory', version: 1 },
-  { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', name: 'cpu,cpuacct', version: 1 },
-  { mountpoint: '/sys/fs/cgroup/unified', name: 'unified', version: 2 },
-];
-const PURE_V2: CgroupHierarchy[] = [{ mountpoint: '/sys/fs/cgroup', name: '', version: 2 }];
-
-function host(over: Partial<HostFacts> = {}, paths: Record<string, PathKind> = {}): HostFacts {
-  return {
-    lastCap: 40,
-    pathKind: (p) => paths[p] ?? 'missing',
-    cgroupHierarchies: HYBRID,
-    cgroupPath: '/tsruntime/c1',
-    ...over,
-  };
-}
-
-/** The smallest spec the planner accepts, in the shape `runc spec` makes. */
-function baseSpec(): Spec {
-  return {
-    ociVersion: '1.2.0',
-    root: { path: 'rootfs' },
-    process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, env: [`PATH=${PATH}`] },
-    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
-  } as Spec;
-}
-
-function plan(edit: (s: Spec) => void = () => {}, input: Partial<InitPlanInput> = {}): InitPlan {
-  const spec = baseSpec();
-  edit(spec);
-  return buildInitPlan({ spec, rootfs: ROOTFS, bundle: BUNDLE, fifoFd: FIFO_FD, namespaceFds: {}, host: host(), ...input });
-}
-
-function planError(edit: (s: Spec) => void, input: Partial<InitPlanInput> = {}): string {
-  try {
-    plan(edit, input);
-  } catch (e) {
-    if (e instanceof RuntimeError) return e.message;
-    throw e;
-  }
-  return '(no error)';
-}
-
-/** Ops without their `what`, for compact comparisons. */
-const bare = (ops: Op[]) => ops.map(({ what: _what, ...rest }) => rest);
-const named = (p: InitPlan, name: Op['op']) => p.ops.filter((o) => o.op === name);
-const touching = (p: InitPlan, dest: string) => p.ops.filter((o) => o.strs?.some((s) => s === dest || s?.startsWith(dest + '/')));
-const indexOf = (p: InitPlan, name: Op['op']) => p.ops.findIndex((o) => o.op === name);
 const bit = (n: number) => 1n << BigInt(n);
 
 t.test('clone flags: one per new namespace', async (t) => {
