@@ -7,13 +7,13 @@
  */
 import t, { Test } from 'tap';
 import * as fs from 'fs';
-import { Sandbox } from '../test/helpers/runtime';
+import { NEEDS_ROOT, Sandbox } from '../test/helpers/runtime';
 
 export type Doc = 'config.md' | 'config-linux.md' | 'runtime.md';
 
-/** One clause: `fn` gets a fresh sandbox whose containers are cleaned up after the test. */
+/** One clause: `fn` gets a fresh sandbox whose containers are cleaned up after the test (root only). */
 export function clause(doc: Doc, section: string, text: string, fn: (t: Test, sb: Sandbox) => void | Promise<void>): void {
-  t.test(`${doc} ${section}: ${text}`, async (tt) => {
+  t.test(`${doc} ${section}: ${text}`, { skip: NEEDS_ROOT }, async (tt) => {
     const sb = new Sandbox(tt);
     await fn(tt, sb);
   });

@@ -1,6 +1,6 @@
 /*
- * The launch plan: a flat byte buffer that TypeScript (src/plan/encode.ts) builds and the shim
- * executes op by op in the cloned container init. Each op is a fixed header followed by a
+ * The launch plan: a flat byte buffer that TypeScript (src/plan/ops.ts, encodePlan) builds and the
+ * container init (tsr-init, native/init/) executes op by op. Each op is a fixed header followed by a
  * payload of NUL-terminated strings (or raw bytes); records are 8-byte aligned.
  *
  * Keep this file and src/plan/ops.ts in step: the numbers are the wire format.
@@ -27,17 +27,18 @@ enum tsr_opcode {
 	TSR_OP_SETNS = 1,          /* a0 fd, a1 nstype */
 	TSR_OP_UNSHARE = 2,        /* a0 flags */
 	TSR_OP_MOUNT = 3,          /* a0 flags, a1 bitmask of present strings; s: source target fstype data (target is a plain path) */
-	TSR_OP_MOUNT_IN_ROOT = 4,  /* as MOUNT, target resolved inside the open root without leaving it */
+	TSR_OP_MOUNT_IN_ROOT = 4,  /* as MOUNT, target resolved inside the open root without leaving it;
+	                            * a2 1: refuse (EXDEV) a target that resolves onto a procfs */
 	TSR_OP_MKDIR_IN_ROOT = 5,  /* a0 mode; s: path */
 	TSR_OP_MKFILE_IN_ROOT = 6, /* a0 mode; s: path (parents created 0755) */
-	TSR_OP_MKNOD_IN_ROOT = 7,  /* a0 mode (with type bits), a1 dev, a2 uid, a3 gid; s: path */
 	TSR_OP_SYMLINK_IN_ROOT = 8,/* s: target linkpath */
 	TSR_OP_OPEN_ROOT = 9,      /* s: path; the root later *_IN_ROOT ops resolve in */
 	TSR_OP_PIVOT_ROOT = 10,    /* uses the open root */
 	TSR_OP_MOVE_ROOT = 11,     /* uses the open root: MS_MOVE it onto / and chroot (no pivot_root) */
 	TSR_OP_SETHOSTNAME = 12,   /* s: name */
 	TSR_OP_SETDOMAINNAME = 13, /* s: name */
-	TSR_OP_WRITE_FILE = 14,    /* s: path contents; path opened O_WRONLY, no create */
+	TSR_OP_WRITE_PROC = 14,    /* s: path under /proc ("self/oom_score_adj", "sys/..."), contents: written through
+	                            * the /proc tsr-init verified at start, crossing no mount, no create */
 	TSR_OP_SETRLIMIT = 15,     /* a0 resource, a1 soft, a2 hard (-1 = infinity) */
 	TSR_OP_PRCTL = 16,         /* a0 option, a1..a3 args */
 	TSR_OP_CAP_BOUNDING = 17,  /* a0 keep mask, a1 last cap: drop every cap 0..last not in mask */
@@ -46,22 +47,22 @@ enum tsr_opcode {
 	TSR_OP_SETRESUID = 20,     /* a0 uid */
 	TSR_OP_CAPSET = 21,        /* a0 effective, a1 permitted, a2 inheritable (64-bit masks) */
 	TSR_OP_AMBIENT = 22,       /* a0 mask of caps to raise */
-	TSR_OP_CHDIR = 23,         /* s: path */
+	TSR_OP_CHDIR = 23,         /* fchdir to the directory OPEN_CWD opened; EXDEV if it is not reachable from the root */
 	TSR_OP_UMASK = 24,         /* a0 mask */
 	TSR_OP_SYNC = 25,          /* tell the parent we reached this op, wait for its byte */
-	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket */
-	TSR_OP_WAIT_FIFO = 27,     /* a0 O_PATH fd of the exec fifo: open it for writing (blocks until start) */
+	TSR_OP_READY = 26,         /* tell the parent setup is done (a0 1: then wait for its byte); close the sync socket.
+	                            * a1, a2, a3: the exit code when a later op fails with ENOENT, EACCES, else */
+	TSR_OP_WAIT_FIFO = 27,     /* a0 O_PATH fd of the exec fifo: reopen it for writing (blocks until start) */
 	TSR_OP_FIND_EXEC = 28,     /* a0 candidate count; s: candidates: pick the first executable one */
 	TSR_OP_EXEC = 29,          /* a0 argc, a1 envc, a2 fds to keep above stdio; s: argv..., envp... */
 	TSR_OP_SECCOMP = 30,       /* a0 instruction count, a1 flags; data: struct sock_filter[] */
 	TSR_OP_SETSID = 31,
-	TSR_OP_MASK_PATH = 32,     /* s: path: /dev/null over a file, read-only tmpfs over a dir; missing is fine */
-	TSR_OP_READONLY_PATH = 33, /* s: path: bind it onto itself read-only; missing is fine */
+	TSR_OP_MASK_PATH = 32,     /* s: path: the verified /dev/null over a file, read-only tmpfs over a dir; missing is fine */
+	TSR_OP_READONLY_PATH = 33, /* s: path: bind it onto itself, read-only with its submounts; missing is fine */
 	TSR_OP_CLOSE = 34,         /* a0 fd */
-	TSR_OP_REMOUNT_RO_ROOT = 35, /* remount the open root (a bind mount) read-only, keeping its other flags */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
-	TSR_OP_SET_PDEATHSIG = 37, /* a0 signal */
-	/* 40-59: config fields (see the planner; implemented in shim-config.c); 60+: exec and terminals. */
+	TSR_OP_OPEN_CWD = 37,      /* s: path: open it as a directory inside the open root (no magic link), for CHDIR */
+	/* 40-59: config fields (see the planner; implemented in init/process.c and init/mounts.c); 60+: exec and terminals. */
 	TSR_OP_PERSONALITY = 40,   /* a0 persona */
 	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */
 	TSR_OP_IOPRIO_SET = 42,    /* a0 which, a1 who, a2 ioprio */
@@ -85,9 +86,17 @@ enum tsr_opcode {
 struct tsr_msg {
 	int32_t kind;  /* TSR_MSG_* */
 	int32_t op;    /* index of the op that failed or synced */
-	int32_t err;   /* errno */
-	int32_t pad;
+	int32_t err;   /* errno (TSR_MSG_ERROR) */
+	int32_t value; /* the forked pid (TSR_MSG_PID) */
 };
 enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3, TSR_MSG_PID = 4, TSR_MSG_FD = 5 };
+
+/* A TSR_MSG_ERROR's op before the first op ran: which start-up step failed. */
+enum {
+	TSR_STEP_START = -1,   /* the runtime's clone could not exec tsr-init */
+	TSR_STEP_NS_ROOT = -2, /* becoming root (0:0) in the new user namespace */
+	TSR_STEP_PLAN = -3,    /* reading the plan */
+	TSR_STEP_PROCFS = -4,  /* /proc is missing or not a procfs */
+};
 
 #endif

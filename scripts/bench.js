@@ -12,12 +12,19 @@
  * each runtime has its own --root in a temp dir. `create` runs under /usr/bin/time -f %M for its peak RSS.
  * A failing runtime gets "error: <first stderr line>" in its row; the others carry on.
  *
+ * Then, engine-level: N times each of `podman run --rm <busybox image> true` and `ctr run --rm <image>
+ * <id> true` with tsruntime and with runc as the engine's runtime, interleaved the same way, and the
+ * tsruntime/runc ratio of the medians. The engines are set up privately exactly as the engine tests
+ * do it (test/helpers/engines.ts, compiled to dist/: own namespaces, config, storage, sockets, cgroups;
+ * torn down after). An engine that is not installed gets a row saying so.
+ *
  * Env: BENCH_N (30), BENCH_WARMUP (1), BENCH_RUNTIMES (e.g. "runc,crun"), BENCH_TSRUNTIME (binary to use),
- *      BENCH_KEEP_UNIFIED=1 (see the crun note below).
+ *      BENCH_KEEP_UNIFIED=1 (see the crun note below), BENCH_ENGINES (default "podman,containerd";
+ *      "none" skips the engine-level part).
  *
  * Machine quirks handled here:
- *  - PID 1 may not reap orphans, so a detached container init becomes a zombie forever. When koffi
- *    is available this process makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and
+ *  - PID 1 may not reap orphans, so a detached container init becomes a zombie forever. This process
+ *    makes itself a child subreaper (dist/src/native/reaper.js: prctl PR_SET_CHILD_SUBREAPER) and
  *    reaps orphans with waitpid(-1, WNOHANG) between calls. (Zombies are reported "stopped" anyway.)
  *  - crun 1.8 refuses to run on hybrid cgroups when the v2 hierarchy has controllers ("cgroups in
  *    hybrid mode not supported"). If crun is benchmarked on such a host, the whole bench (all runtimes,
@@ -104,22 +111,14 @@ let reapOrphans = () => {};
 let subreaper = false;
 function becomeSubreaper() {
   try {
-    const koffi = require('koffi');
-    const libc = koffi.load('libc.so.6');
-    const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
-    const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
-    const PR_SET_CHILD_SUBREAPER = 36;
-    const WNOHANG = 1;
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) return;
+    const reaper = require(path.join(ROOT, 'dist', 'src', 'native', 'reaper.js'));
+    if (!reaper.becomeSubreaper()) return;
     subreaper = true;
     // Only ever called between spawnSync calls, when every child spawnSync made has been waited for,
     // so anything waitpid(-1) finds is an orphaned container process reparented to us.
-    reapOrphans = () => {
-      const st = [0];
-      while (waitpid(-1, st, WNOHANG) > 0);
-    };
+    reapOrphans = () => reaper.reapExited();
   } catch {
-    /* no koffi: orphans are left to PID 1 */
+    /* not built (npm run build) or koffi missing: orphans are left to PID 1 */
   }
 }
 
@@ -358,7 +357,105 @@ function report(runtimes, missing) {
   if (!fs.existsSync(TIME_BIN)) console.log(`  - ${TIME_BIN} missing: no RSS column (apt-get install time)`);
   if (process.env.BENCH_IN_NS)
     console.log('  - ran in a private mount namespace with /sys/fs/cgroup/unified unmounted (crun 1.8 refuses hybrid cgroups)');
-  if (!subreaper) console.log('  - could not become a child subreaper (koffi missing?): exited container inits stay zombies');
+  if (!subreaper) console.log('  - could not become a child subreaper (not built, or koffi missing?): exited container inits stay zombies');
+}
+
+// ---------------------------------------------------------------- engine level
+
+const ENGINE_HELPERS = path.join(ROOT, 'dist', 'test', 'helpers', 'engines.js');
+
+function wantedEngines() {
+  const v = process.env.BENCH_ENGINES === undefined ? 'podman,containerd' : process.env.BENCH_ENGINES;
+  if (v === 'none' || v === '') return [];
+  return v.split(',').map((s) => s.trim());
+}
+
+/**
+ * `<engine> run --rm <image> true` with tsruntime and with runc: rows of [engine, tsruntime ms, runc ms,
+ * ratio], or [engine, why not]. Each engine is created, measured and torn down in turn.
+ */
+async function benchEngines(runtimes) {
+  const names = wantedEngines();
+  if (!names.length) return null;
+  const rows = [];
+  let helpers;
+  try {
+    helpers = require(ENGINE_HELPERS);
+  } catch (e) {
+    for (const n of names) rows.push({ engine: n, note: `skipped (${path.relative(ROOT, ENGINE_HELPERS)} missing: npm run build)` });
+    return rows;
+  }
+  const classes = { podman: helpers.Podman, containerd: helpers.Containerd };
+  const pair = ['tsruntime', 'runc']
+    .map((name) => runtimes.find((r) => r.name === name))
+    .filter(Boolean)
+    .map((r) => ({ name: r.name, bin: r.bin }));
+  for (const name of names) {
+    const cls = classes[name];
+    if (!cls) {
+      rows.push({ engine: name, note: 'unknown engine (podman, containerd)' });
+      continue;
+    }
+    const why = process.getuid() !== 0 ? 'needs root' : cls.missing();
+    if (why) {
+      rows.push({ engine: name, note: `skipped (${why})` });
+      continue;
+    }
+    if (!pair.length) {
+      rows.push({ engine: name, note: 'skipped (neither tsruntime nor runc is benchmarked)' });
+      continue;
+    }
+    const teardowns = [];
+    const samples = new Map(pair.map((r) => [r.name, []]));
+    const errors = new Map();
+    try {
+      const engine = await cls.create({ teardown: (fn) => teardowns.push(fn) }, pair);
+      for (let i = 0; i < WARMUP + N; i++) {
+        const k = i % pair.length;
+        for (const rt of [...pair.slice(k), ...pair.slice(0, k)]) {
+          if (errors.has(rt.name)) continue;
+          const t0 = process.hrtime.bigint();
+          const r = engine.run(rt, ['true']);
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          reapOrphans();
+          if (r.status !== 0) errors.set(rt.name, `exit ${r.status}: ${firstLine(r.stderr || r.stdout)}`);
+          else if (i >= WARMUP) samples.get(rt.name).push(ms);
+          await checkpoint();
+        }
+      }
+    } catch (e) {
+      if (e instanceof Interrupted) throw e;
+      rows.push({ engine: name, note: `error: ${firstLine(e.message || e)}` });
+      continue;
+    } finally {
+      for (const fn of teardowns.reverse()) {
+        try {
+          await fn();
+        } catch {}
+      }
+      reapOrphans();
+    }
+    const cellOf = (n) => (errors.has(n) ? `error: ${errors.get(n)}` : samples.get(n) && samples.get(n).length ? median(samples.get(n)).toFixed(1) : '-');
+    const ts = samples.get('tsruntime') || [];
+    const rc = samples.get('runc') || [];
+    const ratio = !errors.size && ts.length && rc.length ? (median(ts) / median(rc)).toFixed(2) : '-';
+    rows.push({ engine: name, cells: [cellOf('tsruntime'), cellOf('runc'), ratio] });
+  }
+  return rows;
+}
+
+function reportEngines(rows) {
+  if (!rows) return;
+  const cmd = { podman: 'podman run --rm <image> true', containerd: 'ctr run --rm <image> <id> true' };
+  console.log(`\nEngine level, median ms per container over N=${N} (after ${WARMUP} warm-up), the engine's own CLI with each runtime:\n`);
+  console.log(
+    table(
+      ['engine', 'command', 'tsruntime (ms)', 'runc (ms)', 'tsruntime/runc'],
+      rows.map((r) => (r.note ? [r.engine, cmd[r.engine] || '', r.note, '', ''] : [r.engine, cmd[r.engine], ...r.cells])),
+    ),
+  );
+  console.log('\n  - each engine private (test/helpers/engines.ts): its own namespaces, config, storage and cgroups, no network;');
+  console.log('    the time is the whole CLI call: the engine, its monitor (conmon, the containerd shim) and the runtime.');
 }
 
 // ---------------------------------------------------------------- main
@@ -440,6 +537,7 @@ async function main() {
     await runPhase(execers, 'exec', measureExec, N);
 
     report(runtimes, missing);
+    reportEngines(await benchEngines(runtimes));
   } catch (e) {
     if (e instanceof Interrupted) {
       console.error('\nbench: interrupted; cleaning up');

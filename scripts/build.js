@@ -23,12 +23,23 @@ const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
-// shim.c includes shim-config.c, which needs libseccomp-dev's header (the library is dlopen'ed).
-// host-process.c: pidfds and in-root reads for the commands that act on an existing container.
-run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), 'native/shim.c', 'native/host-process.c']);
+// The shim (native/shim/: Node's side; seccomp.c needs libseccomp-dev's header, the library is
+// dlopen'ed) shares init/util.c with tsr-init, the program every container process starts as
+// (static: it runs from a memfd inside the container's namespaces, and must depend on nothing
+// of the host's at run time).
+const sources = (dir) => fs.readdirSync(path.join(ROOT, 'native', dir)).filter((f) => f.endsWith('.c')).sort().map((f) => `native/${dir}/${f}`);
+const initSources = sources('init');
+run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), ...sources('shim'), 'native/init/util.c']);
+run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);
-// Test fixture (static, runs inside a busybox rootfs): swaps /etc/passwd for a symlink in a loop.
+// Security tests (test/security): run inside a busybox rootfs, so static.
+run(cc, [...cflags, '-static', '-o', path.join(out, 'fd-report'), 'test/fixtures/fd-report.c']);
+// A fake ELF interpreter for the exe-overwrite test: a static PIE without libc, which the kernel
+// maps at a free address when a dynamically linked host binary names it as its interpreter.
+run(cc, [...cflags, '-static-pie', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
+  '-o', path.join(out, 'evil-ldso'), 'test/fixtures/evil-ldso.c']);
+// Test fixture (static, runs inside a busybox rootfs): swaps /etc for a symlink in a loop.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'passwd-swap'), 'test/fixtures/passwd-swap.c']);

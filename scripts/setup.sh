@@ -4,7 +4,10 @@
 #   1. system packages (apt-get): busybox-static (test/demo rootfs), build-essential (cc and a static
 #      libc for native/), libseccomp-dev (the shim compiles seccomp profiles with libseccomp), runc and
 #      crun (compared against in tests and `npm run bench`), time (bench's RSS column), user-mode-linux
-#      (`npm run test:cgroup2` boots a pure cgroup v2 kernel);
+#      (`npm run test:cgroup2` boots a pure cgroup v2 kernel), iproute2 (the netDevices test), podman,
+#      conmon, containerd and docker.io (`npm run test:engines` runs each engine privately, with
+#      tsruntime and runc; they are installed without starting their services, which the tests do
+#      not use);
 #   2. npm dependencies (`npm ci`, which also builds: its prepare script is scripts/build.js);
 #   3. the build (`npm run build`) when a source file is newer than the last build.
 # scripts/demo.sh and .ci/run call it. SETUP_QUIET=1 hides npm's and apt's progress output.
@@ -20,7 +23,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js 20 or newer is required, found $(node --version)"
 command -v npm >/dev/null 2>&1 || die "npm is required (it comes with Node.js)"
 
-PACKAGES=(busybox-static build-essential libseccomp-dev runc crun time user-mode-linux iproute2)
+PACKAGES=(busybox-static build-essential libseccomp-dev runc crun time user-mode-linux iproute2 podman conmon containerd docker.io)
 missing=()
 for p in "${PACKAGES[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
@@ -29,11 +32,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get (this script is for Debian 12)"
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Installing docker.io, containerd or podman would start their services: a policy-rc.d that says
+  # 101 prevents it for the install only (a machine's own policy-rc.d is left as it is).
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   if [ "${SETUP_QUIET:-}" = 1 ]; then
     apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
   fi
+  if [ "$(trap -p EXIT)" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 fi
 
 stamp=dist/.setup-build-stamp

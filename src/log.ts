@@ -2,7 +2,8 @@
  * Runtime logging, runc-style: messages go to --log (stderr when absent) as text or, with
  * --log-format json, one JSON object per line ({"level","msg","time"}), which containerd and
  * Podman read to show the cause of a failure. Writes are synchronous and never go through
- * process.stderr: a container may share our stderr (see NOTES-native.md).
+ * process.stderr: a container may share our stderr, and libuv would set O_NONBLOCK on it, so the
+ * container's own writes could fail with EAGAIN.
  */
 import * as fs from 'fs';
 

@@ -1,13 +1,14 @@
 /**
- * Load a device filter (ebpf.ts) and attach it to a cgroup v2 directory with the bpf(2) syscall,
- * called through koffi and libc's syscall(): BPF_PROG_LOAD, then BPF_PROG_ATTACH with
- * BPF_F_ALLOW_MULTI, then BPF_PROG_DETACH of the device programs that were attached before
- * (found with BPF_PROG_QUERY), so that re-applying replaces rather than stacks filters.
+ * Load a device filter (ebpf.ts) and attach it to a cgroup v2 directory with the bpf(2) syscall
+ * (src/native/bpf-syscalls.ts): BPF_PROG_LOAD, then BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI, then
+ * BPF_PROG_DETACH of the device programs that were attached before (found with BPF_PROG_QUERY),
+ * so that re-applying replaces rather than stacks filters.
  *
  * Loaded only by the v2 driver, only when devices are applied: koffi costs a few ms to load.
  */
 import * as fs from 'fs';
 import { RuntimeError, errnoName } from '../errors';
+import { bpf as bpfSyscall, closeFd, NativeBlock, setRlimitInfinity } from '../native/bpf-syscalls';
 import { encodeInsns, Insn } from './ebpf';
 
 const BPF_PROG_LOAD = 5;
@@ -23,61 +24,14 @@ const EPERM = 1;
 const EAGAIN = 11;
 const ENOSPC = 28;
 
-/** bpf(2) syscall numbers per architecture. */
-const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, ia32: 357, arm: 386, ppc64: 361, s390x: 351, riscv64: 280, loong64: 280 };
-
 /** Enough for every bpf_attr variant used here; the kernel requires the unused tail to be zero. */
 const ATTR_SIZE = 128;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-interface Native {
-  koffi: any;
-  syscall: any;
-  setrlimit: any;
-  close: any;
-}
-let native: Native | undefined;
-
-function load(): Native {
-  if (native) return native;
-  const koffi = require('koffi');
-  const libc = koffi.load('libc.so.6');
-  native = {
-    koffi,
-    syscall: libc.func('long syscall(long number, ...)'),
-    setrlimit: libc.func('int setrlimit(int resource, const void *rlim)'),
-    close: libc.func('int close(int fd)'),
-  };
-  return native;
-}
-
-/** Native memory (stable address for pointers inside bpf_attr), seen from JS as a Buffer. */
-class Block {
-  readonly ptr: any;
-  readonly buf: Buffer;
-  readonly base: bigint;
-  constructor(
-    private readonly n: Native,
-    size: number,
-  ) {
-    this.ptr = n.koffi.alloc('uint8_t', size);
-    this.buf = Buffer.from(n.koffi.view(this.ptr, size));
-    this.buf.fill(0);
-    this.base = BigInt(n.koffi.address(this.ptr));
-  }
-  free(): void {
-    this.n.koffi.free(this.ptr);
-  }
-}
-
 /** bpf(cmd, attr) on a fresh zeroed attr filled by fill(); returns the result or -errno. */
-function bpf(n: Native, cmd: number, fill: (attr: Buffer) => void): number {
-  const sys = SYS_BPF[process.arch];
-  if (sys === undefined) throw new RuntimeError(`bpf(2): unsupported architecture ${process.arch}`);
+function bpf(cmd: number, fill: (attr: Buffer) => void): number {
   const attr = Buffer.alloc(ATTR_SIZE);
   fill(attr);
-  const rc = Number(n.syscall(sys, 'int', cmd, 'void *', attr, 'unsigned int', ATTR_SIZE));
-  return rc < 0 ? -n.koffi.errno() : rc;
+  return bpfSyscall(cmd, attr);
 }
 
 function errText(rc: number): string {
@@ -85,23 +39,22 @@ function errText(rc: number): string {
 }
 
 /** Raise RLIMIT_MEMLOCK for kernels (< 5.11) that charge BPF programs to it; best effort. */
-function raiseMemlock(n: Native): void {
-  const rlim = Buffer.alloc(16, 0xff); // { RLIM_INFINITY, RLIM_INFINITY }
-  n.setrlimit(RLIMIT_MEMLOCK, rlim);
+function raiseMemlock(): void {
+  setRlimitInfinity(RLIMIT_MEMLOCK);
 }
 
-function loadProgram(n: Native, insns: Insn[], license: string): number {
+function loadProgram(insns: Insn[], license: string): number {
   const code = encodeInsns(insns);
   const lic = Buffer.from(license + '\0');
-  const block = new Block(n, code.length + lic.length);
+  const block = new NativeBlock(code.length + lic.length);
   try {
     code.copy(block.buf, 0);
     lic.copy(block.buf, code.length);
     const fill = (attr: Buffer, log?: { addr: bigint; size: number }) => {
       attr.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
       attr.writeUInt32LE(insns.length, 4);
-      attr.writeBigUInt64LE(block.base, 8);
-      attr.writeBigUInt64LE(block.base + BigInt(code.length), 16);
+      attr.writeBigUInt64LE(block.address, 8);
+      attr.writeBigUInt64LE(block.address + BigInt(code.length), 16);
       if (log) {
         attr.writeUInt32LE(1, 24); // log_level
         attr.writeUInt32LE(log.size, 28);
@@ -110,16 +63,16 @@ function loadProgram(n: Native, insns: Insn[], license: string): number {
     };
     let rc = 0;
     for (let i = 0; i < 30; i++) {
-      rc = bpf(n, BPF_PROG_LOAD, (a) => fill(a));
+      rc = bpf(BPF_PROG_LOAD, (a) => fill(a));
       if (rc !== -EAGAIN) break;
     }
     if (rc >= 0) return rc;
     // Again with the verifier's log, to say why.
     let reason = '';
     for (let size = 64 * 1024; size <= 16 * 1024 * 1024; size *= 8) {
-      const logBlock = new Block(n, size);
+      const logBlock = new NativeBlock(size);
       try {
-        const again = bpf(n, BPF_PROG_LOAD, (a) => fill(a, { addr: logBlock.base, size: size - 1 }));
+        const again = bpf(BPF_PROG_LOAD, (a) => fill(a, { addr: logBlock.address, size: size - 1 }));
         if (again >= 0) return again;
         if (again === -ENOSPC) continue;
         const end = logBlock.buf.indexOf(0);
@@ -136,15 +89,15 @@ function loadProgram(n: Native, insns: Insn[], license: string): number {
 }
 
 /** File descriptors of the device programs attached to the cgroup (directly, not inherited). */
-function attachedPrograms(n: Native, cgroupFd: number): number[] {
+function attachedPrograms(cgroupFd: number): number[] {
   let count = 64;
   for (let tries = 0; tries < 10; tries++) {
-    const ids = new Block(n, count * 4);
+    const ids = new NativeBlock(count * 4);
     try {
-      const rc = bpf(n, BPF_PROG_QUERY, (a) => {
+      const rc = bpf(BPF_PROG_QUERY, (a) => {
         a.writeUInt32LE(cgroupFd, 0);
         a.writeUInt32LE(BPF_CGROUP_DEVICE, 4);
-        a.writeBigUInt64LE(ids.base, 16);
+        a.writeBigUInt64LE(ids.address, 16);
         a.writeUInt32LE(count, 24);
       });
       if (rc === -ENOSPC) {
@@ -157,10 +110,10 @@ function attachedPrograms(n: Native, cgroupFd: number): number[] {
       for (let i = 0; i < count; i++) {
         const id = ids.buf.readUInt32LE(i * 4);
         if (id === 0) break;
-        const fd = bpf(n, BPF_PROG_GET_FD_BY_ID, (a) => a.writeUInt32LE(id, 0));
+        const fd = bpf(BPF_PROG_GET_FD_BY_ID, (a) => a.writeUInt32LE(id, 0));
         if (fd === -EPERM) continue; // hidden from us (LSM): leave it alone, as runc does
         if (fd < 0) {
-          for (const f of out) n.close(f);
+          for (const f of out) closeFd(f);
           throw new RuntimeError(`BPF_PROG_GET_FD_BY_ID ${id}: ${errText(fd)}`);
         }
         out.push(fd);
@@ -178,8 +131,7 @@ function attachedPrograms(n: Native, cgroupFd: number): number[] {
  * RuntimeError saying which step failed (the kernel's verifier log included for a load failure).
  */
 export function attachDeviceFilter(cgroupDir: string, insns: Insn[], license = 'Apache'): void {
-  const n = load();
-  raiseMemlock(n);
+  raiseMemlock();
   let dirFd: number;
   try {
     dirFd = fs.openSync(cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -188,11 +140,11 @@ export function attachDeviceFilter(cgroupDir: string, insns: Insn[], license = '
   }
   const fds: number[] = [];
   try {
-    const old = attachedPrograms(n, dirFd);
+    const old = attachedPrograms(dirFd);
     fds.push(...old);
-    const prog = loadProgram(n, insns, license);
+    const prog = loadProgram(insns, license);
     fds.push(prog);
-    const rc = bpf(n, BPF_PROG_ATTACH, (a) => {
+    const rc = bpf(BPF_PROG_ATTACH, (a) => {
       a.writeUInt32LE(dirFd, 0);
       a.writeUInt32LE(prog, 4);
       a.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
@@ -200,7 +152,7 @@ export function attachDeviceFilter(cgroupDir: string, insns: Insn[], license = '
     });
     if (rc < 0) throw new RuntimeError(`BPF_PROG_ATTACH of the device filter to ${cgroupDir}: ${errText(rc)}`);
     for (const fd of old) {
-      const d = bpf(n, BPF_PROG_DETACH, (a) => {
+      const d = bpf(BPF_PROG_DETACH, (a) => {
         a.writeUInt32LE(dirFd, 0);
         a.writeUInt32LE(fd, 4);
         a.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
@@ -208,18 +160,17 @@ export function attachDeviceFilter(cgroupDir: string, insns: Insn[], license = '
       if (d < 0) throw new RuntimeError(`BPF_PROG_DETACH of the previous device filter from ${cgroupDir}: ${errText(d)}`);
     }
   } finally {
-    for (const fd of fds) n.close(fd);
+    for (const fd of fds) closeFd(fd);
     fs.closeSync(dirFd);
   }
 }
 
 /** How many device programs are attached to cgroupDir itself (for tests). */
 export function countDeviceFilters(cgroupDir: string): number {
-  const n = load();
   const dirFd = fs.openSync(cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    const fds = attachedPrograms(n, dirFd);
-    for (const fd of fds) n.close(fd);
+    const fds = attachedPrograms(dirFd);
+    for (const fd of fds) closeFd(fd);
     return fds.length;
   } finally {
     fs.closeSync(dirFd);

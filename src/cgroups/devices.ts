@@ -179,7 +179,9 @@ export class DeviceState {
   /**
    * The rules that take a cgroup in state `this` to `target` (runc's Transition): reset with an
    * "a" rule when the current state is allow-all or the default changes, then drop the accesses
-   * the target no longer has, then add those it gains.
+   * the target no longer has, then add those it gains. Exceptions are written in the order the
+   * config gave them (the Map keeps it): the kernel lists them in devices.list in the order they
+   * were added, and runtime-tools checks that order, as crun passes it.
    */
   transition(target: DeviceState): DeviceRule[] {
     const out: DeviceRule[] = [];
@@ -188,13 +190,12 @@ export class DeviceState {
       out.push({ type: 'a', major: -1, minor: -1, access: 'rwm', allow: target.defaultAllow });
       old = new Map();
     }
-    const sorted = (m: Map<Key, string>) =>
-      [...m.entries()].map(([k, access]) => ({ key: k, ...parseKey(k), access })).sort((a, b) => a.major - b.major || a.minor - b.minor || (a.type < b.type ? -1 : 1));
-    for (const e of sorted(old)) {
+    const inOrder = (m: Map<Key, string>) => [...m.entries()].map(([k, access]) => ({ key: k, ...parseKey(k), access }));
+    for (const e of inOrder(old)) {
       const dropped = accessMinus(e.access, target.exceptions.get(e.key) ?? '');
       if (dropped) out.push({ type: e.type, major: e.major, minor: e.minor, access: dropped, allow: target.defaultAllow });
     }
-    for (const e of sorted(target.exceptions)) {
+    for (const e of inOrder(target.exceptions)) {
       const gained = accessMinus(e.access, old.get(e.key) ?? '');
       if (gained) out.push({ type: e.type, major: e.major, minor: e.minor, access: gained, allow: !target.defaultAllow });
     }

@@ -6,6 +6,7 @@ import { parseFlags, FlagSpecs } from './flags';
 import type { Command, Globals } from './command';
 import { Logger, writeStderr, writeStdout } from '../log';
 import { RuntimeError } from '../errors';
+import { OCI_VERSION } from '../spec/version';
 
 export const VERSION = '0.1.0';
 
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     if (format !== 'text' && format !== 'json') throw new RuntimeError(`invalid log-format: ${format}`);
     log = new Logger({ file: g.flags.log as string | undefined, format, debug: Boolean(g.flags.debug) });
     if (g.flags.version) {
-      writeStdout(`tsruntime version ${VERSION}\nspec: 1.2.0\n`);
+      writeStdout(`tsruntime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
       return 0;
     }
     const name = g.positionals[0];

@@ -15,7 +15,7 @@ import type { Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
-import { encodePlan } from '../plan/ops';
+import { encodePlan, fdsUsedBy } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { loadConfigShim } from '../native/config-shim';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
@@ -29,6 +29,7 @@ import { runHooks } from './hooks';
 import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
+import { checkPreservedFds } from './preserve-fds';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
 import { destroyCgroup } from './delete';
@@ -61,6 +62,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
+  checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
   if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
@@ -126,7 +128,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     plan.ops.unshift(...join.ops);
     const [parentFd, childFd] = shim.socketpair();
     fdsToClose.push(parentFd);
-    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd);
+    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd, fdsUsedBy(plan.ops));
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
     pid = spawned;
@@ -137,7 +139,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, pid);
     if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
 
-    const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations ?? {} });
+    // runtime.md: "created" once the environment exists (lifecycle step 2), which is before the
+    // prestart, createRuntime and createContainer hooks (steps 3-5); crun does the same.
+    const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'created', pid, bundle, annotations: spec.annotations ?? {} });
     driveChannel(shim, parentFd, plan.ops, 'container init', {
       sync(tag) {
         if (tag === 'userns') {
@@ -234,6 +238,16 @@ function undoCreate(id: string, pid: number, lock: Lock | undefined, cgroups: Cg
   lock?.removeDir();
 }
 
+const NSFS_MAGIC = 0x6e736673;
+
+function isNsfs(fd: number): boolean {
+  try {
+    return fs.statfsSync(`/proc/self/fd/${fd}`).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 function openNamespace(type: string, nsPath: string): number {
   try {
     const fd = fs.openSync(nsPath, 'r');
@@ -243,6 +257,10 @@ function openNamespace(type: string, nsPath: string): number {
     } catch {
       /* checked below */
     }
+    // A namespace kept as a bind mount (`ip netns add`, Podman's and CNI's /run/netns/*) reads
+    // there as its own path, not "net:[4026532378]". It is a namespace if the file is on nsfs;
+    // its type is then checked by the kernel: the init's setns(fd, <type>) refuses another type.
+    if (!/^\w+:\[\d+\]$/.test(link) && isNsfs(fd)) return fd;
     const wrong = checkNamespaceLink(type, nsPath, link);
     if (wrong) {
       fs.closeSync(fd);

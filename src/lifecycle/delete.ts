@@ -83,9 +83,6 @@ function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   destroyCgroup(cgroups, rec.id);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
-  try {
-    runHooks('poststop', (rec.config as Spec).hooks?.poststop, stateDocument(rec, 'stopped'));
-  } catch (e) {
-    log.warn((e as Error).message);
-  }
+  // The container is gone whatever a poststop hook says: warn, and run the others (runtime.md).
+  runHooks('poststop', (rec.config as Spec).hooks?.poststop, stateDocument(rec, 'stopped'), (m) => log.warn(m));
 }

@@ -11,12 +11,13 @@ import { RuntimeError, errnoName } from '../errors';
 import { StateStore, writeFileAtomic } from '../state/store';
 import { computeStatus } from './status';
 import { buildExecPlan, EXEC_JOIN_ORDER } from '../plan/build-exec-plan';
-import { encodePlan } from '../plan/ops';
+import { encodePlan, fdsUsedBy } from '../plan/ops';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
+import { checkPreservedFds } from './preserve-fds';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
@@ -27,8 +28,10 @@ import type { Logger } from '../log';
 
 export interface ExecOptions {
   id: string;
-  /** The whole process, from --process (already validated); otherwise built from the flags. */
+  /** The whole process (already validated); otherwise built from the flags. */
   process?: Process;
+  /** --process: a file (or - for stdin) holding the whole process; read and validated here. */
+  processFile?: string;
   args?: string[];
   tty?: boolean;
   cwd?: string;
@@ -80,6 +83,12 @@ export function execProcess(base: Process | undefined, o: ExecOptions): Process 
 }
 
 export async function execInContainer(store: StateStore, o: ExecOptions, log: Logger): Promise<number> {
+  checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
+  if (o.processFile && !o.process) {
+    // Loaded only here: validate.ts pulls in the generated validators.
+    const { loadProcessFile } = require('../config/load-process') as typeof import('../config/load-process');
+    o = { ...o, process: loadProcessFile(o.processFile) };
+  }
   const rec = store.load(o.id);
   const status = computeStatus(store, rec);
   if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
@@ -134,7 +143,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
     }
     const [parentFd, childFd] = shim.socketpair();
     fds.push(parentFd);
-    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1);
+    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1, fdsUsedBy(ops));
     fs.closeSync(childFd);
     if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
     helper = spawned;

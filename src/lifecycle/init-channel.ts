@@ -4,14 +4,9 @@
  * reported failure into "<step>: ERRNO (text)". Returns when the process says it is ready.
  */
 import { RuntimeError, errnoName } from '../errors';
-import type { Op } from '../plan/ops';
+import { Msg, StartStep, type Op } from '../plan/ops';
 import type { Shim } from '../native/shim';
 
-const MSG_READY = 1;
-const MSG_ERROR = 2;
-const MSG_SYNC = 3;
-const MSG_PID = 4;
-const MSG_FD = 5;
 
 export interface ChannelHandlers {
   /** The process stopped at a SYNC op with this tag; it goes on once this returns. */
@@ -27,18 +22,18 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
     const msg = shim.readMsg(parentFd);
     if (msg.rc < 0) throw new RuntimeError(`${what} exited during setup without saying why`);
     switch (msg.kind) {
-      case MSG_READY:
+      case Msg.READY:
         return;
-      case MSG_ERROR:
-        throw new RuntimeError(`${what}: ${describeFailure(ops[msg.op], msg.err)}`);
-      case MSG_SYNC:
+      case Msg.ERROR:
+        throw new RuntimeError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err)}`);
+      case Msg.SYNC:
         h.sync?.(ops[msg.op]?.tag);
         if (shim.writeByte(parentFd) < 0) throw new RuntimeError(`${what} exited during setup`);
         break;
-      case MSG_PID:
-        h.pid?.(msg.err);
+      case Msg.PID:
+        h.pid?.(msg.value);
         break;
-      case MSG_FD:
+      case Msg.FD:
         if (msg.fd >= 0) h.fd?.(msg.fd);
         break;
       default:
@@ -57,21 +52,38 @@ const ERRNO_TEXT: Record<string, string> = {
   EEXIST: 'file exists',
   ELOOP: 'too many levels of symbolic links',
   EXDEV: 'path escapes the container root',
+  ENOTSUP: 'operation not supported',
   ENODEV: 'no such device',
   ENOSPC: 'no space left on device',
   EROFS: 'read-only file system',
 };
+
+/** The steps before the first op (native/plan.h TSR_STEP_*), and what to do about each. */
+const START_STEPS: Record<number, string> = {
+  [StartStep.START]: 'start tsr-init (native/build/tsr-init; run `npm run build`)',
+  [StartStep.NS_ROOT]: 'become root in the new user namespace (linux.uidMappings and gidMappings must map 0)',
+  [StartStep.PLAN]: 'read the launch plan',
+  [StartStep.PROCFS]: 'open /proc (it must be a procfs mounted on /proc)',
+};
+
+export function describeStartFailure(step: number, errno: number): string {
+  const name = errnoName(errno);
+  const text = ERRNO_TEXT[name];
+  return `${START_STEPS[step] ?? `start-up step ${step}`}: ${name}${text ? ` (${text})` : ''}`;
+}
 
 /** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
 export function describeFailure(op: Op | undefined, errno: number): string {
   const name = errnoName(errno);
   const text = ERRNO_TEXT[name];
   if (op?.op === 'FIND_EXEC') {
-    const arg0 = /"(.*)"/.exec(op.what)?.[1] ?? '';
+    const arg0 = op.program ?? '';
     if (name === 'ENOENT') {
       return arg0.includes('/') ? `exec "${arg0}": no such file or directory` : `exec "${arg0}": executable file not found in $PATH`;
     }
     return `exec "${arg0}": ${text ?? name}`;
   }
+  if (op?.op === 'MOUNT_IN_ROOT' && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
+  if (op?.op === 'CHDIR' && name === 'EXDEV') return `${op.what}: the directory is outside the container's root`;
   return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
 }

@@ -55,12 +55,8 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     rec.status = 'running';
     store.save(rec);
     if (notify && hostNotify && notifyFd !== undefined) notify.relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
-    try {
-      runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'));
-    } catch (e) {
-      // The process runs: a failing poststart hook is reported, as runtime.md says, not fatal.
-      log.warn((e as Error).message);
-    }
+    // The process runs: a failing poststart hook is a warning and the others still run (runtime.md).
+    runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'), (m) => log.warn(m));
     return rec;
   });
 }

@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import { RuntimeError } from '../errors';
 import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from '../generated/config';
 import { StateStore } from '../state/store';
+import { OCI_VERSION } from '../spec/version';
 import { cgroupManager } from '../cgroups';
 import { computeStatus } from './status';
 
@@ -110,7 +111,7 @@ export function readResourcesDocument(source: string): LinuxResources {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RuntimeError('the resources document must be a JSON object');
   const { validateSpec } = require('../config/validate') as typeof import('../config/validate');
-  const problems = validateSpec({ ociVersion: '1.2.0', root: { path: '/' }, linux: { resources: doc } }).filter((p) => p.startsWith('/linux/resources'));
+  const problems = validateSpec({ ociVersion: OCI_VERSION, root: { path: '/' }, linux: { resources: doc } }).filter((p) => p.startsWith('/linux/resources'));
   if (problems.length) throw new RuntimeError(`invalid resources: ${problems.map((p) => p.replace(/^\/linux\/resources/, '') || '/').join('; ')}`);
   return doc as LinuxResources;
 }

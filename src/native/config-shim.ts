@@ -1,5 +1,5 @@
 /**
- * Parent-side native helpers for config fields (native/shim-config.c, linked into the same
+ * Parent-side native helpers for config fields (native/shim/seccomp.c, netdev.c, spawn.c: the same
  * libtsrshim.so as shim.ts uses): the seccomp compiler (libseccomp) and sched_setaffinity of
  * another process. Loaded only by the commands that need them.
  */

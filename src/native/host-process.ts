@@ -1,5 +1,5 @@
 /**
- * Bindings of native/host-process.c (linked into libtsrshim.so): pidfds for signalling a
+ * Bindings of native/shim/host-process.c (in libtsrshim.so): pidfds for signalling a
  * container's init, and reading a file inside a container's root. Loading koffi costs about
  * 7 ms, so callers require this module only when they have something to do with it.
  */

@@ -1,18 +1,20 @@
 /**
- * The only door into native/shim.c. Loading koffi and the library costs a few ms, so only the
+ * The only door into the native shim (native/shim/). Loading koffi and the library costs a few ms, so only the
  * commands that clone (create, run, exec) import this module.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { initPath, nativeBuildPath } from './paths';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = ((...args: any[]) => any) & { async?: any };
 
 export interface Shim {
-  /** Clone a process running plan; with cgroupFd (a cgroup v2 dir) it is born in that cgroup. */
-  spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number, cgroupFd?: number): number;
+  /**
+   * Start a process running plan in tsr-init; with cgroupFd (a cgroup v2 dir) it is born in that
+   * cgroup. keepFds: the fds the plan uses (fdsUsedBy); no other fd of ours reaches it.
+   */
+  spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number, cgroupFd: number, keepFds: readonly number[]): number;
   /** One message from the init; `fd` is an fd it passed along (a pty master), or -1. */
-  readMsg(fd: number): { rc: number; kind: number; op: number; err: number; fd: number };
+  readMsg(fd: number): { rc: number; kind: number; op: number; err: number; value: number; fd: number };
   /** Send fd to a --console-socket (runc's protocol); 0 or -errno. */
   sendConsole(socketPath: string, fd: number, name: string): number;
   setWinsize(fd: number, rows: number, cols: number): number;
@@ -38,12 +40,7 @@ export interface Shim {
 let cached: Shim | undefined;
 
 export function libraryPath(): string {
-  // From dist/src/native/shim.js or the bundle dist/tsruntime.js: the project is the nearest
-  // directory above with native/build in it.
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'native', 'build', 'libtsrshim.so');
-    if (fs.existsSync(candidate) || path.dirname(dir) === dir) return candidate;
-  }
+  return nativeBuildPath('libtsrshim.so');
 }
 
 export function loadShim(): Shim {
@@ -55,8 +52,10 @@ export function loadShim(): Shim {
   } catch (e) {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }
-  const spawn: Fn = lib.func('int tsr_spawn(const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd)');
-  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *passed)');
+  const spawn: Fn = lib.func(
+    'int tsr_spawn(const char *init, const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd, const int32_t *keep, uint32_t keep_count)',
+  );
+  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *value, _Out_ int32_t *passed)');
   const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
   const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
   const consoleListen: Fn = lib.func('int tsr_console_listen(const char *path)');
@@ -70,11 +69,11 @@ export function loadShim(): Shim {
   const wait: Fn = lib.func('int tsr_wait(int pid)');
   const setSubreaper: Fn = lib.func('int tsr_set_subreaper()');
   cached = {
-    spawn: (plan, flags, c, p, cgroupFd = -1) => spawn(plan, plan.length, flags, c, p, cgroupFd),
+    spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
     readMsg(fd) {
-      const kind = [0], op = [0], err = [0], passed = [-1];
-      const rc = readMsg(fd, kind, op, err, passed);
-      return { rc, kind: kind[0], op: op[0], err: err[0], fd: passed[0] };
+      const kind = [0], op = [0], err = [0], value = [0], passed = [-1];
+      const rc = readMsg(fd, kind, op, err, value, passed);
+      return { rc, kind: kind[0], op: op[0], err: err[0], value: value[0], fd: passed[0] };
     },
     sendConsole: (p, fd, name) => sendConsole(p, fd, name),
     setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),

@@ -54,6 +54,9 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     ops.push({ op: 'CLOSE', a: [fd], what: `close the ${type} namespace fd` });
   }
   ops.push({ op: 'FORK', a: [CLONE_PARENT], what: 'fork into the pid namespace' });
+  // The container's / (setns into its mount namespace made it ours): cwd and the terminal are
+  // resolved inside it.
+  ops.push({ op: 'OPEN_ROOT', strs: ['/'], what: "open the container's /" });
   planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
   planExec(ops, input.process, { preserveFds: input.preserveFds, waitAfterReady: input.lateCgroupJoin });
   // Scheduler, personality, LSM labels, seccomp... at the places runc puts them.

@@ -191,6 +191,12 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
 
   if (input.hookSyncs) ops.push({ op: 'SYNC', what: 'run createContainer hooks', tag: 'createContainer' });
 
+  // Before pivot_root: a masked file gets the /dev/null the init verified among the runtime's
+  // mounts (init/procfs.c), which the container's mount namespace can no longer bind once the
+  // old root is gone. The paths are resolved inside the rootfs either way.
+  for (const p of linux.readonlyPaths ?? []) ops.push({ op: 'READONLY_PATH', strs: [p], what: `make ${p} read-only` });
+  for (const p of linux.maskedPaths ?? []) ops.push({ op: 'MASK_PATH', strs: [p], what: `mask ${p}` });
+
   if (!mountns) ops.push({ op: 'CHROOT', what: `chroot into ${rootfs}` });
   else if (input.noPivot) ops.push({ op: 'MOVE_ROOT', what: `move rootfs ${rootfs} to / (no pivot_root)` });
   else ops.push({ op: 'PIVOT_ROOT', what: `pivot_root into ${rootfs}` });
@@ -209,10 +215,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
 
   if (spec.hostname) ops.push({ op: 'SETHOSTNAME', strs: [spec.hostname], what: `set hostname ${spec.hostname}` });
   if (spec.domainname) ops.push({ op: 'SETDOMAINNAME', strs: [spec.domainname], what: `set domainname ${spec.domainname}` });
-  // sysctls are written before /proc/sys is made read-only (runc's order).
+  // Through the /proc the init verified at start, so /proc/sys being read-only here is no matter.
   ops.push(...sysctl);
-  for (const p of linux.readonlyPaths ?? []) ops.push({ op: 'READONLY_PATH', strs: [p], what: `make ${p} read-only` });
-  for (const p of linux.maskedPaths ?? []) ops.push({ op: 'MASK_PATH', strs: [p], what: `mask ${p}` });
   if (spec.root?.readonly) ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: ['/'], what: 'remount / read-only' });
 
   planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
@@ -251,10 +255,34 @@ interface MountContext {
   readonlyLater: string[];
 }
 
+/** Files under /proc that a bind may replace, for lxcfs and the like (runc's list). */
+const PROC_BIND_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
+  '/proc/slabinfo', '/proc/pressure/cpu', '/proc/pressure/io', '/proc/pressure/memory', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
+]);
+
+/**
+ * Mounts on or inside /proc: the init writes sysctls and its own settings through procfs, and
+ * masks /proc's dangerous files, so a mount there could redirect those writes or undo the masks
+ * (the CVE-2019-16884 and CVE-2023-27561 classes). Only a procfs on /proc and a bind over one of
+ * a few informational files are allowed. Returns whether the resolved target may be on a procfs.
+ */
+function checkProcMount(m: Mount, dest: string, isBind: boolean): boolean {
+  if (dest === '/proc') {
+    if (m.type !== 'proc' || isBind) throw new RuntimeError(`mounts: ${m.destination}: cannot be mounted because it is not of type proc`);
+    return false;
+  }
+  if (!dest.startsWith('/proc/')) return false;
+  if (isBind && PROC_BIND_ALLOWED.has(dest)) return true;
+  throw new RuntimeError(`mounts: ${m.destination}: cannot be mounted because it is inside /proc (only binds over ${[...PROC_BIND_ALLOWED].join(', ')} are allowed)`);
+}
+
 function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext): void {
   const dest = path.posix.resolve('/', m.destination);
   const opts = parseMountOptions(m.options ?? []);
   let isBind = opts.bind || m.type === 'bind';
+  // a2 = 1: the init refuses a target that resolves onto a procfs anyway (a symlink to /proc/sys).
+  const procTarget = checkProcMount(m, dest, isBind) ? 0 : 1;
   let source = m.source;
   const what = mountWhat(m);
 
@@ -277,7 +305,7 @@ function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext)
     if (kind === 'dir') ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     else ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [dest], what: `create mount point ${dest}` });
     const bindFlags = MS.BIND | (opts.flags & MS.REC);
-    ops.push({ op: 'MOUNT_IN_ROOT', a: [bindFlags], strs: [src, dest, null, null], what });
+    ops.push({ op: 'MOUNT_IN_ROOT', a: [bindFlags, 0, procTarget], strs: [src, dest, null, null], what });
     // A bind mount ignores the other flags until it is remounted (runc: when any flag is set or cleared).
     const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (flags || opts.cleared) {
@@ -293,7 +321,7 @@ function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext)
       flags &= ~MS.RDONLY;
       ctx.readonlyLater.push(dest);
     }
-    ops.push({ op: 'MOUNT_IN_ROOT', a: [flags], strs: [source ?? m.type ?? 'none', dest, m.type ?? null, data || null], what });
+    ops.push({ op: 'MOUNT_IN_ROOT', a: [flags, 0, procTarget], strs: [source ?? m.type ?? 'none', dest, m.type ?? null, data || null], what });
   }
   for (const prop of opts.propagation) {
     ops.push({ op: 'MOUNT_IN_ROOT', a: [prop], strs: [null, dest, null, null], what: `set propagation of ${dest}` });

@@ -156,7 +156,7 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
       const text = Object.entries(offsets ?? {})
         .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
         .join('');
-      if (text) ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/timens_offsets', text], what: 'set the time namespace offsets' });
+      if (text) ops.push({ op: 'WRITE_PROC', strs: ['self/timens_offsets', text], what: 'set the time namespace offsets' });
     }
     const forkFlags = CLONE_PARENT | (isNew('pid') ? CLONE.NEWPID : 0);
     ops.push({ op: 'FORK', a: [forkFlags], what: 'fork into the new pid/time namespace' });

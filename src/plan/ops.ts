@@ -11,14 +11,13 @@ export const Opcode = {
   MOUNT_IN_ROOT: 4,
   MKDIR_IN_ROOT: 5,
   MKFILE_IN_ROOT: 6,
-  MKNOD_IN_ROOT: 7,
   SYMLINK_IN_ROOT: 8,
   OPEN_ROOT: 9,
   PIVOT_ROOT: 10,
   MOVE_ROOT: 11,
   SETHOSTNAME: 12,
   SETDOMAINNAME: 13,
-  WRITE_FILE: 14,
+  WRITE_PROC: 14,
   SETRLIMIT: 15,
   PRCTL: 16,
   CAP_BOUNDING: 17,
@@ -39,10 +38,9 @@ export const Opcode = {
   MASK_PATH: 32,
   READONLY_PATH: 33,
   CLOSE: 34,
-  REMOUNT_RO_ROOT: 35,
   MOUNT_SETATTR: 36,
-  SET_PDEATHSIG: 37,
-  // 40-59: config fields (native/shim-config.c); 60+: exec and terminals.
+  OPEN_CWD: 37,
+  // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,
   IOPRIO_SET: 42,
@@ -60,6 +58,12 @@ export const Opcode = {
 } as const;
 export type OpName = keyof typeof Opcode;
 
+/** The messages the init sends on the sync socket (native/plan.h TSR_MSG_*). */
+export const Msg = { READY: 1, ERROR: 2, SYNC: 3, PID: 4, FD: 5 } as const;
+
+/** An ERROR message's op before the first op ran: which start-up step failed (TSR_STEP_*). */
+export const StartStep = { START: -1, NS_ROOT: -2, PLAN: -3, PROCFS: -4 } as const;
+
 export interface Op {
   op: OpName;
   /** Integer arguments a0..a3 (bigint for 64-bit masks). */
@@ -72,12 +76,27 @@ export interface Op {
   what: string;
   /** For SYNC: which hooks the parent runs at this point. */
   tag?: string;
+  /** For FIND_EXEC: the program as the config names it (args[0]), for runc's wording of a failure. */
+  program?: string;
 }
 
 const PLAN_MAGIC = 0x54535231;
 const OP_HEADER = 8 + 4 * 8;
 
-/** Encode ops into the buffer native/shim.c executes. */
+/**
+ * The fds of ours a plan uses (namespaces to join, cgroup files, the exec fifo, --preserve-fds):
+ * the only ones, besides stdio and the sync socket, that reach tsr-init (the shim closes the rest).
+ */
+export function fdsUsedBy(ops: readonly Op[]): number[] {
+  const fds = new Set<number>();
+  for (const op of ops) {
+    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE') fds.add(Number(op.a?.[0]));
+    if (op.op === 'EXEC') for (let fd = 3; fd < 3 + Number(op.a?.[2] ?? 0); fd++) fds.add(fd);
+  }
+  return [...fds].filter((fd) => fd >= 0).sort((a, b) => a - b);
+}
+
+/** Encode ops into the buffer the init (native/init/main.c) executes. */
 export function encodePlan(ops: Op[]): Buffer {
   const parts: Buffer[] = [];
   const header = Buffer.alloc(8);

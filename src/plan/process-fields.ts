@@ -200,11 +200,11 @@ export function lsmOps(proc: Process, lsm: LsmFacts): Op[] {
   const ops: Op[] = [];
   if (proc.apparmorProfile) {
     if (!lsm.apparmor) throw new RuntimeError(`process.apparmorProfile: AppArmor is not enabled on this host, cannot apply profile "${proc.apparmorProfile}"`);
-    ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`], what: `apply AppArmor profile ${proc.apparmorProfile}` });
+    ops.push({ op: 'WRITE_PROC', strs: ['self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`], what: `apply AppArmor profile ${proc.apparmorProfile}` });
   }
   if (proc.selinuxLabel) {
     if (!lsm.selinux) throw new RuntimeError('process.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported');
-    ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/attr/exec', proc.selinuxLabel], what: `set SELinux label ${proc.selinuxLabel}` });
+    ops.push({ op: 'WRITE_PROC', strs: ['self/attr/exec', proc.selinuxLabel], what: `set SELinux label ${proc.selinuxLabel}` });
   }
   return ops;
 }
@@ -267,7 +267,7 @@ export function planProcessFields(input: ProcessFieldsInput): ProcessFields {
     warnings,
     initialAffinity: affinity.initial,
     apply(ops) {
-      const oom = ops.findIndex((o) => o.op === 'WRITE_FILE' && o.strs?.[0] === '/proc/self/oom_score_adj');
+      const oom = ops.findIndex((o) => o.op === 'WRITE_PROC' && o.strs?.[0] === 'self/oom_score_adj');
       if (oom > 0) ops.unshift(...ops.splice(oom, 1));
       const capAt = ops.findIndex((o) => o.op === 'CAP_BOUNDING');
       ops.splice(capAt < 0 ? ops.length : capAt, 0, ...fieldOps);

@@ -40,21 +40,24 @@ export interface ProcessOpsOptions {
 /** Everything from rlimits to no_new_privs, in the order the kernel's rules need. */
 export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions): void {
   if (proc.oomScoreAdj !== undefined) {
-    ops.push({ op: 'WRITE_FILE', strs: ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], what: `set oomScoreAdj ${proc.oomScoreAdj}` });
+    ops.push({ op: 'WRITE_PROC', strs: ['self/oom_score_adj', String(proc.oomScoreAdj)], what: `set oomScoreAdj ${proc.oomScoreAdj}` });
   }
   for (const rl of proc.rlimits ?? []) {
     const res = RLIMITS[rl.type];
     if (res === undefined) throw new RuntimeError(`process.rlimits: unknown rlimit type "${rl.type}"`);
     ops.push({ op: 'SETRLIMIT', a: [res, BigInt(rl.soft), BigInt(rl.hard)], what: `set ${rl.type} to soft ${rl.soft}, hard ${rl.hard}` });
   }
+  // cwd is resolved inside the root now, before a seccomp filter (applied before the capability
+  // drop without no_new_privs) may refuse openat2; CHDIR enters it by fd after the user switch.
+  const cwd = proc.cwd || '/';
+  if (o.createCwd) ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
+  ops.push({ op: 'OPEN_CWD', strs: [cwd], what: `open cwd ${cwd}` });
   ops.push({ op: 'SETSID', what: 'start a new session' });
   // The pty comes from the container's devpts and must be set up while we are still root.
   if (proc.terminal) ops.push({ op: 'SETUP_PTY', a: [o.consoleBind ? 1 : 0], what: 'set up the terminal (/dev/ptmx)' });
 
   planUserAndCapabilities(ops, proc, o.lastCap);
 
-  const cwd = proc.cwd || '/';
-  if (o.createCwd) ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [cwd], what: `create cwd ${cwd}` });
   ops.push({ op: 'CHDIR', strs: [cwd], what: `chdir to cwd ${cwd}` });
   ops.push({ op: 'UMASK', a: [proc.user?.umask ?? 0o022], what: 'set umask' });
   if (proc.noNewPrivileges) ops.push({ op: 'PRCTL', a: [PR.SET_NO_NEW_PRIVS, 1, 0, 0], what: 'set no_new_privs' });
@@ -74,8 +77,10 @@ export function planExec(
 ): void {
   const args = proc.args ?? [];
   const candidates = execCandidates(args[0], proc.env);
-  ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"` });
-  ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0], what: 'report ready' });
+  ops.push({ op: 'FIND_EXEC', a: [candidates.length], strs: candidates, what: `exec "${args[0]}"`, program: args[0] });
+  // After READY nobody reads the sync socket: a failure (no such program, not executable) is
+  // told by the init's exit code, the shell's 127 and 126 as runc uses them, else 1.
+  ops.push({ op: 'READY', a: [o.waitAfterReady ? 1 : 0, 127, 126, 1], what: 'report ready' });
   if (o.fifoFd !== undefined) ops.push({ op: 'WAIT_FIFO', a: [o.fifoFd], what: 'wait for start on the exec fifo' });
   for (const op of startHookOps(o.startHooks)) ops.push(op);
   const env = proc.env ?? [];

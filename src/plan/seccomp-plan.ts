@@ -1,6 +1,6 @@
 /**
  * linux.seccomp → a rule list for the native compiler (libseccomp, in the parent: see
- * native/shim-config.c tsr_seccomp_compile) and the SECCOMP op that loads the program in the
+ * native/shim/seccomp.c tsr_seccomp_compile) and the SECCOMP op that loads the program in the
  * init. Validation and translation are pure; only the compilation touches native code.
  *
  * Semantics follow runc: SCMP_ACT_KILL is KILL_THREAD; errnoRet defaults to EPERM; syscalls

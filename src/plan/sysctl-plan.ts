@@ -49,8 +49,11 @@ export function sysctlOps(sysctl: Record<string, string> | undefined, ns: Sysctl
     }
     // The file name is the dotted key with "." as "/": a "/" kept in a component (eth0/100) is the
     // interface name's dot, so swap them back for the path.
-    const file = '/proc/sys/' + k.split('.').map((c) => c.replace(/\//g, '.')).join('/');
-    ops.push({ op: 'WRITE_FILE', strs: [file, value], what: `set sysctl ${key}=${value}` });
+    const parts = k.split('.').map((c) => c.replace(/\//g, '.'));
+    // "net.//.kernel.x" would become net/../kernel/x: a way out of the namespaced subtree.
+    if (parts.some((c) => c === '' || c === '.' || c === '..')) throw new RuntimeError(`linux.sysctl: invalid sysctl name "${key}"`);
+    // Written through the /proc the init verified at start, not the container's /proc (init/procfs.c).
+    ops.push({ op: 'WRITE_PROC', strs: [`sys/${parts.join('/')}`, value], what: `set sysctl ${key}=${value}` });
   }
   return ops;
 }

@@ -3,7 +3,7 @@
  * field for field and in the same key order, except `ociVersion`.
  *
  * ociVersion: runc writes the runtime-spec version it was built against (runc 1.1.5: "1.0.2-dev",
- * runc 1.2: "1.2.0"). tsruntime implements runtime-spec 1.2, so it writes "1.2.0", like runc 1.2 does.
+ * runc 1.2: "1.2.0"). tsruntime implements runtime-spec 1.2, so it writes "1.2.0" (OCI_VERSION, version.ts), like runc 1.2 does.
  * Note that crun 1.8.1 rejects any ociVersion outside 1.0.x/1.1.x ("unknown version specified"), so a
  * bundle meant for crun 1.8 too needs e.g. "1.0.2-dev" (scripts/make-bundle.sh writes that).
  *
@@ -16,13 +16,12 @@
  * caller's euid/egid mapped to 0 (size 1), /sys as a read-only rbind instead of sysfs, gid=/uid=
  * options dropped from mounts, and no linux.resources.
  */
-
-export const DEFAULT_SPEC_OCI_VERSION = '1.2.0';
+import { OCI_VERSION } from './version';
 
 export function defaultSpec(opts: { rootless?: boolean; args?: string[] } = {}): Record<string, unknown> {
   const caps = () => ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   const spec = {
-    ociVersion: DEFAULT_SPEC_OCI_VERSION,
+    ociVersion: OCI_VERSION,
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },

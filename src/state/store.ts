@@ -19,7 +19,7 @@ import { ContainerGone, Lock, LockFiles } from './lock';
 export { ContainerGone, Lock };
 
 export const DEFAULT_ROOT = '/run/tsruntime';
-export const OCI_VERSION = '1.2.0';
+export { OCI_VERSION } from '../spec/version';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 

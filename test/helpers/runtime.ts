@@ -6,9 +6,13 @@ import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { waitSync } from './wait';
 
 export const PROJECT = path.resolve(__dirname, '..', '..', '..');
 export const BIN = path.join(PROJECT, 'bin', 'tsruntime');
+
+/** For `{ skip: NEEDS_ROOT }`: false as root, else the reason (real containers and cgroups need root). */
+export const NEEDS_ROOT: false | string = process.getuid?.() === 0 ? false : 'needs root (real containers and cgroups)';
 
 let rootfsCache: string | undefined;
 let templateCache: Record<string, any> | undefined;
@@ -112,12 +116,7 @@ export class Sandbox {
 
   /** Wait until the container reports `status` (polling `state`). */
   waitStatus(id: string, status: string, timeoutMs = 5000): boolean {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      if (this.state(id).status === status) return true;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-    }
-    return false;
+    return waitSync(() => this.state(id).status === status, timeoutMs, 10);
   }
 
   cleanup(): void {

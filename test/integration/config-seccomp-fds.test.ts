@@ -66,6 +66,18 @@ t.test('a seccomp profile without close_range (older Docker/runtime-tools profil
   t.same(Object.keys(facts?.fds ?? {}), ['0', '1', '2'], 'and still closes every other fd');
 });
 
+t.test('a profile that refuses openat2 and getcwd with EPERM, applied before the capability drop (runtime-tools\' default), still starts', async (t) => {
+  const sb = new Sandbox(t);
+  // faccessat2 (439) is newer than openat2 (437): the ENOSYS patch does not apply, openat2 gets EPERM.
+  const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'fchdir', 'chdir', 'umask', 'setsid', 'stat', 'faccessat2'];
+  const { facts, result } = runProbe(sb, (s) => {
+    s.process.noNewPrivileges = false;
+    s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names: allow, action: 'SCMP_ACT_ALLOW' }] };
+  });
+  t.equal(result.status, 0, result.stderr);
+  t.same(Object.keys(facts?.fds ?? {}), ['0', '1', '2'], 'and still closes every other fd');
+});
+
 t.test('a syscall newer than every syscall the profile names gets ENOSYS, not the default errno (runc\'s ENOSYS patch)', async (t) => {
   const sb = new Sandbox(t);
   const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'getcwd', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'chdir', 'umask', 'setsid', 'stat'];

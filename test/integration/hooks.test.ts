@@ -26,6 +26,10 @@ t.test('host hooks run in order, with the state on stdin', async (t) => {
   t.equal(state.id, id, 'state on stdin names the container');
   t.equal(state.pid, sb.state(id).pid, 'with the init pid');
   t.equal(state.bundle, fs.realpathSync(bundle));
+  for (const line of created) {
+    // runtime.md: the environment exists (step 2) before these hooks (steps 3-5), so "created".
+    t.equal(JSON.parse(line.slice(line.indexOf(' ') + 1)).status, 'created', `${line.split(' ')[0]} sees status created`);
+  }
 
   const r = sb.tsr(['start', id]);
   t.equal(r.status, 0, r.stderr);
@@ -77,4 +81,26 @@ t.test('a failing poststart hook is a warning; the container runs on', async (t)
   t.equal(r.status, 0, 'start succeeds');
   t.match(r.stderr, /poststart hook #0 \(\/bin\/false\): exit status 1/, 'the failure is reported');
   t.equal(sb.state(id).status, 'running');
+});
+
+t.test('after a failing poststart or poststop hook the remaining ones still run (runtime.md)', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const log = path.join(sb.dir, 'after.log');
+  const mark = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${name} >> ${log}`] });
+  const bundle = sb.bundle(['sleep', '300'], (s) => {
+    s.hooks = {
+      poststart: [{ path: '/bin/false' }, mark('poststart-2'), { path: '/bin/false' }, mark('poststart-4')],
+      poststop: [{ path: '/bin/false' }, mark('poststop-2')],
+    };
+  });
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  const started = sb.tsr(['start', id]);
+  t.equal(started.status, 0, 'start succeeds');
+  t.match(started.stderr, /poststart hook #0 .*exit status 1/);
+  t.match(started.stderr, /poststart hook #2 .*exit status 1/, 'each failure is warned about');
+  const deleted = sb.tsr(['delete', '--force', id]);
+  t.equal(deleted.status, 0, 'delete succeeds');
+  t.match(deleted.stderr, /poststop hook #0 .*exit status 1/);
+  t.same(fs.readFileSync(log, 'utf8').trim().split('\n'), ['poststart-2', 'poststart-4', 'poststop-2'], 'the hooks after each failure ran');
 });

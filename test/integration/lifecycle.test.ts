@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as os from 'os';
 import { spawn, ChildProcess } from 'child_process';
 import { BIN, Sandbox, leftovers } from '../helpers/runtime';
+import { isRunning, until } from '../helpers/wait';
 
 t.test('create, start, state, kill, delete', async (t) => {
   const sb = new Sandbox(t);
@@ -184,20 +185,3 @@ function spawnRun(sb: Sandbox, bundle: string, id: string): Promise<number> {
   return spawnRunChild(sb, bundle, id).exit;
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}

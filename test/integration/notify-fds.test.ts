@@ -58,3 +58,15 @@ t.test('run --preserve-fds N keeps fds 3..3+N-1 and nothing above', async (t) =>
   t.match(String(res.stdout), /^\/etc\/hostname\n/);
   t.match(String(res.stdout), /no-fd-4/);
 });
+
+t.test('--preserve-fds N with fewer fds passed is refused: the runtime\'s own fds would take the numbers', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['true']);
+  // stdio only: fd 3 is free, or Node's event loop.
+  const res = spawnSync(BIN, ['--root', sb.root, 'create', '--preserve-fds', '40', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  t.not(res.status, 0, 'create fails');
+  t.match(String(res.stderr), /^tsruntime: --preserve-fds: fd \d+ (is not open|was not passed by the caller)/m, 'saying which fd and what to do');
+  t.equal(String(res.stderr).trim().split('\n').length, 1, 'one line');
+  t.notOk(fs.existsSync(path.join(sb.root, id)), 'nothing left behind');
+});

@@ -7,8 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, Sandbox, sharedBundleTemplate } from '../helpers/runtime';
-
-const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => fs.existsSync(p));
+import { RUNC, runcSpec } from '../helpers/runc';
+import { waitSync } from '../helpers/wait';
 
 // What the process can observe about itself; nothing here may differ between runtimes.
 const PROBE = [
@@ -31,9 +31,7 @@ const PROBE = [
 
 function runcSpecBundle(sb: Sandbox): string {
   const dir = fs.mkdtempSync(path.join(sb.dir, 'runc-spec-'));
-  const r = spawnSync(RUNC!, ['spec'], { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
-  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const spec = runcSpec()!;
   spec.process.terminal = false;
   spec.process.args = ['sh', '-c', PROBE];
   spec.root.path = sharedBundleTemplate().rootfs;
@@ -99,10 +97,7 @@ t.test('create/start/state/delete: same state fields and transitions as runc', {
     }
   }
   for (const [bin, root] of [[BIN, sb.root], [RUNC!, runcRoot]]) {
-    const end = Date.now() + 5000;
-    while (Date.now() < end && !spawnSync(bin, ['--root', root, 'state', id], { encoding: 'utf8' }).stdout.includes('"stopped"')) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
+    waitSync(() => spawnSync(bin, ['--root', root, 'state', id], { encoding: 'utf8' }).stdout.includes('"stopped"'));
     t.equal(spawnSync(bin, ['--root', root, 'delete', id]).status, 0, `${path.basename(bin)}: delete after stop`);
   }
 });

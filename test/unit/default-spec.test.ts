@@ -1,9 +1,11 @@
 import { t } from 'tap';
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { defaultSpec, DEFAULT_SPEC_OCI_VERSION } from '../../src/spec/default-spec';
+import { defaultSpec } from '../../src/spec/default-spec';
+import { OCI_VERSION } from '../../src/spec/version';
+import { RUNC, runcSpec } from '../helpers/runc';
 
 // Repo root, from either test/unit (ts-node style) or dist/test/unit (compiled).
 function repoRoot(): string {
@@ -15,25 +17,9 @@ function repoRoot(): string {
   throw new Error('repo root not found');
 }
 
-function hasRunc(): boolean {
-  return spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/** What `runc spec [--rootless]` writes, or undefined when runc is not installed. */
-function runcSpec(rootless: boolean): Record<string, any> | undefined {
-  if (!hasRunc()) return undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsruntime-spec-'));
-  try {
-    execFileSync('runc', rootless ? ['spec', '--rootless'] : ['spec'], { cwd: dir, stdio: 'pipe' });
-    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 t.test('defaults', async (t) => {
   const s = defaultSpec() as any;
-  t.equal(s.ociVersion, DEFAULT_SPEC_OCI_VERSION);
+  t.equal(s.ociVersion, OCI_VERSION);
   t.equal(s.ociVersion, '1.2.0');
   t.equal(s.process.terminal, true);
   t.same(s.process.args, ['sh']);
@@ -76,7 +62,7 @@ t.test('rootless', async (t) => {
 });
 
 for (const rootless of [false, true]) {
-  const skip = hasRunc() ? false : 'runc not installed';
+  const skip = RUNC ? false : 'runc not installed';
   t.test(`matches \`runc spec${rootless ? ' --rootless' : ''}\``, { skip }, async (t) => {
     const runc = runcSpec(rootless)!;
     const ours = defaultSpec({ rootless }) as any;

@@ -1,8 +1,8 @@
-/** encodePlan: the wire format native/shim.c reads (native/plan.h). */
+/** encodePlan: the wire format the init (native/init/main.c) reads (native/plan.h). */
 import t, { Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodePlan, Op, Opcode } from '../../src/plan/ops';
+import { encodePlan, Msg, Op, Opcode, StartStep } from '../../src/plan/ops';
 import { buildInitPlan } from '../../src/plan/build-init-plan';
 import type { Spec } from '../../src/generated/config';
 
@@ -132,6 +132,15 @@ t.test('opcodes match native/plan.h', async (t) => {
   for (const [name, value] of Object.entries(Opcode)) t.equal(inC.get(name), value, `${name} = ${value}`);
   for (const [name, value] of inC) t.equal((Opcode as Record<string, number>)[name], value, `plan.h ${name} is in ops.ts`);
   t.match(header, /#define TSR_PLAN_MAGIC 0x54535231u/);
+});
+
+t.test('messages and start-up steps match native/plan.h', async (t) => {
+  const header = fs.readFileSync(path.join(PROJECT, 'native', 'plan.h'), 'utf8');
+  const msgs = new Map([...header.matchAll(/TSR_MSG_([A-Z_]+)\s*=\s*(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  const steps = new Map([...header.matchAll(/TSR_STEP_([A-Z_]+)\s*=\s*(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  t.same(Object.fromEntries(msgs), Msg, 'TSR_MSG_* = Msg');
+  t.same(Object.fromEntries(steps), StartStep, 'TSR_STEP_* = StartStep');
+  t.match(header, /struct tsr_msg \{\s*int32_t kind;[^}]*int32_t op;[^}]*int32_t err;[^}]*int32_t value;[^}]*\}/, 'struct tsr_msg is four int32: kind, op, err, value');
 });
 
 t.test('a whole init plan encodes into well-formed records', async (t) => {

@@ -4,65 +4,11 @@
  * ops for other config fields does not break them.
  */
 import t from 'tap';
-import type { Spec } from '../../src/generated/config';
-import { buildInitPlan, CgroupHierarchy, HostFacts, InitPlan, InitPlanInput, PathKind } from '../../src/plan/build-init-plan';
+import { buildInitPlan, InitPlan } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { CLONE, MS, PR, RLIMITS, S_IFBLK, S_IFCHR, makedev } from '../../src/plan/linux-constants';
-import { RuntimeError } from '../../src/errors';
+import { BUNDLE, FIFO_FD, PATH, PURE_V2, ROOTFS, bare, host, indexOf, named, plan, planError, touching } from '../helpers/plan';
 
-const ROOTFS = '/bundles/b1/rootfs';
-const BUNDLE = '/bundles/b1';
-const FIFO_FD = 7;
-const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-const HYBRID: CgroupHierarchy[] = [
-  { mountpoint: '/sys/fs/cgroup/memory', name: 'memory', version: 1 },
-  { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', name: 'cpu,cpuacct', version: 1 },
-  { mountpoint: '/sys/fs/cgroup/unified', name: 'unified', version: 2 },
-];
-const PURE_V2: CgroupHierarchy[] = [{ mountpoint: '/sys/fs/cgroup', name: '', version: 2 }];
-
-function host(over: Partial<HostFacts> = {}, paths: Record<string, PathKind> = {}): HostFacts {
-  return {
-    lastCap: 40,
-    pathKind: (p) => paths[p] ?? 'missing',
-    cgroupHierarchies: HYBRID,
-    cgroupPath: '/tsruntime/c1',
-    ...over,
-  };
-}
-
-/** The smallest spec the planner accepts, in the shape `runc spec` makes. */
-function baseSpec(): Spec {
-  return {
-    ociVersion: '1.2.0',
-    root: { path: 'rootfs' },
-    process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, env: [`PATH=${PATH}`] },
-    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
-  } as Spec;
-}
-
-function plan(edit: (s: Spec) => void = () => {}, input: Partial<InitPlanInput> = {}): InitPlan {
-  const spec = baseSpec();
-  edit(spec);
-  return buildInitPlan({ spec, rootfs: ROOTFS, bundle: BUNDLE, fifoFd: FIFO_FD, namespaceFds: {}, host: host(), ...input });
-}
-
-function planError(edit: (s: Spec) => void, input: Partial<InitPlanInput> = {}): string {
-  try {
-    plan(edit, input);
-  } catch (e) {
-    if (e instanceof RuntimeError) return e.message;
-    throw e;
-  }
-  return '(no error)';
-}
-
-/** Ops without their `what`, for compact comparisons. */
-const bare = (ops: Op[]) => ops.map(({ what: _what, ...rest }) => rest);
-const named = (p: InitPlan, name: Op['op']) => p.ops.filter((o) => o.op === name);
-const touching = (p: InitPlan, dest: string) => p.ops.filter((o) => o.strs?.some((s) => s === dest || s?.startsWith(dest + '/')));
-const indexOf = (p: InitPlan, name: Op['op']) => p.ops.findIndex((o) => o.op === name);
 const bit = (n: number) => 1n << BigInt(n);
 
 t.test('clone flags: one per new namespace', async (t) => {
@@ -177,13 +123,13 @@ t.test('bind mount, read-only: bind then remount with the flags', async (t) => {
   );
   t.same(bare(touching(p, '/data')), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/data'] },
-    { op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: ['/host/data', '/data', null, null] },
+    { op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC, 0, 1], strs: ['/host/data', '/data', null, null] },
     { op: 'BIND_REMOUNT', a: [MS.RDONLY | MS.NOSUID, 0], strs: ['/data'] },
   ]);
   t.match(touching(p, '/data')[1].what, 'mount /host/data on /data');
   t.same(bare(touching(p, '/etc/file')), [
     { op: 'MKFILE_IN_ROOT', a: [0o644], strs: ['/etc/file'] },
-    { op: 'MOUNT_IN_ROOT', a: [MS.BIND], strs: ['/host/file', '/etc/file', null, null] },
+    { op: 'MOUNT_IN_ROOT', a: [MS.BIND, 0, 1], strs: ['/host/file', '/etc/file', null, null] },
   ], 'a file source gets a file mount point and, without flags, no remount');
   t.same(touching(p, '/rel')[1].strs, [`${BUNDLE}/rel`, '/rel', null, null], 'relative sources are relative to the bundle');
   t.ok(indexOf(p, 'MOUNT_IN_ROOT') > indexOf(p, 'OPEN_ROOT') && indexOf(p, 'MOUNT_IN_ROOT') < indexOf(p, 'PIVOT_ROOT'), 'mounts happen between opening the rootfs and pivot_root');
@@ -204,12 +150,12 @@ t.test('tmpfs with data, and other filesystems', async (t) => {
   });
   t.same(bare(touching(p, '/dev').slice(0, 2)), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/dev'] },
-    { op: 'MOUNT_IN_ROOT', a: [MS.NOSUID | MS.STRICTATIME], strs: ['tmpfs', '/dev', 'tmpfs', 'mode=755,size=65536k'] },
+    { op: 'MOUNT_IN_ROOT', a: [MS.NOSUID | MS.STRICTATIME, 0, 1], strs: ['tmpfs', '/dev', 'tmpfs', 'mode=755,size=65536k'] },
   ]);
   const procOps = p.ops.filter((o) => (o.op === 'MKDIR_IN_ROOT' && o.strs![0] === '/proc') || (o.op === 'MOUNT_IN_ROOT' && o.strs![1] === '/proc'));
   t.same(bare(procOps), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/proc'] },
-    { op: 'MOUNT_IN_ROOT', a: [0], strs: ['proc', '/proc', 'proc', null] },
+    { op: 'MOUNT_IN_ROOT', a: [0, 0, 1], strs: ['proc', '/proc', 'proc', null] },
   ], 'no options: no flags, no data');
   t.equal(touching(p, '/relative/dir').length, 2, 'a relative destination is taken from /');
 });
@@ -219,7 +165,7 @@ t.test('propagation and recursive attribute options', async (t) => {
   const p = plan((s) => (s.mounts = [{ destination: '/data', source: '/host/data', options: ['rbind', 'rshared', 'rro'] }]), { host: h });
   t.same(bare(touching(p, '/data')), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/data'] },
-    { op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: ['/host/data', '/data', null, null] },
+    { op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC, 0, 1], strs: ['/host/data', '/data', null, null] },
     { op: 'MOUNT_IN_ROOT', a: [MS.SHARED | MS.REC], strs: [null, '/data', null, null] },
     { op: 'MOUNT_SETATTR', a: [0x1, 0, 0, 0x8000], strs: ['/data'] },
   ]);
@@ -337,7 +283,7 @@ t.test('devpts in a user namespace drops gid=', async (t) => {
   t.equal(touching(userns, '/dev/pts')[1].strs![3], 'newinstance,ptmxmode=0666,mode=0620');
 });
 
-t.test('masked and read-only paths, after pivot_root', async (t) => {
+t.test('masked and read-only paths: in the rootfs, after the mounts, before pivot_root', async (t) => {
   const p = plan((s) => {
     s.linux!.maskedPaths = ['/proc/kcore', '/sys/firmware'];
     s.linux!.readonlyPaths = ['/proc/sys'];
@@ -347,8 +293,19 @@ t.test('masked and read-only paths, after pivot_root', async (t) => {
     { op: 'MASK_PATH', strs: ['/proc/kcore'] },
     { op: 'MASK_PATH', strs: ['/sys/firmware'] },
   ]);
-  t.ok(indexOf(p, 'READONLY_PATH') > indexOf(p, 'PIVOT_ROOT'), 'applied in the new root');
-  t.ok(indexOf(p, 'MASK_PATH') > indexOf(p, 'OPEN_ROOT') && indexOf(p, 'MASK_PATH') < indexOf(p, 'EXEC'));
+  t.ok(indexOf(p, 'READONLY_PATH') < indexOf(p, 'PIVOT_ROOT'), 'while the verified /dev/null can still be bound');
+  t.ok(indexOf(p, 'MASK_PATH') > p.ops.map((o) => o.op).lastIndexOf('MOUNT_IN_ROOT'), 'after every mount');
+});
+
+t.test('mounts on or inside /proc: only procfs on /proc, and binds over a few files', async (t) => {
+  const h = host({}, { '/host/dir': 'dir', '/host/cpuinfo': 'file' });
+  const err = (m: Record<string, unknown>) => planError((s) => (s.mounts = [m as never]), { host: h });
+  t.match(err({ destination: '/proc', type: 'bind', source: '/host/dir', options: ['rbind'] }), /mounts: \/proc: cannot be mounted because it is not of type proc/);
+  t.match(err({ destination: '/proc', type: 'tmpfs', source: 'tmpfs' }), /not of type proc/);
+  t.match(err({ destination: '/proc/sys/net', type: 'bind', source: '/host/dir', options: ['bind'] }), /mounts: \/proc\/sys\/net: cannot be mounted because it is inside \/proc/);
+  t.match(err({ destination: '/proc/../proc/sys', type: 'tmpfs', source: 'tmpfs' }), /inside \/proc/, 'the destination is normalised first');
+  const ok = plan((s) => (s.mounts = [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/proc/cpuinfo', type: 'bind', source: '/host/cpuinfo', options: ['bind'] }]), { host: h });
+  t.same(ok.ops.filter((o) => o.op === 'MOUNT_IN_ROOT').map((o) => [o.strs![1], o.a![2]]), [['/proc', 1], ['/proc/cpuinfo', 0]], 'the allowed bind may land on procfs; everything else is refused there by the init');
 });
 
 t.test('hostname, domainname and sysctl', async (t) => {
@@ -360,8 +317,8 @@ t.test('hostname, domainname and sysctl', async (t) => {
   t.same(bare(named(p, 'SETHOSTNAME')), [{ op: 'SETHOSTNAME', strs: ['box'] }]);
   t.same(bare(named(p, 'SETDOMAINNAME')), [{ op: 'SETDOMAINNAME', strs: ['example.org'] }]);
   t.same(
-    p.ops.filter((o) => o.op === 'WRITE_FILE' && o.strs![0]?.startsWith('/proc/sys/')).map((o) => o.strs),
-    [['/proc/sys/net/ipv4/ip_forward', '1']],
+    p.ops.filter((o) => o.op === 'WRITE_PROC' && o.strs![0]?.startsWith('sys/')).map((o) => o.strs),
+    [['sys/net/ipv4/ip_forward', '1']],
   );
   t.equal(
     planError((s) => {
@@ -465,12 +422,12 @@ t.test('exec: candidates from the container PATH, fifo, argv and env', async (t)
     s.process!.args = ['echo', 'hi'];
     s.process!.env = ['PATH=/opt/bin:/bin', 'A=1', 'PATH=/usr/bin:/bin'];
   });
-  t.same(bare(named(p, 'FIND_EXEC')), [{ op: 'FIND_EXEC', a: [2], strs: ['/usr/bin/echo', '/bin/echo'] }], 'the last PATH in env wins');
+  t.same(bare(named(p, 'FIND_EXEC')), [{ op: 'FIND_EXEC', a: [2], strs: ['/usr/bin/echo', '/bin/echo'], program: 'echo' }], 'the last PATH in env wins');
   t.same(bare(p.ops.slice(-3)), [
-    { op: 'READY', a: [0] },
+    { op: 'READY', a: [0, 127, 126, 1] },
     { op: 'WAIT_FIFO', a: [FIFO_FD] },
     { op: 'EXEC', a: [2, 3, 0], strs: ['echo', 'hi', 'PATH=/opt/bin:/bin', 'A=1', 'PATH=/usr/bin:/bin'] },
-  ], 'ends with ready, wait for start, exec');
+  ], 'ends with ready (and the exit codes of a later failure: not found, not executable, other), wait for start, exec');
   t.equal(indexOf(p, 'FIND_EXEC'), p.ops.length - 4, 'the executable is found before reporting ready');
 
   const abs = plan((s) => (s.process!.args = ['/bin/sh', '-c', 'true']));
@@ -494,8 +451,10 @@ t.test('cwd, no_new_privs, hooks and the order of the process setup', async (t) 
   });
   t.same(bare(touching(p, '/work/dir')), [
     { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/work/dir'] },
+    { op: 'OPEN_CWD', strs: ['/work/dir'] },
     { op: 'CHDIR', strs: ['/work/dir'] },
   ]);
+  t.ok(indexOf(p, 'OPEN_CWD') < indexOf(p, 'CAP_BOUNDING') && indexOf(p, 'CHDIR') > indexOf(p, 'SETRESUID'), 'resolved before the capability drop (and a seccomp filter), entered as the user');
   const prctls = (q: InitPlan) => named(q, 'PRCTL').filter((o) => o.a![0] === PR.SET_KEEPCAPS || o.a![0] === PR.SET_NO_NEW_PRIVS);
   t.same(prctls(p).map((o) => o.a), [[PR.SET_KEEPCAPS, 1, 0, 0], [PR.SET_KEEPCAPS, 0, 0, 0], [PR.SET_NO_NEW_PRIVS, 1, 0, 0]]);
   t.ok(indexOf(p, 'CAPSET') < p.ops.indexOf(prctls(p)[2]), 'no_new_privs after the capabilities are set');

@@ -512,15 +512,12 @@ t.test('formatErrors collapses anyOf/oneOf cascades', async (t) => {
 t.test('generated validators load without compiling anything', async (t) => {
   const file = path.resolve(__dirname, '../../src/generated/validators.js');
   const probe = `
-    const t0 = process.hrtime.bigint();
     const v = require(${JSON.stringify(file)});
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const compiler = Object.keys(require.cache).filter((f) => /ajv[\\\\/]dist[\\\\/](compile|core|ajv)/.test(f));
-    console.log(JSON.stringify({ ms, compiler, exports: Object.keys(v).sort() }));`;
+    console.log(JSON.stringify({ compiler, exports: Object.keys(v).sort() }));`;
   const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   t.strictSame(out.exports, ['validateProcess', 'validateSpec', 'validateState']);
   t.strictSame(out.compiler, [], 'ajv compiler not loaded');
-  t.ok(out.ms < 100, `require took ${out.ms.toFixed(1)} ms`);
 });

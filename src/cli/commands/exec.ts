@@ -1,9 +1,7 @@
-import * as fs from 'fs';
 import type { Command } from '../command';
 import { requireId } from '../command';
 import { RuntimeError } from '../../errors';
 import { execInContainer } from '../../lifecycle/exec';
-import type { Process } from '../../generated/config';
 
 export const command: Command = {
   describe: 'run a process inside a running container',
@@ -28,15 +26,13 @@ export const command: Command = {
   },
   run(g, p) {
     const id = requireId(p, 'exec');
-    let process: Process | undefined;
-    if (p.flags.process) process = readProcess(p.flags.process as string);
     const gids = (p.flags['additional-gids'] as string[]).map((s) => {
       if (!/^\d+$/.test(s)) throw new RuntimeError(`--additional-gids ${s}: not a number`);
       return Number(s);
     });
     return execInContainer(g.store(), {
       id,
-      process,
+      processFile: p.flags.process as string | undefined,
       args: p.positionals.slice(1),
       tty: Boolean(p.flags.tty),
       cwd: p.flags.cwd as string | undefined,
@@ -57,21 +53,3 @@ export const command: Command = {
   },
 };
 
-function readProcess(file: string): Process {
-  let text: string;
-  try {
-    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new RuntimeError(`--process ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new RuntimeError(`--process ${file}: invalid JSON: ${(e as Error).message}`);
-  }
-  const { validateProcess } = require('../../config/validate');
-  const problems: string[] = validateProcess(doc);
-  if (problems.length) throw new RuntimeError(problems.map((m) => `--process ${file}: ${m}`).join('\n'));
-  return doc as Process;
-}

@@ -1,7 +1,8 @@
 import type { Command } from '../command';
 import { writeStdout } from '../../log';
-import { CAPABILITIES } from '../../plan/linux-constants';
+import { CAPABILITIES, NAMESPACE_FLAG } from '../../plan/linux-constants';
 import { MOUNT_OPTION_NAMES } from '../../plan/mount-options';
+import { OCI_VERSION } from '../../spec/version';
 
 /** features.md: what this runtime understands, for clients that adapt to the runtime. */
 export const command: Command = {
@@ -11,11 +12,11 @@ export const command: Command = {
   run() {
     const features = {
       ociVersionMin: '1.0.0',
-      ociVersionMax: '1.2.0',
+      ociVersionMax: OCI_VERSION,
       hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
       mountOptions: MOUNT_OPTION_NAMES,
       linux: {
-        namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
+        namespaces: Object.keys(NAMESPACE_FLAG).sort(), // every type the planner can create or join
         capabilities: [...CAPABILITIES],
         cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
         apparmor: { enabled: false },

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import type { Command } from '../command';
 import { requireId } from '../command';
 import { RuntimeError } from '../../errors';
-import { cgroupManager } from '../../cgroups';
+import { containerPids } from '../../lifecycle/ps';
 import { writeStdout } from '../../log';
 
 export const command: Command = {
@@ -13,9 +13,7 @@ export const command: Command = {
   },
   run(g, p) {
     const id = requireId(p, 'ps');
-    const rec = g.store().load(id);
-    // Every process of the container, in its cgroup and sub-cgroups (runc's GetAllPids).
-    const pids = cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).pids(true);
+    const pids = containerPids(g.store(), id);
     const format = p.flags.format as string;
     if (format === 'json') {
       writeStdout(JSON.stringify(pids) + '\n');

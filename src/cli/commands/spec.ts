@@ -1,8 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Command } from '../command';
-import { RuntimeError } from '../../errors';
-import { defaultSpec } from '../../spec/default-spec';
+import { writeDefaultSpec } from '../../lifecycle/spec';
 
 export const command: Command = {
   describe: 'write a default config.json (like `runc spec`) into the bundle directory',
@@ -12,9 +9,7 @@ export const command: Command = {
     rootless: { type: 'bool', describe: 'a spec for a rootless container' },
   },
   run(_g, p) {
-    const file = path.join(p.flags.bundle as string, 'config.json');
-    if (fs.existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first');
-    fs.writeFileSync(file, JSON.stringify(defaultSpec({ rootless: Boolean(p.flags.rootless) }), null, '\t') + '\n', { mode: 0o666 });
+    writeDefaultSpec(p.flags.bundle as string, { rootless: Boolean(p.flags.rootless) });
     return 0;
   },
 };

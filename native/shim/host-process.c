@@ -1,7 +1,7 @@
 /*
  * Host-side helpers that need a syscall Node does not offer, for the commands that act on an
- * existing container (src/native/host-process.ts). Not used by the cloned child: ordinary libc is
- * fine here.
+ * existing container (src/native/host-process.ts). Part of libtsrshim.so; never run in a
+ * container process: ordinary libc is fine here.
  *
  *  - pidfd_open / pidfd_send_signal: signal a container's init without racing a pid reuse.
  *  - tsr_read_in_root: read a file of a container's root filesystem (its /etc/passwd) with every

@@ -1,0 +1,10 @@
+/*
+ * The native shim's parent side: what runs in Node's process, loaded through koffi
+ * (src/native/shim.ts and config-shim.ts). One file per concern: spawn.c (start tsr-init, the
+ * sync channel), sockets.c (console socket, sd_notify relay), seccomp.c (compile a profile with
+ * libseccomp), netdev.c (move a network device into the container).
+ */
+#ifndef TSR_SHIM_H
+#define TSR_SHIM_H
+#include "../init/init.h"
+#endif

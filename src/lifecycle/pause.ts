@@ -1,0 +1,22 @@
+/** pause and resume: freeze and thaw every process of a container through its cgroup. */
+import { RuntimeError } from '../errors';
+import { StateStore } from '../state/store';
+import { cgroupManager } from '../cgroups';
+import { computeStatus } from './status';
+
+export function pauseContainer(store: StateStore, id: string): void {
+  store.withLock(id, () => {
+    const rec = store.load(id);
+    const status = computeStatus(store, rec);
+    if (status !== 'running' && status !== 'created') throw new RuntimeError(`container ${id} is not running`);
+    cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).freeze();
+  });
+}
+
+export function resumeContainer(store: StateStore, id: string): void {
+  store.withLock(id, () => {
+    const rec = store.load(id);
+    if (computeStatus(store, rec) !== 'paused') throw new RuntimeError(`container ${id} is not paused`);
+    cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).thaw();
+  });
+}
