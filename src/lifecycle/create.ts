@@ -30,6 +30,7 @@ import { driveChannel } from './init-channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
+import { checkExecLimits } from './exec-limits';
 import { closeAll } from '../state/proc';
 import { prepareSelfJoin } from './cgroup-join';
 import { destroyCgroup } from './delete';
@@ -64,6 +65,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
   checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
+  checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
   if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
   }
