@@ -18,7 +18,8 @@ import { cgroupManager } from '../cgroups';
 import { driveChannel } from './init-channel';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
-import { closeAll } from '../state/proc';
+import { closeAll, isAlive } from '../state/proc';
+import { checkExecLimits } from './exec-limits';
 import { prepareSelfJoin } from './cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
 import { loadConfigShim } from '../native/config-shim';
@@ -96,6 +97,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const spec = rec.config as Spec;
   const proc = execProcess(spec.process, o);
   proc.env = withHome(proc.env, `/proc/${rec.pid}/root`, proc.user?.uid ?? 0);
+  checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
   if (proc.terminal && o.detach && !o.consoleSocket) {
     throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
   }
@@ -114,18 +116,28 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   try {
     for (const type of EXEC_JOIN_ORDER) {
       const name = NAMESPACE_PROC_NAME[type];
-      const theirs = `/proc/${rec.pid}/ns/${name}`;
-      let same = false;
+      let ours: fs.Stats;
       try {
-        same = fs.statSync(theirs).ino === fs.statSync(`/proc/self/ns/${name}`).ino;
+        ours = fs.statSync(`/proc/self/ns/${name}`);
       } catch {
         continue; // this kernel has no such namespace
       }
-      if (same) continue; // joining our own namespace is an error for user, a no-op for the rest
-      const fd = fs.openSync(theirs, 'r');
+      let fd: number;
+      try {
+        fd = fs.openSync(`/proc/${rec.pid}/ns/${name}`, 'r');
+      } catch {
+        // Ours exists, theirs does not: the init is gone. Never fall back to the host's namespaces.
+        throw new RuntimeError('cannot exec in a stopped container');
+      }
       fds.push(fd);
+      const theirs = fs.fstatSync(fd);
+      // Joining our own namespace is an error for user, a no-op for the rest.
+      if (theirs.dev === ours.dev && theirs.ino === ours.ino) continue;
       namespaceFds[type] = fd;
     }
+    // The fds name the namespaces of whatever process had the pid when they were opened: it must
+    // still be the container's init (not a pid recycled since the status check).
+    if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot exec in a stopped container');
     const lateJoin = status === 'paused';
     const plan = buildExecPlan({
       process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
