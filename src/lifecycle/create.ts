@@ -14,25 +14,24 @@ import * as path from 'path';
 import type { Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
-import { buildInitPlan, HostFacts, InitPlan, PathKind } from '../plan/build-init-plan';
+import { buildInitPlan, InitPlan, PathKind } from '../plan/build-init-plan';
 import { encodePlan, fdsUsedBy } from '../plan/ops';
 import { loadShim } from '../native/shim';
-import { loadConfigShim } from '../native/config-shim';
-import { compileSeccomp, lastCap, lsmFacts } from './security-facts';
-import { checkNamespaceLink } from '../plan/namespaces-plan';
-import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
+import { compileSeccomp, hostFacts } from '../launch/host-probe';
+import { openNamespace } from '../launch/namespaces';
+import { hostIdOf, writeIdMaps } from '../launch/id-maps';
+import { moveNetDevices } from '../launch/net-devices';
 import { ContainerRecord, Lock, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
 import { readProcStat, selfIdentity } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
-import { hostCgroupHierarchies } from './host-cgroups';
 import { runHooks } from './hooks';
-import { driveChannel } from './init-channel';
+import { driveChannel } from '../launch/channel';
 import { prepareNotify } from './notify-socket';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
 import { checkExecLimits } from './exec-limits';
 import { closeAll } from '../state/proc';
-import { prepareSelfJoin } from './cgroup-join';
+import { prepareSelfJoin } from '../launch/cgroup-join';
 import { destroyCgroup } from './delete';
 import type { Logger } from '../log';
 
@@ -240,116 +239,3 @@ function undoCreate(id: string, pid: number, lock: Lock | undefined, cgroups: Cg
   lock?.removeDir();
 }
 
-const NSFS_MAGIC = 0x6e736673;
-
-function isNsfs(fd: number): boolean {
-  try {
-    return fs.statfsSync(`/proc/self/fd/${fd}`).type === NSFS_MAGIC;
-  } catch {
-    return false;
-  }
-}
-
-function openNamespace(type: string, nsPath: string): number {
-  try {
-    const fd = fs.openSync(nsPath, 'r');
-    let link = '';
-    try {
-      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      /* checked below */
-    }
-    // A namespace kept as a bind mount (`ip netns add`, Podman's and CNI's /run/netns/*) reads
-    // there as its own path, not "net:[4026532378]". It is a namespace if the file is on nsfs;
-    // its type is then checked by the kernel: the init's setns(fd, <type>) refuses another type.
-    if (!/^\w+:\[\d+\]$/.test(link) && isNsfs(fd)) return fd;
-    const wrong = checkNamespaceLink(type, nsPath, link);
-    if (wrong) {
-      fs.closeSync(fd);
-      throw new RuntimeError(wrong);
-    }
-    return fd;
-  } catch (e) {
-    if (e instanceof RuntimeError) throw e;
-    // Node's message is "ENOENT: no such file or directory, open '<path>'".
-    const code = (e as NodeJS.ErrnoException).code;
-    const text = /^\w+: (.*?), \w+ '/.exec((e as Error).message)?.[1];
-    const why = code ? `${code}${text ? ` (${text})` : ''}` : (e as Error).message;
-    throw new RuntimeError(`linux.namespaces: ${type} namespace path ${nsPath}: ${why}`);
-  }
-}
-
-function hostIdOf(mappings: Array<{ containerID: number; hostID: number; size: number }> | undefined, id: number): number {
-  for (const m of mappings ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
-  return id;
-}
-
-function writeIdMaps(pid: number, spec: Spec): void {
-  const fmt = (maps: Array<{ containerID: number; hostID: number; size: number }> | undefined) =>
-    (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-  const write = (file: string, text: string) => {
-    try {
-      fs.writeFileSync(`/proc/${pid}/${file}`, text);
-    } catch (e) {
-      throw new RuntimeError(`linux.${file === 'uid_map' ? 'uidMappings' : 'gidMappings'}: write /proc/${pid}/${file}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-  };
-  if (spec.linux?.uidMappings?.length) write('uid_map', fmt(spec.linux.uidMappings));
-  if (spec.linux?.gidMappings?.length) write('gid_map', fmt(spec.linux.gidMappings));
-}
-
-export function hostFacts(cgroupPath: string): HostFacts {
-  return {
-    lastCap: lastCap(),
-    pathKind(p) {
-      try {
-        return fs.statSync(p).isDirectory() ? 'dir' : 'file';
-      } catch {
-        return 'missing';
-      }
-    },
-    cgroupHierarchies: hostCgroupHierarchies(),
-    cgroupPath,
-    lsm: lsmFacts(),
-    resctrlMount: mountPointOf('resctrl'),
-    isRuntimeNamespace(type, nsPath) {
-      try {
-        const a = fs.statSync(`/proc/self/ns/${NAMESPACE_PROC_NAME[type] ?? type}`);
-        const b = fs.statSync(nsPath);
-        return a.dev === b.dev && a.ino === b.ino;
-      } catch {
-        return false;
-      }
-    },
-  };
-}
-
-function readTrimmed(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first mount point of a filesystem type, from /proc/self/mountinfo. */
-function mountPointOf(fstype: string): string | undefined {
-  for (const line of (readTrimmed('/proc/self/mountinfo') ?? '').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep >= 0 && line.slice(sep + 3).split(' ')[0] === fstype) return line.split(' ')[4];
-  }
-  return undefined;
-}
-
-/** linux.netDevices: into the joined network namespace, or the one the init was cloned with. */
-function moveNetDevices(devices: Array<{ name: string; newName: string }>, joinedFd: number | undefined, pid: number): void {
-  const fd = joinedFd ?? fs.openSync(`/proc/${pid}/ns/net`, 'r');
-  try {
-    for (const d of devices) {
-      const rc = loadConfigShim().netdevMove(d.name, d.newName, fd);
-      if (rc < 0) throw new RuntimeError(`linux.netDevices: move ${d.name}${d.newName ? ` as ${d.newName}` : ''} into the container: ${errnoName(-rc)}`);
-    }
-  } finally {
-    if (joinedFd === undefined) fs.closeSync(fd);
-  }
-}
