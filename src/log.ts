@@ -22,6 +22,32 @@ export class Logger {
   debug(msg: string): void {
     if (this.opts.debug) this.write('debug', msg);
   }
+
+  /** Whether --debug is on (timings are measured only then). */
+  get tracing(): boolean {
+    return Boolean(this.opts.debug);
+  }
+
+  /**
+   * --debug's timing trace: run fn and log how long it took ("timing: plan 2.31 ms"; in JSON,
+   * with "step" and "ms" fields a machine can read).
+   */
+  step<T>(name: string, fn: () => T): T {
+    if (!this.opts.debug) return fn();
+    const t0 = process.hrtime.bigint();
+    try {
+      return fn();
+    } finally {
+      this.timing(name, t0);
+    }
+  }
+
+  /** Log the time since t0 (process.hrtime.bigint()) as step `name`. */
+  timing(name: string, t0: bigint): void {
+    if (!this.opts.debug) return;
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    this.write('debug', `timing: ${name} ${ms.toFixed(2)} ms`, { step: name, ms: Number(ms.toFixed(3)) });
+  }
   info(msg: string): void {
     this.write('info', msg);
   }
@@ -37,11 +63,11 @@ export class Logger {
     writeStderr(`tsruntime: ${msg.replace(/\n/g, '\ntsruntime: ')}\n`);
   }
 
-  private write(level: Level, msg: string): void {
+  private write(level: Level, msg: string, fields?: Record<string, unknown>): void {
     const time = new Date().toISOString();
     const line =
       this.opts.format === 'json'
-        ? JSON.stringify({ level, msg, time }) + '\n'
+        ? JSON.stringify({ level, msg, time, ...fields }) + '\n'
         : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
     if (!this.opts.file) {
       if (level !== 'error') writeStderr(line);

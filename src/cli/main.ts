@@ -83,7 +83,13 @@ export async function main(argv: string[]): Promise<number> {
       },
     };
     log.debug(`${name} ${argv.join(' ')}`);
-    return await cmd.run(globals, p);
+    // --debug's timing trace: the whole command, from Node's start (the steps log themselves).
+    const t0 = process.hrtime.bigint() - BigInt(Math.round(process.uptime() * 1e9));
+    try {
+      return await cmd.run(globals, p);
+    } finally {
+      log.timing(`${name}, since the runtime started`, t0);
+    }
   } catch (e) {
     if (e instanceof RuntimeError) {
       log.error(e.message);

@@ -15,7 +15,7 @@ import type { Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, InitPlan, PathKind } from '../plan/build-init-plan';
-import { encodePlan, fdsUsedBy } from '../plan/ops';
+import { planView, PlanView } from '../launch/plan-view';
 import { loadShim } from '../native/shim';
 import { compileSeccomp, hostFacts } from '../launch/host-probe';
 import { openNamespace } from '../launch/namespaces';
@@ -25,13 +25,13 @@ import { ContainerRecord, Lock, OCI_VERSION, StateStore, writeFileAtomic } from 
 import { readProcStat, selfIdentity } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
-import { driveChannel } from '../launch/channel';
-import { prepareNotify } from './notify-socket';
+import { checkTerminal, launch } from '../launch/spawn';
+import { makeNotifyDir, notifyDir, withNotify } from './notify-socket';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
 import { checkExecLimits } from './exec-limits';
 import { closeAll } from '../state/proc';
-import { prepareSelfJoin } from '../launch/cgroup-join';
+import { v1JoinDirs } from '../launch/cgroup-join';
 import { destroyCgroup } from './delete';
 import type { Logger } from '../log';
 
@@ -56,21 +56,31 @@ export interface Created {
 }
 
 const O_PATH = 0o10000000;
+const FIFO_SLOT = { slot: 'exec-fifo' };
 
-export function createContainer(store: StateStore, opts: CreateOptions, log: Logger): Created {
-  const { spec, bundle, rootfs } = loadBundle(opts.bundle);
+interface Prepared {
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  cgroups: CgroupManager;
+  nsFds: Record<string, number>;
+  plan: InitPlan;
+}
+
+/**
+ * Everything before the id is claimed: load and check the bundle, open the namespaces it names
+ * (into fds, the caller's to close), and plan. Nothing is made on the host: a config error
+ * surfaces here, and --dry-run stops here.
+ */
+function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds: number[]): Prepared {
+  const { spec, bundle, rootfs } = log.step('load and validate config.json', () => loadBundle(opts.bundle));
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
   checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
   checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
-  if (proc.terminal && !opts.consoleSocket && !opts.foreground) {
-    throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
-  }
-  if (!proc.terminal && opts.consoleSocket) {
-    throw new RuntimeError('cannot use console socket if tsruntime will not detach or allocate tty (process.terminal is false)');
-  }
+  checkTerminal(Boolean(proc.terminal), opts.consoleSocket, !opts.foreground);
   let rootKind: PathKind = 'missing';
   try {
     rootKind = fs.statSync(rootfs).isDirectory() ? 'dir' : 'file';
@@ -80,98 +90,96 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   if (rootKind !== 'dir') throw new RuntimeError(`root.path: rootfs ${rootfs} ${rootKind === 'missing' ? 'does not exist' : 'is not a directory'}`);
 
   const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
-  const host = hostFacts(cgroups.cgroupsPath);
   const hooks = spec.hooks ?? {};
-  const hookSyncs = Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length);
-  const startHooks = { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } };
-  const planFor = (fifoFd: number, namespaceFds: Record<string, number>): InitPlan =>
-    buildInitPlan({ spec, rootfs, bundle, fifoFd, namespaceFds, noPivot: opts.noPivot, preserveFds, hookSyncs, host, compileSeccomp, startHooks });
-
-  // Dry run with placeholder fds: every config error surfaces before anything is made.
-  const placeholderFds = Object.fromEntries((spec.linux?.namespaces ?? []).filter((n) => n.path).map((n) => [n.type, -1]));
-  for (const w of planFor(-1, placeholderFds).warnings) log.warn(w);
-
+  // Opening a namespace file makes nothing on the host: the plan can name the real fds.
   const nsFds: Record<string, number> = {};
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!ns.path) continue;
+    nsFds[ns.type] = openNamespace(ns.type, ns.path);
+    fds.push(nsFds[ns.type]);
+  }
+  // The plan, once. The exec fifo and the cgroup's tasks files do not exist yet: the plan names
+  // them by slot. The sd_notify socket's directory neither: the host facts know it will be one.
+  const host = hostFacts(cgroups.cgroupsPath);
+  if (process.env.NOTIFY_SOCKET) {
+    withNotify(spec, store.dir(opts.id));
+    const probe = host.pathKind;
+    host.pathKind = (p) => (p === notifyDir(store.dir(opts.id)) ? 'dir' : probe(p));
+  }
+  const plan = log.step('plan', () => buildInitPlan({
+    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp,
+    hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
+    startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
+    cgroupJoin: v1JoinDirs(cgroups),
+  }));
+  for (const w of plan.warnings) log.warn(w);
+  return { spec, bundle, rootfs, cgroups, nsFds, plan };
+}
+
+/** create --dry-run: the launch plan, with nothing made (no state, cgroup, mount or process). */
+export function planCreate(store: StateStore, opts: CreateOptions, log: Logger): PlanView {
+  const fds: number[] = [];
+  try {
+    return planView(prepareCreate(store, opts, log, fds).plan);
+  } finally {
+    closeAll(fds);
+  }
+}
+
+export function createContainer(store: StateStore, opts: CreateOptions, log: Logger): Created {
   const fdsToClose: number[] = [];
   let pid = 0;
   let terminalMaster: number | undefined;
   let lock: Lock | undefined;
-  let cgroupMade = false;
+  let cgroups: CgroupManager | undefined;
   try {
-    for (const ns of spec.linux?.namespaces ?? []) {
-      if (!ns.path) continue;
-      nsFds[ns.type] = openNamespace(ns.type, ns.path);
-      fdsToClose.push(nsFds[ns.type]);
-    }
-    const record = newRecord(opts, spec, bundle, rootfs, cgroups.cgroupsPath);
-    lock = store.claim(record);
-    if (process.env.NOTIFY_SOCKET) prepareNotify(spec, store.dir(opts.id));
-
-    const shim = loadShim();
-    const fifo = store.fifoPath(opts.id);
-    const rc = shim.mkfifo(fifo, 0o622);
-    if (rc < 0) throw new RuntimeError(`mkfifo ${fifo}: ${errnoName(-rc)}`);
-    fs.chmodSync(fifo, 0o622); // mkfifo applied our umask: a non-root container user must be able to write it
-    const rootUid = hostIdOf(spec.linux?.uidMappings, 0);
-    const rootGid = hostIdOf(spec.linux?.gidMappings, 0);
-    if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
-    const fifoFd = fs.openSync(fifo, O_PATH);
+    const prepared = prepareCreate(store, opts, log, fdsToClose);
+    const { spec, bundle, rootfs, nsFds, plan } = prepared;
+    const hooks = spec.hooks ?? {};
+    const record = newRecord(opts, spec, bundle, rootfs, prepared.cgroups.cgroupsPath);
+    lock = log.step('claim the id', () => store.claim(record));
+    if (process.env.NOTIFY_SOCKET) makeNotifyDir(store.dir(opts.id));
+    const fifoFd = makeExecFifo(store.fifoPath(opts.id), spec);
     fdsToClose.push(fifoFd);
-
-    const plan = planFor(fifoFd, nsFds);
-    cgroups.create();
-    cgroupMade = true;
-    cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
-
-    // The init joins its cgroups before anything else it does (see cgroup-join.ts).
-    const join = prepareSelfJoin(cgroups);
-    fdsToClose.push(...join.fds);
-    plan.ops.unshift(...join.ops);
-    const [parentFd, childFd] = shim.socketpair();
-    fdsToClose.push(parentFd);
-    const spawned = shim.spawn(encodePlan(plan.ops), plan.cloneFlags, childFd, parentFd, join.cgroupFd, fdsUsedBy(plan.ops));
-    fs.closeSync(childFd);
-    if (spawned < 0) throw new RuntimeError(`clone the container init: ${errnoName(-spawned)}`);
-    pid = spawned;
-    recordInit(store, record, pid);
-    log.debug(`container ${opts.id}: init cloned as pid ${pid}`);
-
-    if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(pid, spec);
-    if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, pid);
-    if (shim.writeByte(parentFd) < 0) throw new RuntimeError('container init exited before setup');
+    log.step('make the cgroup and apply linux.resources', () => {
+      prepared.cgroups.create();
+      cgroups = prepared.cgroups;
+      cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+    });
 
     // runtime.md: "created" once the environment exists (lifecycle step 2), which is before the
     // prestart, createRuntime and createContainer hooks (steps 3-5); crun does the same.
     const stateForHooks = () => ({ ociVersion: OCI_VERSION, id: opts.id, status: 'created', pid, bundle, annotations: spec.annotations ?? {} });
-    driveChannel(shim, parentFd, plan.ops, 'container init', {
-      sync(tag) {
+    const launched = launch({
+      what: 'container init',
+      ops: plan.ops,
+      cloneFlags: plan.cloneFlags,
+      slots: { [FIFO_SLOT.slot]: fifoFd },
+      join: prepared.cgroups,
+      consoleSocket: opts.consoleSocket,
+      log,
+      onProcess(p) {
+        pid = p;
+        recordInit(store, record, p);
+        log.debug(`container ${opts.id}: init is pid ${p}`);
+      },
+      beforeGo(p) {
+        if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(p, spec);
+        if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, p);
+      },
+      onSync(tag, p) {
         if (tag === 'userns') {
-          writeIdMaps(pid, spec); // the init unshared its user namespace after joining others
+          writeIdMaps(p, spec); // the init unshared its user namespace after joining others
         } else if (tag === 'createRuntime') {
-          runHooks('prestart', hooks.prestart, stateForHooks());
-          runHooks('createRuntime', hooks.createRuntime, stateForHooks());
+          log.step('prestart hooks', () => runHooks('prestart', hooks.prestart, stateForHooks()));
+          log.step('createRuntime hooks', () => runHooks('createRuntime', hooks.createRuntime, stateForHooks()));
         } else if (tag === 'createContainer') {
-          runHooks('createContainer', hooks.createContainer, stateForHooks());
-        }
-      },
-      pid(forked) {
-        // A FORK op (pid namespace joined by path, new time namespace): the forked process is the
-        // container's init; the one we cloned exits at once and is ours to reap.
-        loadShim().waitSync(pid);
-        pid = forked;
-        recordInit(store, record, pid);
-      },
-      fd(fd) {
-        fdsToClose.push(fd);
-        if (opts.consoleSocket) {
-          const sent = shim.sendConsole(path.resolve(opts.consoleSocket), fd, '/dev/ptmx');
-          if (sent < 0) throw new RuntimeError(`--console-socket ${opts.consoleSocket}: ${errnoName(-sent)}`);
-        } else {
-          terminalMaster = fd;
-          fdsToClose.pop(); // the caller proxies it and closes it
+          log.step('createContainer hooks', () => runHooks('createContainer', hooks.createContainer, stateForHooks()));
         }
       },
     });
+    fdsToClose.push(launched.syncFd);
+    terminalMaster = launched.terminalMaster;
 
     record.status = 'created';
     delete record.creator;
@@ -180,12 +188,23 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     return { record, spec, terminalMaster };
   } catch (e) {
     if (terminalMaster !== undefined) closeAll([terminalMaster]);
-    undoCreate(opts.id, pid, lock, cgroupMade ? cgroups : undefined);
+    undoCreate(opts.id, pid, lock, cgroups);
     throw e;
   } finally {
     closeAll(fdsToClose);
     lock?.release(); // done, or (undone) already removed with the state dir
   }
+}
+
+/** The exec fifo the init waits on until `start`, writable by the container's root; an O_PATH fd on it. */
+function makeExecFifo(fifo: string, spec: Spec): number {
+  const rc = loadShim().mkfifo(fifo, 0o622);
+  if (rc < 0) throw new RuntimeError(`mkfifo ${fifo}: ${errnoName(-rc)}`);
+  fs.chmodSync(fifo, 0o622); // mkfifo applied our umask: a non-root container user must be able to write it
+  const rootUid = hostIdOf(spec.linux?.uidMappings, 0);
+  const rootGid = hostIdOf(spec.linux?.gidMappings, 0);
+  if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
+  return fs.openSync(fifo, O_PATH);
 }
 
 /** The first record, written when the id is claimed: enough for delete to undo whatever follows. */

@@ -8,19 +8,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Process, Spec } from '../generated/config';
 import { RuntimeError, errnoName } from '../errors';
-import { StateStore, writeFileAtomic } from '../state/store';
+import { ContainerRecord, StateStore, writeFileAtomic } from '../state/store';
 import { computeStatus } from './status';
-import { buildExecPlan, EXEC_JOIN_ORDER } from '../plan/build-exec-plan';
-import { encodePlan, fdsUsedBy } from '../plan/ops';
+import { buildExecPlan, EXEC_JOIN_ORDER, ExecPlan } from '../plan/build-exec-plan';
+import { planView, PlanView } from '../launch/plan-view';
+import type { CgroupManager } from '../cgroups/common';
 import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
-import { driveChannel } from '../launch/channel';
+import { checkTerminal, launch, Launched, releaseAfterReady } from '../launch/spawn';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
 import { closeAll, isAlive } from '../state/proc';
 import { checkExecLimits } from './exec-limits';
-import { prepareSelfJoin } from '../launch/cgroup-join';
+import { v1JoinDirs } from '../launch/cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts } from '../launch/host-probe';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
@@ -83,7 +84,18 @@ export function execProcess(base: Process | undefined, o: ExecOptions): Process 
   return proc;
 }
 
-export async function execInContainer(store: StateStore, o: ExecOptions, log: Logger): Promise<number> {
+interface PreparedExec {
+  joinTarget: CgroupManager;
+  lateJoin: boolean;
+  selfJoin: boolean;
+  plan: ExecPlan;
+}
+
+/**
+ * Everything before the process is spawned: the process to run, the checks, the container's
+ * namespaces (opened into fds, the caller's to close) and the plan. --dry-run stops here.
+ */
+function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number[]): PreparedExec {
   checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
   if (o.processFile && !o.process) {
     // Loaded only here: validate.ts pulls in the generated validators.
@@ -98,100 +110,70 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const proc = execProcess(spec.process, o);
   proc.env = withHome(proc.env, `/proc/${rec.pid}/root`, proc.user?.uid ?? 0);
   checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
-  if (proc.terminal && o.detach && !o.consoleSocket) {
-    throw new RuntimeError('cannot allocate tty if tsruntime will detach without setting console socket (--console-socket)');
-  }
-  if (!proc.terminal && o.consoleSocket) {
-    throw new RuntimeError('cannot use console socket if tsruntime will not allocate tty (add --tty or process.terminal)');
-  }
+  checkTerminal(Boolean(proc.terminal), o.consoleSocket, Boolean(o.detach));
 
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: o.id });
-  const target = o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : undefined;
+  const joinTarget = o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : cgroups;
+  const namespaceFds = openContainerNamespaces(rec, fds);
+  // The process joins the cgroup itself, first thing (launch/cgroup-join.ts), unless it must
+  // join late (a frozen cgroup: it would stall its own setup) or get its initial CPU affinity
+  // before it is inside the cpuset.
+  const lateJoin = status === 'paused';
+  const selfJoin = !lateJoin && !proc.execCPUAffinity?.initial;
+  const plan = log.step('plan', () => buildExecPlan({
+    process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
+    cgroupJoin: selfJoin ? v1JoinDirs(joinTarget) : [],
+  }));
+  for (const w of plan.warnings) log.warn(w);
+  return { joinTarget, lateJoin, selfJoin, plan };
+}
 
+/** exec --dry-run: the plan of the process, with nothing spawned. */
+export function planExecInContainer(store: StateStore, o: ExecOptions, log: Logger): PlanView {
   const fds: number[] = [];
-  const namespaceFds: Record<string, number> = {};
-  let helper = 0;
-  let pid = 0;
-  let master: number | undefined;
   try {
-    for (const type of EXEC_JOIN_ORDER) {
-      const name = NAMESPACE_PROC_NAME[type];
-      let ours: fs.Stats;
-      try {
-        ours = fs.statSync(`/proc/self/ns/${name}`);
-      } catch {
-        continue; // this kernel has no such namespace
-      }
-      let fd: number;
-      try {
-        fd = fs.openSync(`/proc/${rec.pid}/ns/${name}`, 'r');
-      } catch {
-        // Ours exists, theirs does not: the init is gone. Never fall back to the host's namespaces.
-        throw new RuntimeError('cannot exec in a stopped container');
-      }
-      fds.push(fd);
-      const theirs = fs.fstatSync(fd);
-      // Joining our own namespace is an error for user, a no-op for the rest.
-      if (theirs.dev === ours.dev && theirs.ino === ours.ino) continue;
-      namespaceFds[type] = fd;
-    }
-    // The fds name the namespaces of whatever process had the pid when they were opened: it must
-    // still be the container's init (not a pid recycled since the status check).
-    if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot exec in a stopped container');
-    const lateJoin = status === 'paused';
-    const plan = buildExecPlan({
-      process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
-    });
-    for (const w of plan.warnings) log.warn(w);
-    const ops = plan.ops;
-    const shim = loadShim();
-    const joinTarget = target ?? cgroups;
-    // The helper joins the cgroup itself, first thing (cgroup-join.ts), unless it must join
-    // late (a frozen cgroup) or get its initial CPU affinity before it is inside the cpuset.
-    const selfJoin = !lateJoin && !plan.initialAffinity ? prepareSelfJoin(joinTarget) : undefined;
-    if (selfJoin) {
-      fds.push(...selfJoin.fds);
-      ops.unshift(...selfJoin.ops);
-    }
-    const [parentFd, childFd] = shim.socketpair();
-    fds.push(parentFd);
-    const spawned = shim.spawn(encodePlan(ops), 0, childFd, parentFd, selfJoin?.cgroupFd ?? -1, fdsUsedBy(ops));
-    fs.closeSync(childFd);
-    if (spawned < 0) throw new RuntimeError(`clone the exec process: ${errnoName(-spawned)}`);
-    helper = spawned;
-    if (plan.initialAffinity) {
-      const rc = loadConfigShim().schedSetaffinity(helper, plan.initialAffinity);
-      if (rc < 0) throw new RuntimeError(`process.execCPUAffinity.initial: sched_setaffinity: ${errnoName(-rc)}`);
-    }
-    if (!lateJoin && !selfJoin) joinTarget.join(helper);
-    if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before setup');
-    driveChannel(shim, parentFd, ops, 'exec', {
-      pid(p) {
-        pid = p;
-        shim.waitSync(helper); // the helper exits right after the fork: reap it
-        helper = 0;
-      },
-      fd(fd) {
-        if (o.consoleSocket) {
-          fds.push(fd);
-          const sent = shim.sendConsole(path.resolve(o.consoleSocket), fd, '/dev/ptmx');
-          if (sent < 0) throw new RuntimeError(`--console-socket ${o.consoleSocket}: ${errnoName(-sent)}`);
-        } else master = fd;
+    return planView({ ...prepareExec(store, o, log, fds).plan, cloneFlags: 0 });
+  } finally {
+    closeAll(fds);
+  }
+}
+
+export async function execInContainer(store: StateStore, o: ExecOptions, log: Logger): Promise<number> {
+  const fds: number[] = [];
+  let launched: Launched | undefined;
+  try {
+    const { joinTarget, lateJoin, selfJoin, plan } = prepareExec(store, o, log, fds);
+    launched = launch({
+      what: 'exec',
+      ops: plan.ops,
+      cloneFlags: 0,
+      join: selfJoin ? joinTarget : undefined,
+      consoleSocket: o.consoleSocket,
+      log,
+      beforeGo(helper) {
+        if (plan.initialAffinity) {
+          const rc = loadConfigShim().schedSetaffinity(helper, plan.initialAffinity);
+          if (rc < 0) throw new RuntimeError(`process.execCPUAffinity.initial: sched_setaffinity: ${errnoName(-rc)}`);
+          if (!lateJoin) joinTarget.join(helper);
+        }
       },
     });
+    fds.push(launched.syncFd);
     if (lateJoin) {
-      joinTarget.join(pid); // frozen from here until the container is resumed
-      if (shim.writeByte(parentFd) < 0) throw new RuntimeError('exec process exited before it could run');
+      joinTarget.join(launched.pid); // frozen from here until the container is resumed
+      releaseAfterReady(launched, 'exec process');
     }
-    if (o.pidFile) writeFileAtomic(path.resolve(o.pidFile), String(pid), 0o644);
+    if (o.pidFile) writeFileAtomic(path.resolve(o.pidFile), String(launched.pid), 0o644);
   } catch (e) {
-    if (helper > 0) loadShim().killAndReap(helper);
-    if (pid > 0) loadShim().killAndReap(pid);
-    if (master !== undefined) fs.closeSync(master);
+    if (launched) {
+      loadShim().killAndReap(launched.pid);
+      if (launched.terminalMaster !== undefined) fs.closeSync(launched.terminalMaster);
+    }
     throw e;
   } finally {
     closeAll(fds);
   }
+  const { pid, terminalMaster: master } = launched;
   log.debug(`exec in ${o.id}: pid ${pid}`);
   if (o.detach) {
     if (master !== undefined) fs.closeSync(master);
@@ -201,6 +183,39 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const code = await waitForeground(pid, { terminal: proxy !== undefined });
   await proxy?.finish();
   return code;
+}
+
+/**
+ * The container's namespaces to join, by type: those that differ from ours. The fds go into
+ * `fds` for the caller to close.
+ */
+function openContainerNamespaces(rec: ContainerRecord, fds: number[]): Record<string, number> {
+  const namespaceFds: Record<string, number> = {};
+  for (const type of EXEC_JOIN_ORDER) {
+    const name = NAMESPACE_PROC_NAME[type];
+    let ours: fs.Stats;
+    try {
+      ours = fs.statSync(`/proc/self/ns/${name}`);
+    } catch {
+      continue; // this kernel has no such namespace
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/${rec.pid}/ns/${name}`, 'r');
+    } catch {
+      // Ours exists, theirs does not: the init is gone. Never fall back to the host's namespaces.
+      throw new RuntimeError('cannot exec in a stopped container');
+    }
+    fds.push(fd);
+    const theirs = fs.fstatSync(fd);
+    // Joining our own namespace is an error for user, a no-op for the rest.
+    if (theirs.dev === ours.dev && theirs.ino === ours.ino) continue;
+    namespaceFds[type] = fd;
+  }
+  // The fds name the namespaces of whatever process had the pid when they were opened: it must
+  // still be the container's init (not a pid recycled since the status check).
+  if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot exec in a stopped container');
+  return namespaceFds;
 }
 
 function subCgroup(parentPath: string, sub: string): ReturnType<typeof cgroupManager> {

@@ -13,10 +13,19 @@ import { loadShim } from '../native/shim';
 
 export const NOTIFY_IN_CONTAINER = '/run/notify/notify.sock';
 
-/** create: make <state>/notify and give the container a mount and env for it. */
-export function prepareNotify(spec: Spec, stateDir: string): void {
-  const dir = path.join(stateDir, 'notify');
-  fs.mkdirSync(dir, { mode: 0o755 });
+/** The directory of the container's socket, under its state directory. */
+export function notifyDir(stateDir: string): string {
+  return path.join(stateDir, 'notify');
+}
+
+/** create, once the id is claimed: make the directory withNotify's mount binds. */
+export function makeNotifyDir(stateDir: string): void {
+  fs.mkdirSync(notifyDir(stateDir), { mode: 0o755 });
+}
+
+/** create, before the plan: give the container a mount and env for its socket. */
+export function withNotify(spec: Spec, stateDir: string): void {
+  const dir = notifyDir(stateDir);
   spec.mounts = [...(spec.mounts ?? []), {
     destination: path.posix.dirname(NOTIFY_IN_CONTAINER),
     source: dir,

@@ -24,6 +24,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const notify = hostNotify ? (require('./notify-socket') as typeof import('./notify-socket')) : undefined;
     const notifyFd = notify?.listenNotify(store.dir(id));
     const fifo = store.fifoPath(id);
+    const t0 = process.hrtime.bigint();
     const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const buf = Buffer.alloc(1);
@@ -51,12 +52,13 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     } finally {
       fs.closeSync(fd);
     }
+    log.timing('the init takes start (exec fifo)', t0);
     fs.rmSync(fifo, { force: true });
     rec.status = 'running';
     store.save(rec);
     if (notify && hostNotify && notifyFd !== undefined) notify.relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
     // The process runs: a failing poststart hook is a warning and the others still run (runtime.md).
-    runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'), (m) => log.warn(m));
+    log.step('poststart hooks', () => runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'), (m) => log.warn(m)));
     return rec;
   });
 }

@@ -7,6 +7,7 @@
  */
 import type { Process, Spec } from '../generated/config';
 import { Op } from './ops';
+import { cgroupJoinOps } from './cgroup-join-plan';
 import { NAMESPACE_FLAG, PR } from './linux-constants';
 import { planExec, planProcessSetup } from './process-ops';
 import { LsmFacts, planProcessFields } from './process-fields';
@@ -31,6 +32,8 @@ export interface ExecPlanInput {
    * reports ready and waits while the runtime moves it in, so the freeze cannot stall setup.
    */
   lateCgroupJoin?: boolean;
+  /** cgroup v1 directories the process joins itself, first thing (none when it joins late). */
+  cgroupJoin?: readonly string[];
 }
 
 export interface ExecPlan {
@@ -44,7 +47,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   const fields = planProcessFields({
     spec: input.spec, proc: input.process, lastCap: input.lastCap, lsm: input.lsm, compileSeccomp: input.compileSeccomp, forExec: true,
   });
-  const ops: Op[] = [];
+  const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
   // Until exec, nothing in the container may open our /proc/PID (mem, fds, exe) or ptrace us.
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the exec helper non-dumpable' });
   for (const type of EXEC_JOIN_ORDER) {

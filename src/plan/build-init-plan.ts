@@ -15,7 +15,8 @@
 import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { RuntimeError } from '../errors';
-import { Op } from './ops';
+import { FdSlot, Op } from './ops';
+import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
 import { planExec, planProcessSetup, StartHooks } from './process-ops';
@@ -57,8 +58,10 @@ export interface InitPlanInput {
   rootfs: string;
   /** Absolute bundle path: relative bind sources are relative to it. */
   bundle: string;
-  /** O_PATH fd of the exec fifo the init waits on until `start`. */
-  fifoFd: number;
+  /** O_PATH fd of the exec fifo the init waits on until `start` (a slot: it is made after the plan). */
+  fifoFd: number | FdSlot;
+  /** cgroup v1 directories the init joins itself, first thing (see src/launch/cgroup-join.ts). */
+  cgroupJoin?: readonly string[];
   /** fds opened on linux.namespaces[].path, by namespace type. */
   namespaceFds: Record<string, number>;
   noPivot?: boolean;
@@ -123,7 +126,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const linux = spec.linux ?? {};
   const proc = spec.process;
   if (!proc) throw new RuntimeError('config.json: process is required to create a container');
-  const ops: Op[] = [];
+  const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
   const warnings: string[] = [];
   // Until it execs, the init is a copy of the runtime: nothing in the container may open its
   // /proc/PID/exe, mem or fds (the runc CVE-2019-5736 class), so it is not dumpable.

@@ -64,10 +64,23 @@ export const Msg = { READY: 1, ERROR: 2, SYNC: 3, PID: 4, FD: 5 } as const;
 /** An ERROR message's op before the first op ran: which start-up step failed (TSR_STEP_*). */
 export const StartStep = { START: -1, NS_ROOT: -2, PLAN: -3, PROCFS: -4 } as const;
 
+/**
+ * An fd a plan uses that exists only once the id is claimed (the exec fifo, a cgroup's tasks
+ * file): the plan names it, the launch binds it when it encodes the plan. So the plan is built
+ * once, before anything is made, and stays a pure value.
+ */
+export interface FdSlot {
+  slot: string;
+}
+
+export function isFdSlot(v: unknown): v is FdSlot {
+  return typeof v === 'object' && v !== null && typeof (v as FdSlot).slot === 'string';
+}
+
 export interface Op {
   op: OpName;
-  /** Integer arguments a0..a3 (bigint for 64-bit masks). */
-  a?: Array<number | bigint>;
+  /** Integer arguments a0..a3 (bigint for 64-bit masks), or fd slots bound at encode time. */
+  a?: Array<number | bigint | FdSlot>;
   /** String payload; null marks an absent string (MOUNT's bitmask a1 is derived from it). */
   strs?: Array<string | null>;
   /** Raw payload, for ops that carry binary data (SETGROUPS, SECCOMP). */
@@ -87,24 +100,31 @@ const OP_HEADER = 8 + 4 * 8;
  * The fds of ours a plan uses (namespaces to join, cgroup files, the exec fifo, --preserve-fds):
  * the only ones, besides stdio and the sync socket, that reach tsr-init (the shim closes the rest).
  */
-export function fdsUsedBy(ops: readonly Op[]): number[] {
+export function fdsUsedBy(ops: readonly Op[], slots: Readonly<Record<string, number>> = {}): number[] {
   const fds = new Set<number>();
   for (const op of ops) {
-    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE') fds.add(Number(op.a?.[0]));
+    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE') fds.add(Number(bindArg(op, op.a?.[0], slots)));
     if (op.op === 'EXEC') for (let fd = 3; fd < 3 + Number(op.a?.[2] ?? 0); fd++) fds.add(fd);
   }
   return [...fds].filter((fd) => fd >= 0).sort((a, b) => a - b);
 }
 
-/** Encode ops into the buffer the init (native/init/main.c) executes. */
-export function encodePlan(ops: Op[]): Buffer {
+function bindArg(op: Op, v: number | bigint | FdSlot | undefined, slots: Readonly<Record<string, number>>): number | bigint {
+  if (!isFdSlot(v)) return v ?? 0;
+  const fd = slots[v.slot];
+  if (fd === undefined) throw new Error(`internal: op ${op.op} (${op.what}) names fd slot "${v.slot}", which the launch did not bind`);
+  return fd;
+}
+
+/** Encode ops into the buffer the init (native/init/main.c) executes; slots bind FdSlot arguments. */
+export function encodePlan(ops: Op[], slots: Readonly<Record<string, number>> = {}): Buffer {
   const parts: Buffer[] = [];
   const header = Buffer.alloc(8);
   header.writeUInt32LE(PLAN_MAGIC, 0);
   header.writeUInt32LE(ops.length, 4);
   parts.push(header);
   for (const op of ops) {
-    const a = [...(op.a ?? [])];
+    const a = (op.a ?? []).map((v) => bindArg(op, v, slots));
     let payload: Buffer;
     if (op.bytes) {
       payload = op.bytes;

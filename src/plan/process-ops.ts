@@ -5,7 +5,7 @@
  */
 import type { Hook, Process } from '../generated/config';
 import { RuntimeError } from '../errors';
-import { Op } from './ops';
+import { FdSlot, Op } from './ops';
 import { CAPABILITIES, PR, RLIMITS } from './linux-constants';
 import * as path from 'path';
 
@@ -73,7 +73,7 @@ export interface StartHooks {
 export function planExec(
   ops: Op[],
   proc: Process,
-  o: { fifoFd?: number; preserveFds?: number; waitAfterReady?: boolean; startHooks?: StartHooks },
+  o: { fifoFd?: number | FdSlot; preserveFds?: number; waitAfterReady?: boolean; startHooks?: StartHooks },
 ): void {
   const args = proc.args ?? [];
   const candidates = execCandidates(args[0], proc.env);

@@ -1,7 +1,10 @@
 import type { Command, Globals } from '../command';
 import { requireId } from '../command';
 import type { Parsed } from '../flags';
-import { createContainer, CreateOptions } from '../../lifecycle/create';
+import { createContainer, CreateOptions, planCreate } from '../../lifecycle/create';
+import { formatPlanText, PlanView } from '../../launch/plan-view';
+import { writeStdout } from '../../log';
+import { RuntimeError } from '../../errors';
 import { validateId } from '../../state/store';
 
 /** create's flags as library options; `run` takes the same ones. */
@@ -18,6 +21,12 @@ export function createOptions(command: string, g: Globals, p: Parsed): CreateOpt
   };
 }
 
+/** --dry-run and its --format, for create, run and exec. */
+export const DRY_RUN_FLAGS = {
+  'dry-run': { type: 'bool', describe: 'check the config and print the launch plan; make nothing (no state, cgroup, mount or process)' },
+  format: { type: 'string', describe: 'with --dry-run: text or json', default: 'text' },
+} as const;
+
 export const command: Command = {
   describe: 'create a container from a bundle; its process waits until `start`',
   args: '<container-id>',
@@ -28,9 +37,18 @@ export const command: Command = {
     'no-pivot': { type: 'bool', describe: 'use MS_MOVE and chroot instead of pivot_root (for ramfs roots)' },
     'no-new-keyring': { type: 'bool', describe: 'do not create a new session keyring' },
     'preserve-fds': { type: 'number', describe: 'pass N additional fds (from fd 3) to the container', default: 0 },
+    ...DRY_RUN_FLAGS,
   },
   run(g, p) {
+    if (p.flags['dry-run']) return printPlan(planCreate(g.store(), createOptions('create', g, p), g.log), p);
     createContainer(g.store(), createOptions('create', g, p), g.log);
     return 0;
   },
 };
+
+export function printPlan(view: PlanView, p: Parsed): number {
+  const format = p.flags.format as string;
+  if (format !== 'text' && format !== 'json') throw new RuntimeError(`invalid format option: ${format} (text or json)`);
+  writeStdout(format === 'json' ? JSON.stringify(view, null, 2) + '\n' : formatPlanText(view));
+  return 0;
+}

@@ -1,7 +1,8 @@
 import type { Command } from '../command';
 import { requireId } from '../command';
 import { RuntimeError } from '../../errors';
-import { execInContainer } from '../../lifecycle/exec';
+import { execInContainer, ExecOptions, planExecInContainer } from '../../lifecycle/exec';
+import { DRY_RUN_FLAGS, printPlan } from './create';
 
 export const command: Command = {
   describe: 'run a process inside a running container',
@@ -23,6 +24,7 @@ export const command: Command = {
     'preserve-fds': { type: 'number', describe: 'pass N additional fds (from fd 3)', default: 0 },
     'ignore-paused': { type: 'bool', describe: 'allow exec in a paused container' },
     cgroup: { type: 'string', describe: 'run in a sub-cgroup of the container: [controller:]path' },
+    ...DRY_RUN_FLAGS,
   },
   run(g, p) {
     const id = requireId(p, 'exec');
@@ -30,7 +32,7 @@ export const command: Command = {
       if (!/^\d+$/.test(s)) throw new RuntimeError(`--additional-gids ${s}: not a number`);
       return Number(s);
     });
-    return execInContainer(g.store(), {
+    const opts: ExecOptions = {
       id,
       processFile: p.flags.process as string | undefined,
       args: p.positionals.slice(1),
@@ -49,7 +51,9 @@ export const command: Command = {
       preserveFds: p.flags['preserve-fds'] as number,
       ignorePaused: Boolean(p.flags['ignore-paused']),
       cgroup: p.flags.cgroup as string | undefined,
-    }, g.log);
+    };
+    if (p.flags['dry-run']) return printPlan(planExecInContainer(g.store(), opts, g.log), p);
+    return execInContainer(g.store(), opts, g.log);
   },
 };
 

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
-import { command as create, createOptions } from './create';
+import { command as create, createOptions, printPlan } from './create';
+import { planCreate } from '../../lifecycle/create';
 import { runContainer } from '../../lifecycle/run';
 
 export const command: Command = {
@@ -11,6 +12,7 @@ export const command: Command = {
     keep: { type: 'bool', describe: 'do not delete the container after it exits' },
   },
   run(g, p) {
+    if (p.flags['dry-run']) return printPlan(planCreate(g.store(), { ...createOptions('run', g, p), foreground: !p.flags.detach }, g.log), p);
     return runContainer(g.store(), { ...createOptions('run', g, p), detach: Boolean(p.flags.detach), keep: Boolean(p.flags.keep) }, g.log);
   },
 };

@@ -1,0 +1,31 @@
+/** --debug's per-step timing trace, in the JSON log a machine reads. */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
+
+t.test('--debug --log-format json: each step of create, start and exec with its duration', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const log = path.join(sb.dir, 'log.json');
+  const bundle = sb.bundle(['sleep', '30'], (s) => (s.hooks = { createRuntime: [{ path: '/bin/true' }] }));
+  const debug = ['--debug', '--log-format', 'json', '--log', log];
+  t.equal(sb.tsr([...debug, 'create', '--bundle', bundle, id]).status, 0);
+  t.equal(sb.tsr([...debug, 'start', id]).status, 0);
+  t.equal(sb.tsr([...debug, 'exec', id, 'true']).status, 0);
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const steps = lines.filter((l) => l.step !== undefined);
+  for (const s of steps) t.ok(typeof s.ms === 'number' && s.ms >= 0 && s.level === 'debug', `${s.step}: ${s.ms} ms`);
+  const names = steps.map((s) => s.step as string);
+  for (const want of [
+    'load and validate config.json', 'plan', 'claim the id', 'make the cgroup and apply linux.resources',
+    'container init: spawn', 'container init: setup until createRuntime', 'createRuntime hooks', 'container init: setup until ready',
+    'create, since the runtime started', 'the init takes start (exec fifo)', 'start, since the runtime started',
+    'exec: spawn', 'exec: setup until ready', 'exec, since the runtime started',
+  ]) {
+    t.ok(names.includes(want), `the trace has "${want}"`);
+  }
+  const quiet = path.join(sb.dir, 'quiet.json');
+  t.equal(sb.tsr(['--log-format', 'json', '--log', quiet, 'exec', id, 'true']).status, 0);
+  t.notOk(fs.existsSync(quiet) && fs.readFileSync(quiet, 'utf8').includes('"step"'), 'no trace without --debug');
+});
