@@ -1,11 +1,74 @@
 /**
- * The one error type the runtime throws for anything the user can fix or should know about.
- * The CLI prints `message` as a single line on stderr (and to --log), then exits with `exitCode`.
+ * The errors the runtime throws for anything the user can fix or should know about.
+ * The CLI prints `message` as a single line on stderr (and to --log), then exits with `exitCode`;
+ * library users tell the kinds apart with `instanceof` (every one is a RuntimeError).
  */
 export class RuntimeError extends Error {
   constructor(message: string, readonly exitCode = 1) {
     super(message);
     this.name = 'RuntimeError';
+  }
+}
+
+/** No container has this id (under this root). */
+export class ContainerNotFoundError extends RuntimeError {
+  constructor(readonly id: string) {
+    super(`container ${id} does not exist`);
+    this.name = 'ContainerNotFoundError';
+  }
+}
+
+/** `create` was given an id that a container already has. */
+export class ContainerExistsError extends RuntimeError {
+  constructor(readonly id: string) {
+    super(`container with id exists: ${id}`);
+    this.name = 'ContainerExistsError';
+  }
+}
+
+/**
+ * The container is not in a state the operation accepts: not running, not stopped, not paused,
+ * already running, being created. `status` is the one it was found in, when known.
+ */
+export class ContainerStateError extends RuntimeError {
+  constructor(message: string, readonly id: string, readonly status?: string) {
+    super(message);
+    this.name = 'ContainerStateError';
+  }
+}
+
+/** The bundle or its config.json is unusable: missing, not JSON, or against the schema. */
+export class InvalidConfigError extends RuntimeError {
+  /** One entry per problem found (the message holds them one a line). */
+  readonly problems: string[];
+  constructor(message: string, problems?: string[]) {
+    super(message);
+    this.name = 'InvalidConfigError';
+    this.problems = problems ?? [message];
+  }
+}
+
+/** An argument (a container id, a signal, a duration, a resource value) is malformed. */
+export class InvalidArgumentError extends RuntimeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/** Setting up a container process failed: the init (or an exec'd process) reported a failed step. */
+export class LaunchError extends RuntimeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}
+
+/** Something this runtime (or this host) does not support. */
+export class UnsupportedError extends RuntimeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedError';
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import type { Spec } from '../generated/config';
 import { specWarnings, validateSpec } from './validate';
 
@@ -21,7 +21,7 @@ export interface Bundle {
 }
 
 /**
- * Load and validate <bundleDir>/config.json. Throws RuntimeError with one line per problem:
+ * Load and validate <bundleDir>/config.json. Throws InvalidConfigError with one line per problem:
  *   "bundle /x: no such directory"
  *   "config.json: no such file in bundle /x"
  *   "config.json: invalid JSON at line 3, column 5: <JSON.parse message>"
@@ -33,15 +33,15 @@ export function loadBundle(bundleDir: string): Bundle {
   try {
     bundle = fs.realpathSync(requested);
   } catch (err) {
-    throw new RuntimeError(`bundle ${requested}: ${describe(err, 'no such directory')}`);
+    throw new InvalidConfigError(`bundle ${requested}: ${describe(err, 'no such directory')}`);
   }
   let isDir = false;
   try {
     isDir = fs.statSync(bundle).isDirectory();
   } catch (err) {
-    throw new RuntimeError(`bundle ${requested}: ${describe(err, 'no such directory')}`);
+    throw new InvalidConfigError(`bundle ${requested}: ${describe(err, 'no such directory')}`);
   }
-  if (!isDir) throw new RuntimeError(`bundle ${requested}: not a directory`);
+  if (!isDir) throw new InvalidConfigError(`bundle ${requested}: not a directory`);
 
   const configPath = path.join(bundle, 'config.json');
   let text: string;
@@ -49,13 +49,16 @@ export function loadBundle(bundleDir: string): Bundle {
     text = fs.readFileSync(configPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new RuntimeError(`config.json: no such file in bundle ${bundle}`);
-    throw new RuntimeError(`config.json: cannot read ${configPath}: ${describe(err, 'read error')}`);
+    if (code === 'ENOENT') throw new InvalidConfigError(`config.json: no such file in bundle ${bundle}`);
+    throw new InvalidConfigError(`config.json: cannot read ${configPath}: ${describe(err, 'read error')}`);
   }
 
   const doc = parseJson(text);
   const problems = validateSpec(doc);
-  if (problems.length > 0) throw new RuntimeError(problems.map((p) => `config.json: ${p}`).join('\n'));
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `config.json: ${p}`);
+    throw new InvalidConfigError(lines.join('\n'), lines);
+  }
 
   const spec = doc as Spec;
   return {
@@ -75,7 +78,7 @@ function parseJson(raw: string): unknown {
     const message = oneLine(err instanceof Error ? err.message : String(err));
     const offset = jsonErrorOffset(text);
     const where = offset < 0 ? '' : ` at ${lineColumn(text, offset)}`;
-    throw new RuntimeError(`config.json: invalid JSON${where}: ${message}`);
+    throw new InvalidConfigError(`config.json: invalid JSON${where}: ${message}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * sync points, collects the pid of a forked grandchild and fds passed to it, and turns a
  * reported failure into "<step>: ERRNO (text)". Returns when the process says it is ready.
  */
-import { RuntimeError, errnoName } from '../errors';
+import { LaunchError, errnoName } from '../errors';
 import { Msg, StartStep, type Op } from '../plan/ops';
 import type { Shim } from '../native/shim';
 
@@ -20,15 +20,15 @@ export interface ChannelHandlers {
 export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], what: string, h: ChannelHandlers): void {
   for (;;) {
     const msg = shim.readMsg(parentFd);
-    if (msg.rc < 0) throw new RuntimeError(`${what} exited during setup without saying why`);
+    if (msg.rc < 0) throw new LaunchError(`${what} exited during setup without saying why`);
     switch (msg.kind) {
       case Msg.READY:
         return;
       case Msg.ERROR:
-        throw new RuntimeError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err)}`);
+        throw new LaunchError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err)}`);
       case Msg.SYNC:
         h.sync?.(ops[msg.op]?.tag);
-        if (shim.writeByte(parentFd) < 0) throw new RuntimeError(`${what} exited during setup`);
+        if (shim.writeByte(parentFd) < 0) throw new LaunchError(`${what} exited during setup`);
         break;
       case Msg.PID:
         h.pid?.(msg.value);
@@ -37,7 +37,7 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
         if (msg.fd >= 0) h.fd?.(msg.fd);
         break;
       default:
-        throw new RuntimeError(`${what} sent an unknown message (${msg.kind})`);
+        throw new LaunchError(`${what} sent an unknown message (${msg.kind})`);
     }
   }
 }

@@ -7,7 +7,7 @@
  * the init as soon as it is cloned, so whatever exists is found. Concurrent deletes of one id
  * queue on the container's lock; those that find it gone succeed with --force.
  */
-import { RuntimeError } from '../errors';
+import { ContainerNotFoundError, ContainerStateError, RuntimeError } from '../errors';
 import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state/store';
 import { isAlive, signalProcess, sleepMs } from '../state/proc';
 import * as fs from 'fs';
@@ -27,20 +27,20 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
   if (!store.hasDir(id)) {
     // containerd's shim deletes twice, the second time with --force: that must succeed.
     if (force) return;
-    throw new RuntimeError(`container ${id} does not exist`);
+    throw new ContainerNotFoundError(id);
   }
   try {
     store.withLock(id, (lock) => {
       const rec = store.tryLoad(id);
       if (!rec) {
         // A directory without a record: left by an older version's create; nothing runs from it.
-        if (!force) throw new RuntimeError(`container ${id} does not exist`);
+        if (!force) throw new ContainerNotFoundError(id);
         lock.removeDir();
         return;
       }
       const status = computeStatus(store, rec);
       if (status === 'running' || status === 'paused') {
-        if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
+        if (!force) throw new ContainerStateError(`cannot delete container ${id} that is not stopped: ${status}`, id, status);
       }
       destroy(rec, status, log);
       lock.removeDir();

@@ -8,7 +8,7 @@
  * OOM kills are noticed by polling the cgroup's oom_kill counter (memory.events on v2,
  * memory.oom_control on v1) a few times a second: cheap, and the same on every layout.
  */
-import { RuntimeError } from '../errors';
+import { ContainerStateError, InvalidArgumentError } from '../errors';
 import { StateStore } from '../state/store';
 import { isAlive } from '../state/proc';
 import { cgroupManager } from '../cgroups';
@@ -24,11 +24,11 @@ export function parseDuration(text: string): number {
   let pos = 0;
   const sign = text.startsWith('-') ? -1 : 1;
   if (text.startsWith('-') || text.startsWith('+')) pos = 1;
-  if (pos >= text.length) throw new RuntimeError(`invalid duration "${text}"`);
+  if (pos >= text.length) throw new InvalidArgumentError(`invalid duration "${text}"`);
   while (pos < text.length) {
     re.lastIndex = pos;
     const m = re.exec(text);
-    if (!m) throw new RuntimeError(`invalid duration "${text}"`);
+    if (!m) throw new InvalidArgumentError(`invalid duration "${text}"`);
     total += Number(m[1]) * units[m[2]];
     pos = re.lastIndex;
   }
@@ -40,12 +40,14 @@ export interface EventsOptions {
   intervalMs: number;
   /** How often OOM counters and liveness are polled (ms). */
   pollMs?: number;
+  /** Stop watching (at the next poll) once this is aborted. */
+  signal?: AbortSignal;
 }
 
 export async function runEvents(store: StateStore, id: string, opts: EventsOptions, out: (line: string) => void, warn: (msg: string) => void): Promise<void> {
-  if (!(opts.intervalMs > 0)) throw new RuntimeError('duration interval must be greater than 0');
+  if (!(opts.intervalMs > 0)) throw new InvalidArgumentError('duration interval must be greater than 0');
   const rec = store.load(id);
-  if (computeStatus(store, rec) === 'stopped') throw new RuntimeError(`container with id ${id} is not running`);
+  if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError(`container with id ${id} is not running`, id, 'stopped');
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id });
   if (opts.stats) {
     out(eventJSON('stats', id, cgroups.stats()));
@@ -56,6 +58,7 @@ export async function runEvents(store: StateStore, id: string, opts: EventsOptio
   let nextStats = Date.now() + opts.intervalMs;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(poll, nextStats - Date.now()))));
+    if (opts.signal?.aborted) return;
     const alive = isAlive(rec.pid, rec.startTime);
     let count: number | undefined;
     try {

@@ -3,7 +3,7 @@
  * The init is signalled through a pidfd checked against its recorded start time (signalProcess):
  * never a process that merely has its pid now.
  */
-import { RuntimeError } from '../errors';
+import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { signalProcess } from '../state/proc';
 import { cgroupManager } from '../cgroups';
@@ -14,11 +14,11 @@ export function killContainer(store: StateStore, id: string, signal: string | un
   const sig = parseSignal(signal);
   const rec = store.load(id, { creating: true });
   const status = computeStatus(store, rec);
-  if (status === 'creating') throw new RuntimeError(`container ${id} is being created`);
-  if (status === 'stopped' && !all) throw new RuntimeError('container not running');
+  if (status === 'creating') throw new ContainerStateError(`container ${id} is being created`, id, status);
+  if (status === 'stopped' && !all) throw new ContainerStateError('container not running', id, status);
   if (all) {
     cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).killAll(sig);
     return;
   }
-  if (!signalProcess(rec.pid, rec.startTime, sig)) throw new RuntimeError('container not running');
+  if (!signalProcess(rec.pid, rec.startTime, sig)) throw new ContainerStateError('container not running', id, 'stopped');
 }

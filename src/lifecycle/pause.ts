@@ -1,5 +1,5 @@
 /** pause and resume: freeze and thaw every process of a container through its cgroup. */
-import { RuntimeError } from '../errors';
+import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { cgroupManager } from '../cgroups';
 import { computeStatus } from './status';
@@ -8,7 +8,7 @@ export function pauseContainer(store: StateStore, id: string): void {
   store.withLock(id, () => {
     const rec = store.load(id);
     const status = computeStatus(store, rec);
-    if (status !== 'running' && status !== 'created') throw new RuntimeError(`container ${id} is not running`);
+    if (status !== 'running' && status !== 'created') throw new ContainerStateError(`container ${id} is not running`, id, status);
     cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).freeze();
   });
 }
@@ -16,7 +16,8 @@ export function pauseContainer(store: StateStore, id: string): void {
 export function resumeContainer(store: StateStore, id: string): void {
   store.withLock(id, () => {
     const rec = store.load(id);
-    if (computeStatus(store, rec) !== 'paused') throw new RuntimeError(`container ${id} is not paused`);
+    const status = computeStatus(store, rec);
+    if (status !== 'paused') throw new ContainerStateError(`container ${id} is not paused`, id, status);
     cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).thaw();
   });
 }

@@ -4,7 +4,7 @@
  * checked for life: opening it blocking would hang forever if the init had died.
  */
 import * as fs from 'fs';
-import { RuntimeError } from '../errors';
+import { ContainerStateError } from '../errors';
 import { StateStore, ContainerRecord } from '../state/store';
 import { isAlive, sleepMs } from '../state/proc';
 import { computeStatus, stateDocument } from './status';
@@ -16,8 +16,8 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
   return store.withLock(id, () => {
     const rec = store.load(id);
     const status = computeStatus(store, rec);
-    if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped');
-    if (status !== 'created') throw new RuntimeError(`cannot start an already running container`);
+    if (status === 'stopped') throw new ContainerStateError('cannot start a container that has stopped', id, status);
+    if (status !== 'created') throw new ContainerStateError(`cannot start an already running container`, id, status);
     // Listen before the process runs, so its READY=1 cannot come too early.
     // Loaded only here: the relay needs koffi, which a plain start never loads.
     const hostNotify = rec.notify ? process.env.NOTIFY_SOCKET : undefined;
@@ -45,7 +45,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
             n = 0;
           }
           if (n === 1) break;
-          throw new RuntimeError('cannot start a container that has stopped');
+          throw new ContainerStateError('cannot start a container that has stopped', id, 'stopped');
         }
         sleepMs(waited < 20 ? 1 : 10);
       }

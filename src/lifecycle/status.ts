@@ -22,9 +22,29 @@ export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   return 'running';
 }
 
-/** The state document of runtime.md, with runc's extra fields (rootfs, created, owner). */
-export function stateDocument(rec: ContainerRecord, status: Status): Record<string, unknown> {
-  const doc: Record<string, unknown> = {
+/**
+ * The state document of runtime.md, with runc's extra fields (rootfs, created, owner): what
+ * `state` prints, what `list` lists, and what hooks read on their stdin.
+ */
+export interface State {
+  ociVersion: string;
+  id: string;
+  /** The init's host pid; 0 once the container has stopped. */
+  pid: number;
+  status: Status;
+  /** Absolute path of the bundle directory. */
+  bundle: string;
+  /** Absolute path of the root filesystem. */
+  rootfs: string;
+  /** When the container was created (RFC 3339). */
+  created: string;
+  /** The user who created it ('' for root, as runc). */
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+export function stateDocument(rec: ContainerRecord, status: Status): State {
+  const doc: State = {
     ociVersion: OCI_VERSION,
     id: rec.id,
     pid: status === 'stopped' ? 0 : rec.pid || 0,

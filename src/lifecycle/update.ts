@@ -10,7 +10,7 @@
  * (devices, hugepageLimits, network, rdma) are errors here rather than silently dropped.
  */
 import * as fs from 'fs';
-import { RuntimeError } from '../errors';
+import { ContainerStateError, InvalidArgumentError, RuntimeError, UnsupportedError } from '../errors';
 import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from '../generated/config';
 import { StateStore } from '../state/store';
 import { OCI_VERSION } from '../spec/version';
@@ -55,11 +55,11 @@ export function ramInBytes(text: string): number {
 }
 
 function parseUint(flag: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new RuntimeError(`invalid value for ${flag}: strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`invalid value for ${flag}: strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
   return Number(text);
 }
 function parseInt64(flag: string, text: string): number {
-  if (!/^-?\d+$/.test(text)) throw new RuntimeError(`invalid value for ${flag}: strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`invalid value for ${flag}: strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
   return Number(text);
 }
 
@@ -88,7 +88,7 @@ export function resourcesFromFlags(f: UpdateFlags): LinuxResources {
     try {
       r.memory![key] = text === '-1' ? -1 : ramInBytes(text);
     } catch (e) {
-      throw new RuntimeError(`invalid value for ${flag}: ${(e as Error).message}`);
+      throw new InvalidArgumentError(`invalid value for ${flag}: ${(e as Error).message}`);
     }
   }
   if (f.pidsLimit !== undefined) r.pids!.limit = f.pidsLimit;
@@ -107,12 +107,17 @@ export function readResourcesDocument(source: string): LinuxResources {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new RuntimeError(`${source === '-' ? 'standard input' : source}: invalid JSON: ${(e as Error).message}`);
+    throw new InvalidArgumentError(`${source === '-' ? 'standard input' : source}: invalid JSON: ${(e as Error).message}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RuntimeError('the resources document must be a JSON object');
+  return checkResources(doc);
+}
+
+/** A linux.resources document (from --resources, or a library caller), checked against the schema. */
+export function checkResources(doc: unknown): LinuxResources {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidArgumentError('the resources document must be a JSON object');
   const { validateSpec } = require('../config/validate') as typeof import('../config/validate');
   const problems = validateSpec({ ociVersion: OCI_VERSION, root: { path: '/' }, linux: { resources: doc } }).filter((p) => p.startsWith('/linux/resources'));
-  if (problems.length) throw new RuntimeError(`invalid resources: ${problems.map((p) => p.replace(/^\/linux\/resources/, '') || '/').join('; ')}`);
+  if (problems.length) throw new InvalidArgumentError(`invalid resources: ${problems.map((p) => p.replace(/^\/linux\/resources/, '') || '/').join('; ')}`);
   return doc as LinuxResources;
 }
 
@@ -137,7 +142,7 @@ export function mergeResources(stored: LinuxResources, req: LinuxResources): Lin
   for (const key of ['devices', 'hugepageLimits', 'network', 'rdma'] as const) {
     const v = req[key];
     if (v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) {
-      throw new RuntimeError(`linux.resources.${key} cannot be changed by update (only memory, cpu, blockIO, pids and unified can)`);
+      throw new UnsupportedError(`linux.resources.${key} cannot be changed by update (only memory, cpu, blockIO, pids and unified can)`);
     }
   }
   const out: LinuxResources = JSON.parse(JSON.stringify(stored ?? {}));
@@ -179,12 +184,17 @@ export function mergeResources(stored: LinuxResources, req: LinuxResources): Lin
 }
 
 export function updateContainer(store: StateStore, id: string, flags: UpdateFlags): void {
-  if (flags.l3CacheSchema) throw new RuntimeError('Intel RDT/CAT: l3 cache schema is not enabled');
-  if (flags.memBwSchema) throw new RuntimeError('Intel RDT/MBA: memory bandwidth schema is not enabled');
+  if (flags.l3CacheSchema) throw new UnsupportedError('Intel RDT/CAT: l3 cache schema is not enabled');
+  if (flags.memBwSchema) throw new UnsupportedError('Intel RDT/MBA: memory bandwidth schema is not enabled');
   const request = flags.resources ? readResourcesDocument(flags.resources) : resourcesFromFlags(flags);
+  updateResources(store, id, request);
+}
+
+/** Merge `request` into the container's recorded resources, apply the result, and record it. */
+export function updateResources(store: StateStore, id: string, request: LinuxResources): void {
   store.withLock(id, () => {
     const rec = store.load(id);
-    if (computeStatus(store, rec) === 'stopped') throw new RuntimeError('container not running');
+    if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError('container not running', id, 'stopped');
     const spec = (rec.config ?? {}) as Spec;
     const merged = mergeResources(spec.linux?.resources ?? {}, request);
     const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id });

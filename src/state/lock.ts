@@ -16,17 +16,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError } from '../errors';
+import { ContainerNotFoundError, RuntimeError } from '../errors';
 import { identityAlive, selfIdentity, sleepMs } from './proc';
 
 const WAIT_MS = 30_000;
 
 /** The container's directory is gone (deleted meanwhile, or never made). */
-export class ContainerGone extends RuntimeError {
-  constructor(id: string) {
-    super(`container ${id} does not exist`);
-  }
-}
+export class ContainerGone extends ContainerNotFoundError {}
 
 type Linked = 'ok' | 'exists' | 'nodir' | 'moved';
 

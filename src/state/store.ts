@@ -12,7 +12,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError } from '../errors';
+import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';
 
@@ -55,9 +55,9 @@ const ID_PATTERN = /^[\w+\-.]+$/;
 export const MAX_ID_LENGTH = 255;
 
 export function validateId(id: string | undefined): string {
-  if (!id) throw new RuntimeError('container id cannot be empty');
-  if (id.length > MAX_ID_LENGTH) throw new RuntimeError(`invalid container id: ${id.length} characters, more than the limit of ${MAX_ID_LENGTH}`);
-  if (!ID_PATTERN.test(id) || id === '.' || id === '..') throw new RuntimeError(`invalid id format: ${id}`);
+  if (!id) throw new InvalidArgumentError('container id cannot be empty');
+  if (id.length > MAX_ID_LENGTH) throw new InvalidArgumentError(`invalid container id: ${id.length} characters, more than the limit of ${MAX_ID_LENGTH}`);
+  if (!ID_PATTERN.test(id) || id === '.' || id === '..') throw new InvalidArgumentError(`invalid id format: ${id}`);
   return id;
 }
 
@@ -100,8 +100,8 @@ export class StateStore {
    */
   load(id: string, opts: { creating?: boolean } = {}): ContainerRecord {
     const rec = this.tryLoad(id);
-    if (!rec) throw new RuntimeError(`container ${id} does not exist`);
-    if (rec.status === 'creating' && !opts.creating && identityAlive(rec.creator)) throw new RuntimeError(`container ${id} is being created`);
+    if (!rec) throw new ContainerNotFoundError(id);
+    if (rec.status === 'creating' && !opts.creating && identityAlive(rec.creator)) throw new ContainerStateError(`container ${id} is being created`, id, 'creating');
     return rec;
   }
 
@@ -151,7 +151,7 @@ export class StateStore {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
-          throw new RuntimeError(`container with id exists: ${rec.id}`);
+          throw new ContainerExistsError(rec.id);
         }
         throw e;
       }

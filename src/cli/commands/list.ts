@@ -1,5 +1,5 @@
 import type { Command } from '../command';
-import { computeStatus, stateDocument } from '../../lifecycle/status';
+import { listContainers } from '../../lifecycle/state';
 import { writeStdout } from '../../log';
 import { RuntimeError } from '../../errors';
 
@@ -11,15 +11,7 @@ export const command: Command = {
     quiet: { type: 'bool', alias: ['q'], describe: 'print only the ids' },
   },
   run(g, p) {
-    const store = g.store();
-    const rows = store.list().flatMap((id) => {
-      try {
-        const rec = store.load(id, { creating: true });
-        return [stateDocument(rec, computeStatus(store, rec))];
-      } catch {
-        return []; // deleted while we listed
-      }
-    });
+    const rows = listContainers(g.store());
     if (p.flags.quiet) {
       writeStdout(rows.map((r) => `${r.id}\n`).join(''));
       return 0;

@@ -1,6 +1,6 @@
 import type { Command } from '../command';
 import { requireId } from '../command';
-import { computeStatus, stateDocument } from '../../lifecycle/status';
+import { containerState } from '../../lifecycle/state';
 import { writeStdout } from '../../log';
 
 export const command: Command = {
@@ -8,9 +8,7 @@ export const command: Command = {
   args: '<container-id>',
   flags: {},
   run(g, p) {
-    const store = g.store();
-    const rec = store.load(requireId(p, 'state'), { creating: true });
-    writeStdout(JSON.stringify(stateDocument(rec, computeStatus(store, rec)), null, 2) + '\n');
+    writeStdout(JSON.stringify(containerState(g.store(), requireId(p, 'state')), null, 2) + '\n');
     return 0;
   },
 };
