@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError, errnoName } from '../errors';
+import { LaunchError, RuntimeError, errnoName } from '../errors';
 import { encodePlan, fdsUsedBy, Op } from '../plan/ops';
 import { loadShim } from '../native/shim';
 import { closeAll } from '../state/proc';
@@ -68,12 +68,12 @@ export function launch(input: LaunchInput): Launched {
     parentFd = parent;
     const spawned = shim.spawn(encodePlan(input.ops, slots), input.cloneFlags, child, parent, join?.cgroupFd ?? -1, fdsUsedBy(input.ops, slots));
     fs.closeSync(child);
-    if (spawned < 0) throw new RuntimeError(`${input.what}: clone: ${errnoName(-spawned)}`);
+    if (spawned < 0) throw new LaunchError(`${input.what}: clone: ${errnoName(-spawned)}`);
     cloned = pid = spawned;
     input.onProcess?.(pid);
     closeAll(fds.splice(0)); // the child has its copies
     input.beforeGo?.(pid);
-    if (shim.writeByte(parentFd) < 0) throw new RuntimeError(`${input.what} exited before setup`);
+    if (shim.writeByte(parentFd) < 0) throw new LaunchError(`${input.what} exited before setup`);
     trace?.timing(`${input.what}: spawn`, since);
     since = process.hrtime.bigint();
     driveChannel(shim, parentFd, input.ops, input.what, {
@@ -115,7 +115,7 @@ export function launch(input: LaunchInput): Launched {
 
 /** A plan whose READY waits (a0 = 1): let the process go on, then close the channel. */
 export function releaseAfterReady(launched: Launched, what: string): void {
-  if (loadShim().writeByte(launched.syncFd) < 0) throw new RuntimeError(`${what} exited before it could run`);
+  if (loadShim().writeByte(launched.syncFd) < 0) throw new LaunchError(`${what} exited before it could run`);
 }
 
 /**

@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Spec } from '../generated/config';
-import { RuntimeError, errnoName } from '../errors';
+import { InvalidConfigError, RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, InitPlan, PathKind } from '../plan/build-init-plan';
 import { planView, PlanView } from '../launch/plan-view';
@@ -75,7 +75,7 @@ interface Prepared {
 function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds: number[]): Prepared {
   const { spec, bundle, rootfs } = log.step('load and validate config.json', () => loadBundle(opts.bundle));
   const proc = spec.process;
-  if (!proc) throw new RuntimeError('config.json: process is required to create a container');
+  if (!proc) throw new InvalidConfigError('config.json: process is required to create a container');
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
   checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
@@ -87,7 +87,7 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   } catch {
     /* reported below */
   }
-  if (rootKind !== 'dir') throw new RuntimeError(`root.path: rootfs ${rootfs} ${rootKind === 'missing' ? 'does not exist' : 'is not a directory'}`);
+  if (rootKind !== 'dir') throw new InvalidConfigError(`root.path: rootfs ${rootfs} ${rootKind === 'missing' ? 'does not exist' : 'is not a directory'}`);
 
   const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
   const hooks = spec.hooks ?? {};

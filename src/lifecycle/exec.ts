@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Process, Spec } from '../generated/config';
-import { RuntimeError, errnoName } from '../errors';
+import { ContainerStateError, RuntimeError, errnoName } from '../errors';
 import { ContainerRecord, StateStore, writeFileAtomic } from '../state/store';
 import { computeStatus } from './status';
 import { buildExecPlan, EXEC_JOIN_ORDER, ExecPlan } from '../plan/build-exec-plan';
@@ -104,8 +104,8 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   }
   const rec = store.load(o.id);
   const status = computeStatus(store, rec);
-  if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
-  if (status === 'paused' && !o.ignorePaused) throw new RuntimeError('cannot exec in a paused container (use --ignore-paused to override)');
+  if (status === 'stopped') throw new ContainerStateError('cannot exec in a stopped container', o.id, status);
+  if (status === 'paused' && !o.ignorePaused) throw new ContainerStateError('cannot exec in a paused container (use --ignore-paused to override)', o.id, status);
   const spec = rec.config as Spec;
   const proc = execProcess(spec.process, o);
   proc.env = withHome(proc.env, `/proc/${rec.pid}/root`, proc.user?.uid ?? 0);
@@ -204,7 +204,7 @@ function openContainerNamespaces(rec: ContainerRecord, fds: number[]): Record<st
       fd = fs.openSync(`/proc/${rec.pid}/ns/${name}`, 'r');
     } catch {
       // Ours exists, theirs does not: the init is gone. Never fall back to the host's namespaces.
-      throw new RuntimeError('cannot exec in a stopped container');
+      throw new ContainerStateError('cannot exec in a stopped container', rec.id, 'stopped');
     }
     fds.push(fd);
     const theirs = fs.fstatSync(fd);
@@ -214,7 +214,7 @@ function openContainerNamespaces(rec: ContainerRecord, fds: number[]): Record<st
   }
   // The fds name the namespaces of whatever process had the pid when they were opened: it must
   // still be the container's init (not a pid recycled since the status check).
-  if (!isAlive(rec.pid, rec.startTime)) throw new RuntimeError('cannot exec in a stopped container');
+  if (!isAlive(rec.pid, rec.startTime)) throw new ContainerStateError('cannot exec in a stopped container', rec.id, 'stopped');
   return namespaceFds;
 }
 

@@ -14,7 +14,7 @@
  */
 import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
-import { RuntimeError } from '../errors';
+import { InvalidConfigError, UnsupportedError } from '../errors';
 import { FdSlot, Op } from './ops';
 import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
@@ -125,7 +125,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const { spec, rootfs, host } = input;
   const linux = spec.linux ?? {};
   const proc = spec.process;
-  if (!proc) throw new RuntimeError('config.json: process is required to create a container');
+  if (!proc) throw new InvalidConfigError('config.json: process is required to create a container');
   const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
   const warnings: string[] = [];
   // Until it execs, the init is a copy of the runtime: nothing in the container may open its
@@ -148,11 +148,11 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const fields = planProcessFields({ spec, proc, lastCap: host.lastCap, lsm: host.lsm, compileSeccomp: input.compileSeccomp });
   warnings.push(...fields.warnings);
   if (linux.intelRdt && !host.resctrlMount) {
-    throw new RuntimeError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
+    throw new InvalidConfigError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
   }
   if (linux.intelRdt) {
     // Not silently ignored: the CLOS group, schemata and tasks are not written yet.
-    throw new RuntimeError(`linux.intelRdt: applying Intel RDT settings (resctrl at ${host.resctrlMount}) is not supported yet`);
+    throw new UnsupportedError(`linux.intelRdt: applying Intel RDT settings (resctrl at ${host.resctrlMount}) is not supported yet`);
   }
   const netDevices = planNetDevices(linux.netDevices, ns.types.has('network'), ns.idMapsAt === 'sync' && !ns.joined.has('network'));
   if (linux.mountLabel && host.lsm?.selinux) {
@@ -164,7 +164,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   // --- root filesystem: nothing we mount may propagate to the host (runc's prepareRoot).
   const rootProp = rootPropagationFlags(linux.rootfsPropagation);
   if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
-    throw new RuntimeError('linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)');
+    throw new InvalidConfigError('linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)');
   }
   // Without a mount namespace of its own (runtime-spec allows it; runc mounts into the runtime's
   // namespace and chroots), nothing may change the propagation of the runtime's mounts.
@@ -245,7 +245,7 @@ function rootPropagationFlags(p: string | undefined): number | undefined {
     case 'rprivate': return MS.PRIVATE | MS.REC;
     case 'unbindable': return MS.UNBINDABLE;
     case 'runbindable': return MS.UNBINDABLE | MS.REC;
-    default: throw new RuntimeError(`linux.rootfsPropagation: unknown value "${p}"`);
+    default: throw new InvalidConfigError(`linux.rootfsPropagation: unknown value "${p}"`);
   }
 }
 
@@ -272,12 +272,12 @@ const PROC_BIND_ALLOWED = new Set([
  */
 function checkProcMount(m: Mount, dest: string, isBind: boolean): boolean {
   if (dest === '/proc') {
-    if (m.type !== 'proc' || isBind) throw new RuntimeError(`mounts: ${m.destination}: cannot be mounted because it is not of type proc`);
+    if (m.type !== 'proc' || isBind) throw new InvalidConfigError(`mounts: ${m.destination}: cannot be mounted because it is not of type proc`);
     return false;
   }
   if (!dest.startsWith('/proc/')) return false;
   if (isBind && PROC_BIND_ALLOWED.has(dest)) return true;
-  throw new RuntimeError(`mounts: ${m.destination}: cannot be mounted because it is inside /proc (only binds over ${[...PROC_BIND_ALLOWED].join(', ')} are allowed)`);
+  throw new InvalidConfigError(`mounts: ${m.destination}: cannot be mounted because it is inside /proc (only binds over ${[...PROC_BIND_ALLOWED].join(', ')} are allowed)`);
 }
 
 function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext): void {
@@ -304,7 +304,7 @@ function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountContext)
   if (isBind) {
     const src = path.resolve(input.bundle, source ?? ''); // relative sources are relative to the bundle
     const kind = input.host.pathKind(src);
-    if (kind === 'missing') throw new RuntimeError(`mounts: ${m.destination}: bind source ${src} does not exist`);
+    if (kind === 'missing') throw new InvalidConfigError(`mounts: ${m.destination}: bind source ${src} does not exist`);
     if (kind === 'dir') ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     else ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [dest], what: `create mount point ${dest}` });
     const bindFlags = MS.BIND | (opts.flags & MS.REC);
@@ -386,9 +386,9 @@ interface DeviceLike {
 function planDevice(ops: Op[], d: DeviceLike, userns: boolean): void {
   const kind = d.type === 'p' ? 'p' : `${d.type} ${d.major ?? 0}:${d.minor ?? 0}`;
   const what = `create device ${d.path} (${kind})`;
-  if (!['c', 'u', 'b', 'p'].includes(d.type)) throw new RuntimeError(`linux.devices: ${d.path}: invalid device type "${d.type}"`);
+  if (!['c', 'u', 'b', 'p'].includes(d.type)) throw new InvalidConfigError(`linux.devices: ${d.path}: invalid device type "${d.type}"`);
   if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
-    throw new RuntimeError(`linux.devices: ${d.path}: major and minor are required for type "${d.type}"`);
+    throw new InvalidConfigError(`linux.devices: ${d.path}: major and minor are required for type "${d.type}"`);
   }
   if (userns) {
     // mknod is not allowed in a user namespace: bind the host's node instead, as runc does.

@@ -19,7 +19,7 @@
  * short-lived intermediate is not its pid 1.
  */
 import type { Spec } from '../generated/config';
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import { Op } from './ops';
 import { CLONE, NAMESPACE_FLAG } from './linux-constants';
 
@@ -57,8 +57,8 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   const namespaces = linux.namespaces ?? [];
   const types = new Set<string>();
   for (const ns of namespaces) {
-    if (types.has(ns.type)) throw new RuntimeError(`linux.namespaces: duplicated namespace "${ns.type}"`);
-    if (NAMESPACE_FLAG[ns.type] === undefined) throw new RuntimeError(`linux.namespaces: unknown namespace type "${ns.type}"`);
+    if (types.has(ns.type)) throw new InvalidConfigError(`linux.namespaces: duplicated namespace "${ns.type}"`);
+    if (NAMESPACE_FLAG[ns.type] === undefined) throw new InvalidConfigError(`linux.namespaces: unknown namespace type "${ns.type}"`);
     types.add(ns.type);
   }
   const byType = new Map<string, { type: string; path?: string }>(namespaces.map((n) => [n.type, n]));
@@ -68,33 +68,33 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   // --- the checks runc's validator makes
   const hasMappings = Boolean(linux.uidMappings?.length || linux.gidMappings?.length);
   if (isNew('user') && !hasMappings) {
-    throw new RuntimeError('linux.namespaces: user namespaces enabled, but no namespace path to join nor mappings to apply specified');
+    throw new InvalidConfigError('linux.namespaces: user namespaces enabled, but no namespace path to join nor mappings to apply specified');
   }
   if (!types.has('user') && hasMappings) {
-    throw new RuntimeError('linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+    throw new InvalidConfigError('linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
   }
   if (joined.has('user') && hasMappings) {
-    throw new RuntimeError('linux.uidMappings: mappings cannot be applied to a user namespace joined by path');
+    throw new InvalidConfigError('linux.uidMappings: mappings cannot be applied to a user namespace joined by path');
   }
   if (isNew('user') && (!linux.uidMappings?.length || !linux.gidMappings?.length)) {
-    throw new RuntimeError('linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
+    throw new InvalidConfigError('linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
   }
   const offsets = linux.timeOffsets;
   if (offsets && Object.keys(offsets).length) {
-    if (!types.has('time')) throw new RuntimeError('linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config');
-    if (joined.has('time')) throw new RuntimeError('linux.timeOffsets: time namespace enabled, but both namespace path and time offsets specified -- you may only provide one');
+    if (!types.has('time')) throw new InvalidConfigError('linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config');
+    if (joined.has('time')) throw new InvalidConfigError('linux.timeOffsets: time namespace enabled, but both namespace path and time offsets specified -- you may only provide one');
     for (const clock of Object.keys(offsets)) {
-      if (!TIME_CLOCKS.includes(clock)) throw new RuntimeError(`linux.timeOffsets: unknown clock "${clock}" (only ${TIME_CLOCKS.join(' and ')} can be offset)`);
+      if (!TIME_CLOCKS.includes(clock)) throw new InvalidConfigError(`linux.timeOffsets: unknown clock "${clock}" (only ${TIME_CLOCKS.join(' and ')} can be offset)`);
     }
   }
-  if (spec.hostname && !types.has('uts')) throw new RuntimeError('hostname: unable to set hostname without a private UTS namespace');
-  if (spec.domainname && !types.has('uts')) throw new RuntimeError('domainname: unable to set domainname without a private UTS namespace');
+  if (spec.hostname && !types.has('uts')) throw new InvalidConfigError('hostname: unable to set hostname without a private UTS namespace');
+  if (spec.domainname && !types.has('uts')) throw new InvalidConfigError('domainname: unable to set domainname without a private UTS namespace');
   if (!types.has('mount') && (linux.maskedPaths?.length || linux.readonlyPaths?.length)) {
-    throw new RuntimeError('linux.maskedPaths: unable to restrict paths without a private mount namespace');
+    throw new InvalidConfigError('linux.maskedPaths: unable to restrict paths without a private mount namespace');
   }
   if (!types.has('mount') && spec.root?.readonly) {
     // remounting the chroot's "/" read-only would remount the host filesystem holding it
-    throw new RuntimeError('root.readonly: a read-only root needs a private mount namespace');
+    throw new InvalidConfigError('root.readonly: a read-only root needs a private mount namespace');
   }
 
   const ops: Op[] = [];

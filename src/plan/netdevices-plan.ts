@@ -4,7 +4,7 @@
  * The move itself happens in the parent (native tsr_netdev_move): the interface keeps its
  * permanent global addresses and is set up; it is never moved back (runtime-spec).
  */
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 
 const IFNAMSIZ = 16;
 
@@ -19,13 +19,13 @@ export function planNetDevices(
 ): Array<{ name: string; newName: string }> {
   const entries = Object.entries(devices ?? {});
   if (!entries.length) return [];
-  if (!hasNetns) throw new RuntimeError('linux.netDevices: unable to move network devices without a network namespace');
+  if (!hasNetns) throw new InvalidConfigError('linux.netDevices: unable to move network devices without a network namespace');
   if (netnsMadeLate) {
-    throw new RuntimeError('linux.netDevices: not supported with a new network namespace next to a new user namespace and namespaces joined by path');
+    throw new InvalidConfigError('linux.netDevices: not supported with a new network namespace next to a new user namespace and namespaces joined by path');
   }
   return entries.map(([name, d]) => {
-    if (!validName(name)) throw new RuntimeError(`linux.netDevices: invalid network device name "${name}"`);
-    if (d.name !== undefined && d.name !== '' && !validName(d.name)) throw new RuntimeError(`linux.netDevices: invalid network device name "${d.name}"`);
+    if (!validName(name)) throw new InvalidConfigError(`linux.netDevices: invalid network device name "${name}"`);
+    if (d.name !== undefined && d.name !== '' && !validName(d.name)) throw new InvalidConfigError(`linux.netDevices: invalid network device name "${d.name}"`);
     return { name, newName: d.name ?? '' };
   });
 }

@@ -6,7 +6,7 @@
  * set_mempolicy may need privileges the process loses).
  */
 import type { Process, Spec } from '../generated/config';
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import { Op } from './ops';
 import { CAPABILITIES } from './linux-constants';
 import { insertSeccomp, seccompOp, seccompRules } from './seccomp-plan';
@@ -54,10 +54,10 @@ export function parseIdList(list: string, field: string): number[] {
   if (!text) return [];
   for (const part of text.split(',')) {
     const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(part);
-    if (!m) throw new RuntimeError(`${field}: invalid list "${list}"`);
+    if (!m) throw new InvalidConfigError(`${field}: invalid list "${list}"`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo || hi > 65535) throw new RuntimeError(`${field}: invalid range "${part.trim()}" in "${list}"`);
+    if (hi < lo || hi > 65535) throw new InvalidConfigError(`${field}: invalid range "${part.trim()}" in "${list}"`);
     for (let i = lo; i <= hi; i++) out.add(i);
   }
   return [...out].sort((a, b) => a - b);
@@ -77,21 +77,21 @@ export function schedulerOps(proc: Process): Op[] {
   const s = proc.scheduler;
   if (!s) return [];
   const policy = SCHED_POLICY[s.policy];
-  if (policy === undefined) throw new RuntimeError(`process.scheduler.policy: unknown policy "${s.policy}"`);
+  if (policy === undefined) throw new InvalidConfigError(`process.scheduler.policy: unknown policy "${s.policy}"`);
   const nice = s.nice ?? 0;
   if ((s.policy === 'SCHED_OTHER' || s.policy === 'SCHED_BATCH') && (nice < -20 || nice > 19)) {
-    throw new RuntimeError(`process.scheduler.nice: invalid nice ${nice} when scheduler.policy is ${s.policy}`);
+    throw new InvalidConfigError(`process.scheduler.nice: invalid nice ${nice} when scheduler.policy is ${s.policy}`);
   }
   if (s.priority && s.policy !== 'SCHED_FIFO' && s.policy !== 'SCHED_RR') {
-    throw new RuntimeError('process.scheduler.priority: can only be specified for SCHED_FIFO or SCHED_RR policy');
+    throw new InvalidConfigError('process.scheduler.priority: can only be specified for SCHED_FIFO or SCHED_RR policy');
   }
   if (s.policy !== 'SCHED_DEADLINE' && (s.runtime || s.deadline || s.period)) {
-    throw new RuntimeError('process.scheduler: runtime/deadline/period can only be specified for SCHED_DEADLINE policy');
+    throw new InvalidConfigError('process.scheduler: runtime/deadline/period can only be specified for SCHED_DEADLINE policy');
   }
   let flags = 0n;
   for (const f of s.flags ?? []) {
     const bit = SCHED_FLAGS[f];
-    if (bit === undefined) throw new RuntimeError(`process.scheduler.flags: unknown flag "${f}"`);
+    if (bit === undefined) throw new InvalidConfigError(`process.scheduler.flags: unknown flag "${f}"`);
     flags |= BigInt(bit);
   }
   // struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes)
@@ -112,9 +112,9 @@ export function ioPriorityOps(proc: Process): Op[] {
   const io = proc.ioPriority;
   if (!io) return [];
   const cls = IOPRIO_CLASS[io.class];
-  if (cls === undefined) throw new RuntimeError(`process.ioPriority.class: invalid class "${io.class}"`);
+  if (cls === undefined) throw new InvalidConfigError(`process.ioPriority.class: invalid class "${io.class}"`);
   if (!Number.isInteger(io.priority) || io.priority < 0 || io.priority > 7) {
-    throw new RuntimeError(`process.ioPriority.priority: invalid priority ${io.priority} (0 to 7)`);
+    throw new InvalidConfigError(`process.ioPriority.priority: invalid priority ${io.priority} (0 to 7)`);
   }
   return [{ op: 'IOPRIO_SET', a: [IOPRIO_WHO_PROCESS, 0, (cls << 13) | io.priority], what: `set I/O priority ${io.class} ${io.priority}` }];
 }
@@ -123,10 +123,10 @@ export function ioPriorityOps(proc: Process): Op[] {
 export function checkRlimits(proc: Process): void {
   const seen = new Set<string>();
   for (const rl of proc.rlimits ?? []) {
-    if (seen.has(rl.type)) throw new RuntimeError(`process.rlimits: duplicated entry for ${rl.type}`);
+    if (seen.has(rl.type)) throw new InvalidConfigError(`process.rlimits: duplicated entry for ${rl.type}`);
     seen.add(rl.type);
     if (BigInt(rl.soft) > BigInt(rl.hard)) {
-      throw new RuntimeError(`process.rlimits: ${rl.type} soft limit ${rl.soft} is above its hard limit ${rl.hard}`);
+      throw new InvalidConfigError(`process.rlimits: ${rl.type} soft limit ${rl.soft} is above its hard limit ${rl.hard}`);
     }
   }
 }
@@ -136,7 +136,7 @@ export function personalityOps(spec: Spec, warnings: string[]): Op[] {
   const p = spec.linux?.personality;
   if (!p) return [];
   const persona = PERSONALITY[p.domain];
-  if (persona === undefined) throw new RuntimeError(`linux.personality.domain: invalid personality domain "${p.domain}"`);
+  if (persona === undefined) throw new InvalidConfigError(`linux.personality.domain: invalid personality domain "${p.domain}"`);
   if (p.flags?.length) warnings.push(`linux.personality.flags: ignoring unsupported personality flags ${p.flags.join(', ')}`);
   return [{ op: 'PERSONALITY', a: [persona], what: `set personality ${p.domain}` }];
 }
@@ -146,19 +146,19 @@ export function memoryPolicyOps(spec: Spec): Op[] {
   const mp = spec.linux?.memoryPolicy;
   if (!mp) return [];
   const mode = MPOL_MODE[mp.mode];
-  if (mode === undefined) throw new RuntimeError(`linux.memoryPolicy.mode: invalid mode "${mp.mode}"`);
+  if (mode === undefined) throw new InvalidConfigError(`linux.memoryPolicy.mode: invalid mode "${mp.mode}"`);
   let flags = 0;
   for (const f of mp.flags ?? []) {
     const bit = MPOL_FLAGS[f];
-    if (bit === undefined) throw new RuntimeError(`linux.memoryPolicy.flags: invalid flag "${f}"`);
+    if (bit === undefined) throw new InvalidConfigError(`linux.memoryPolicy.flags: invalid flag "${f}"`);
     flags |= bit;
   }
   const nodes = parseIdList(mp.nodes ?? '', 'linux.memoryPolicy.nodes');
   if ((mp.mode === 'MPOL_DEFAULT' || mp.mode === 'MPOL_LOCAL') && nodes.length) {
-    throw new RuntimeError(`linux.memoryPolicy: mode ${mp.mode} takes no nodes, got "${mp.nodes}"`);
+    throw new InvalidConfigError(`linux.memoryPolicy: mode ${mp.mode} takes no nodes, got "${mp.nodes}"`);
   }
   if (['MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_PREFERRED_MANY', 'MPOL_WEIGHTED_INTERLEAVE'].includes(mp.mode) && !nodes.length) {
-    throw new RuntimeError(`linux.memoryPolicy: mode ${mp.mode} needs at least one node`);
+    throw new InvalidConfigError(`linux.memoryPolicy: mode ${mp.mode} needs at least one node`);
   }
   const mask = idMask(nodes);
   // maxnode: the kernel reads maxnode-1 bits; pass the mask's full size in bits.
@@ -199,11 +199,11 @@ export interface LsmFacts {
 export function lsmOps(proc: Process, lsm: LsmFacts): Op[] {
   const ops: Op[] = [];
   if (proc.apparmorProfile) {
-    if (!lsm.apparmor) throw new RuntimeError(`process.apparmorProfile: AppArmor is not enabled on this host, cannot apply profile "${proc.apparmorProfile}"`);
+    if (!lsm.apparmor) throw new InvalidConfigError(`process.apparmorProfile: AppArmor is not enabled on this host, cannot apply profile "${proc.apparmorProfile}"`);
     ops.push({ op: 'WRITE_PROC', strs: ['self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`], what: `apply AppArmor profile ${proc.apparmorProfile}` });
   }
   if (proc.selinuxLabel) {
-    if (!lsm.selinux) throw new RuntimeError('process.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported');
+    if (!lsm.selinux) throw new InvalidConfigError('process.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported');
     ops.push({ op: 'WRITE_PROC', strs: ['self/attr/exec', proc.selinuxLabel], what: `set SELinux label ${proc.selinuxLabel}` });
   }
   return ops;

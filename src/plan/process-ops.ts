@@ -4,7 +4,7 @@
  * the container init (build-init-plan.ts) and by `exec` (build-exec-plan.ts).
  */
 import type { Hook, Process } from '../generated/config';
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import { FdSlot, Op } from './ops';
 import { CAPABILITIES, PR, RLIMITS } from './linux-constants';
 import * as path from 'path';
@@ -15,7 +15,7 @@ export function capabilityMask(names: readonly string[] | undefined, field: stri
   let mask = 0n;
   for (const name of names ?? []) {
     const bit = (CAPABILITIES as readonly string[]).indexOf(name);
-    if (bit < 0) throw new RuntimeError(`${field}: unknown capability "${name}"`);
+    if (bit < 0) throw new InvalidConfigError(`${field}: unknown capability "${name}"`);
     // A capability this kernel does not know is skipped, as runc does (it warns).
     if (bit <= lastCap) mask |= 1n << BigInt(bit);
   }
@@ -44,7 +44,7 @@ export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions)
   }
   for (const rl of proc.rlimits ?? []) {
     const res = RLIMITS[rl.type];
-    if (res === undefined) throw new RuntimeError(`process.rlimits: unknown rlimit type "${rl.type}"`);
+    if (res === undefined) throw new InvalidConfigError(`process.rlimits: unknown rlimit type "${rl.type}"`);
     ops.push({ op: 'SETRLIMIT', a: [res, BigInt(rl.soft), BigInt(rl.hard)], what: `set ${rl.type} to soft ${rl.soft}, hard ${rl.hard}` });
   }
   // cwd is resolved inside the root now, before a seccomp filter (applied before the capability

@@ -8,7 +8,7 @@
  * dropped; several conditions on the same argument index make one rule per condition (OR),
  * otherwise the conditions of a rule are ANDed.
  */
-import { RuntimeError } from '../errors';
+import { InvalidConfigError, UnsupportedError } from '../errors';
 import { Op } from './ops';
 
 export interface SeccompConfig {
@@ -86,17 +86,17 @@ export const SECCOMP_FLAGS: Record<string, number> = {
 
 function action(name: string, errnoRet: number | undefined, where: string): number {
   const base = ACTIONS[name];
-  if (base === undefined) throw new RuntimeError(`${where}: unknown seccomp action "${name}"`);
+  if (base === undefined) throw new InvalidConfigError(`${where}: unknown seccomp action "${name}"`);
   if (name === 'SCMP_ACT_NOTIFY') {
-    throw new RuntimeError(`${where}: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported`);
+    throw new UnsupportedError(`${where}: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported`);
   }
   const takesErrno = name === 'SCMP_ACT_ERRNO' || name === 'SCMP_ACT_TRACE';
   if (errnoRet !== undefined && !takesErrno) {
-    throw new RuntimeError(`${where}: errnoRet is not supported with action ${name} (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take it)`);
+    throw new InvalidConfigError(`${where}: errnoRet is not supported with action ${name} (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take it)`);
   }
   if (!takesErrno) return base;
   const e = errnoRet ?? EPERM;
-  if (!Number.isInteger(e) || e < 0 || e > 0xffff) throw new RuntimeError(`${where}: errnoRet ${e} is out of range`);
+  if (!Number.isInteger(e) || e < 0 || e > 0xffff) throw new InvalidConfigError(`${where}: errnoRet ${e} is out of range`);
   return (base | e) >>> 0;
 }
 
@@ -114,31 +114,31 @@ export function seccompRules(cfg: SeccompConfig | undefined): SeccompRules | und
   let flags = 0;
   for (const f of cfg.flags ?? []) {
     const bit = SECCOMP_FLAGS[f];
-    if (bit === undefined) throw new RuntimeError(`linux.seccomp.flags: unknown or unsupported flag "${f}"`);
+    if (bit === undefined) throw new InvalidConfigError(`linux.seccomp.flags: unknown or unsupported flag "${f}"`);
     flags |= bit;
   }
-  if (cfg.listenerMetadata && !cfg.listenerPath) throw new RuntimeError('linux.seccomp.listenerMetadata: set without listenerPath');
+  if (cfg.listenerMetadata && !cfg.listenerPath) throw new InvalidConfigError('linux.seccomp.listenerMetadata: set without listenerPath');
   const lines = [`default ${def}`];
   for (const a of cfg.architectures ?? []) {
     const name = ARCHES[a];
-    if (!name) throw new RuntimeError(`linux.seccomp.architectures: unknown architecture "${a}"`);
+    if (!name) throw new InvalidConfigError(`linux.seccomp.architectures: unknown architecture "${a}"`);
     lines.push(`arch ${name}`);
   }
   (cfg.syscalls ?? []).forEach((sc, i) => {
     const where = `linux.seccomp.syscalls[${i}]`;
-    if (!sc.names?.length) throw new RuntimeError(`${where}.names: must contain at least one entry`);
+    if (!sc.names?.length) throw new InvalidConfigError(`${where}.names: must contain at least one entry`);
     const act = action(sc.action, sc.errnoRet, `${where}.action`);
     const conds = (sc.args ?? []).map((arg, j) => {
       const op = OPERATORS[arg.op];
-      if (op === undefined) throw new RuntimeError(`${where}.args[${j}].op: unknown operator "${arg.op}"`);
-      if (!Number.isInteger(arg.index) || arg.index < 0 || arg.index > 5) throw new RuntimeError(`${where}.args[${j}].index: must be 0 to 5`);
+      if (op === undefined) throw new InvalidConfigError(`${where}.args[${j}].op: unknown operator "${arg.op}"`);
+      if (!Number.isInteger(arg.index) || arg.index < 0 || arg.index > 5) throw new InvalidConfigError(`${where}.args[${j}].index: must be 0 to 5`);
       return `${arg.index} ${op} ${BigInt(arg.value)} ${BigInt(arg.valueTwo ?? 0)}`;
     });
     if (act === def) return; // libseccomp refuses a rule that does what the default does
     const indexes = (sc.args ?? []).map((a) => a.index);
     const repeated = new Set(indexes).size !== indexes.length;
     for (const name of sc.names) {
-      if (!/^[a-z0-9_]+$/.test(name)) throw new RuntimeError(`${where}.names: invalid syscall name "${name}"`);
+      if (!/^[a-z0-9_]+$/.test(name)) throw new InvalidConfigError(`${where}.names: invalid syscall name "${name}"`);
       if (repeated) for (const c of conds) lines.push(`rule ${act} ${name} 1 ${c}`);
       else lines.push(`rule ${act} ${name} ${conds.length}${conds.length ? ' ' + conds.join(' ') : ''}`);
     }

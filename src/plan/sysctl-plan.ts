@@ -5,7 +5,7 @@
  * namespace that is not the runtime's, kernel.domainname with a uts namespace, user.* with a
  * user namespace). Anything else would change the host and is an error.
  */
-import { RuntimeError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import { Op } from './ops';
 
 const IPC_KEYS = new Set([
@@ -35,23 +35,23 @@ export function sysctlOps(sysctl: Record<string, string> | undefined, ns: Sysctl
   for (const [key, value] of Object.entries(sysctl ?? {})) {
     const k = normalizeSysctlKey(key);
     if (IPC_KEYS.has(k) || k.startsWith('fs.mqueue.')) {
-      if (!ns.types.has('ipc')) throw new RuntimeError(`linux.sysctl: sysctl "${key}" is not allowed in the host's ipc namespace`);
+      if (!ns.types.has('ipc')) throw new InvalidConfigError(`linux.sysctl: sysctl "${key}" is not allowed in the host's ipc namespace`);
     } else if (k.startsWith('net.')) {
-      if (!ns.types.has('network') || ns.netIsHost) throw new RuntimeError(`linux.sysctl: sysctl "${key}" is not allowed in the host's network namespace`);
+      if (!ns.types.has('network') || ns.netIsHost) throw new InvalidConfigError(`linux.sysctl: sysctl "${key}" is not allowed in the host's network namespace`);
     } else if (k === 'kernel.domainname' && ns.types.has('uts')) {
       // namespaced, and no OCI field of its own conflicts
     } else if (k === 'kernel.hostname' && ns.types.has('uts')) {
-      throw new RuntimeError(`linux.sysctl: sysctl "${key}" is not allowed as it conflicts with the OCI "hostname" field`);
+      throw new InvalidConfigError(`linux.sysctl: sysctl "${key}" is not allowed as it conflicts with the OCI "hostname" field`);
     } else if (k.startsWith('user.')) {
-      if (!ns.types.has('user')) throw new RuntimeError(`linux.sysctl: setting ucounts without a user namespace is not allowed: "${key}"`);
+      if (!ns.types.has('user')) throw new InvalidConfigError(`linux.sysctl: setting ucounts without a user namespace is not allowed: "${key}"`);
     } else {
-      throw new RuntimeError(`linux.sysctl: sysctl "${key}" is not in a separate kernel namespace`);
+      throw new InvalidConfigError(`linux.sysctl: sysctl "${key}" is not in a separate kernel namespace`);
     }
     // The file name is the dotted key with "." as "/": a "/" kept in a component (eth0/100) is the
     // interface name's dot, so swap them back for the path.
     const parts = k.split('.').map((c) => c.replace(/\//g, '.'));
     // "net.//.kernel.x" would become net/../kernel/x: a way out of the namespaced subtree.
-    if (parts.some((c) => c === '' || c === '.' || c === '..')) throw new RuntimeError(`linux.sysctl: invalid sysctl name "${key}"`);
+    if (parts.some((c) => c === '' || c === '.' || c === '..')) throw new InvalidConfigError(`linux.sysctl: invalid sysctl name "${key}"`);
     // Written through the /proc the init verified at start, not the container's /proc (init/procfs.c).
     ops.push({ op: 'WRITE_PROC', strs: [`sys/${parts.join('/')}`, value], what: `set sysctl ${key}=${value}` });
   }
