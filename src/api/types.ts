@@ -4,6 +4,7 @@ import type { LogOptions } from '../log';
 import type { State } from '../lifecycle/status';
 import type { Status } from '../state/store';
 import type { Features } from '../lifecycle/features';
+import type { ExecOptions as LifecycleExecOptions } from '../lifecycle/exec';
 
 export type { LinuxResources, Process, Spec, State, Status, Features, LogOptions };
 
@@ -54,32 +55,13 @@ export interface DeleteOptions extends CommonOptions {
   force?: boolean;
 }
 
-export interface ExecOptions extends CommonOptions {
-  /** The command and its arguments; the rest of the process comes from the container's config. */
-  args?: string[];
-  /** The whole process instead (runtime-spec process); `args` and the fields below are then ignored. */
-  process?: Process;
-  tty?: boolean;
-  cwd?: string;
-  /** Extra environment, "NAME=value". */
-  env?: string[];
+/**
+ * exec's options: the CLI's flags as fields (see src/lifecycle/exec.ts ExecOptions for each), but
+ * `user` as numbers and no --process file (pass `process` itself).
+ */
+export interface ExecOptions extends CommonOptions, Omit<LifecycleExecOptions, 'id' | 'user' | 'processFile'> {
   /** The user to run as: a uid, or uid and gid. */
   user?: number | { uid: number; gid?: number };
-  additionalGids?: number[];
-  /** Capabilities to add ("CAP_NET_ADMIN"). */
-  caps?: string[];
-  noNewPrivs?: boolean;
-  apparmor?: string;
-  processLabel?: string;
-  consoleSocket?: string;
-  /** Return once the process runs (resolves to its pid) instead of waiting for it. */
-  detach?: boolean;
-  pidFile?: string;
-  preserveFds?: number;
-  /** Allow exec in a paused container. */
-  ignorePaused?: boolean;
-  /** Run in a sub-cgroup of the container: [controller:]path. */
-  cgroup?: string;
 }
 
 export interface EventsOptions extends CommonOptions {

@@ -34,21 +34,28 @@ export interface ExecOptions {
   process?: Process;
   /** --process: a file (or - for stdin) holding the whole process; read and validated here. */
   processFile?: string;
+  /** The command and its arguments; the rest of the process comes from the container's config. */
   args?: string[];
   tty?: boolean;
   cwd?: string;
+  /** Extra environment, "NAME=value". */
   env?: string[];
+  /** uid[:gid] */
   user?: string;
   additionalGids?: number[];
+  /** Capabilities to add ("CAP_NET_ADMIN"). */
   caps?: string[];
   noNewPrivs?: boolean;
   apparmor?: string;
   processLabel?: string;
   consoleSocket?: string;
+  /** Return once the process runs instead of waiting for it. */
   detach?: boolean;
   pidFile?: string;
   preserveFds?: number;
+  /** Allow exec in a paused container. */
   ignorePaused?: boolean;
+  /** Run in a sub-cgroup of the container: [controller:]path. */
   cgroup?: string;
 }
 
