@@ -2,9 +2,7 @@ import type { Command, Globals } from '../command';
 import { requireId } from '../command';
 import type { Parsed } from '../flags';
 import { createContainer, CreateOptions, planCreate } from '../../lifecycle/create';
-import { formatPlanText, PlanView } from '../../launch/plan-view';
-import { writeStdout } from '../../log';
-import { RuntimeError } from '../../errors';
+import { DRY_RUN_FLAGS, printPlan } from '../dry-run';
 import { validateId } from '../../state/store';
 
 /** create's flags as library options; `run` takes the same ones. */
@@ -20,12 +18,6 @@ export function createOptions(command: string, g: Globals, p: Parsed): CreateOpt
     systemdCgroup: g.systemdCgroup,
   };
 }
-
-/** --dry-run and its --format, for create, run and exec. */
-export const DRY_RUN_FLAGS = {
-  'dry-run': { type: 'bool', describe: 'check the config and print the launch plan; make nothing (no state, cgroup, mount or process)' },
-  format: { type: 'string', describe: 'with --dry-run: text or json', default: 'text' },
-} as const;
 
 export const command: Command = {
   describe: 'create a container from a bundle; its process waits until `start`',
@@ -46,9 +38,3 @@ export const command: Command = {
   },
 };
 
-export function printPlan(view: PlanView, p: Parsed): number {
-  const format = p.flags.format as string;
-  if (format !== 'text' && format !== 'json') throw new RuntimeError(`invalid format option: ${format} (text or json)`);
-  writeStdout(format === 'json' ? JSON.stringify(view, null, 2) + '\n' : formatPlanText(view));
-  return 0;
-}

@@ -2,7 +2,7 @@ import type { Command } from '../command';
 import { requireId } from '../command';
 import { RuntimeError } from '../../errors';
 import { execInContainer, ExecOptions, planExecInContainer } from '../../lifecycle/exec';
-import { DRY_RUN_FLAGS, printPlan } from './create';
+import { DRY_RUN_FLAGS, printPlan } from '../dry-run';
 
 export const command: Command = {
   describe: 'run a process inside a running container',

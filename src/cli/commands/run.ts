@@ -1,5 +1,6 @@
 import type { Command } from '../command';
-import { command as create, createOptions, printPlan } from './create';
+import { command as create, createOptions } from './create';
+import { printPlan } from '../dry-run';
 import { planCreate } from '../../lifecycle/create';
 import { runContainer } from '../../lifecycle/run';
 
