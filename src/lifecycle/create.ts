@@ -59,6 +59,9 @@ const O_PATH = 0o10000000;
 const FIFO_SLOT = { slot: 'exec-fifo' };
 
 interface Prepared {
+  /** config.json as the user wrote it (what the state keeps). */
+  config: Spec;
+  /** The spec the container runs with: the config and the runtime's additions. */
   spec: Spec;
   bundle: string;
   rootfs: string;
@@ -73,9 +76,12 @@ interface Prepared {
  * surfaces here, and --dry-run stops here.
  */
 function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds: number[]): Prepared {
-  const { spec, bundle, rootfs } = log.step('load and validate config.json', () => loadBundle(opts.bundle));
-  const proc = spec.process;
-  if (!proc) throw new InvalidConfigError('config.json: process is required to create a container');
+  const { spec: config, bundle, rootfs } = log.step('load and validate config.json', () => loadBundle(opts.bundle));
+  if (!config.process) throw new InvalidConfigError('config.json: process is required to create a container');
+  // What the container runs with: the config plus what the runtime adds (HOME, socket
+  // activation, the sd_notify socket). The config itself is saved as the user wrote it.
+  const spec = JSON.parse(JSON.stringify(config)) as Spec;
+  const proc = spec.process!;
   const preserveFds = (opts.preserveFds ?? 0) + socketActivation(proc);
   checkPreservedFds(preserveFds, process.env.LISTEN_FDS ? '--preserve-fds and LISTEN_FDS' : '--preserve-fds');
   proc.env = withHome(proc.env, rootfs, proc.user?.uid ?? 0);
@@ -113,7 +119,7 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
     cgroupJoin: v1JoinDirs(cgroups),
   }));
   for (const w of plan.warnings) log.warn(w);
-  return { spec, bundle, rootfs, cgroups, nsFds, plan };
+  return { config, spec, bundle, rootfs, cgroups, nsFds, plan };
 }
 
 /** create --dry-run: the launch plan, with nothing made (no state, cgroup, mount or process). */
@@ -134,9 +140,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   let cgroups: CgroupManager | undefined;
   try {
     const prepared = prepareCreate(store, opts, log, fdsToClose);
-    const { spec, bundle, rootfs, nsFds, plan } = prepared;
+    const { config, spec, bundle, rootfs, nsFds, plan } = prepared;
     const hooks = spec.hooks ?? {};
-    const record = newRecord(opts, spec, bundle, rootfs, prepared.cgroups.cgroupsPath);
+    const record = newRecord(opts, config, bundle, rootfs, prepared.cgroups.cgroupsPath);
     lock = log.step('claim the id', () => store.claim(record));
     if (process.env.NOTIFY_SOCKET) makeNotifyDir(store.dir(opts.id));
     const fifoFd = makeExecFifo(store.fifoPath(opts.id), spec);
@@ -237,7 +243,7 @@ function recordInit(store: StateStore, record: ContainerRecord, pid: number): vo
 /**
  * systemd socket activation, as runc does it: with LISTEN_FDS=N in our environment the N fds
  * from 3 go to the container too, which sees LISTEN_FDS=N and LISTEN_PID=1 (its own pid).
- * Returns how many fds to keep; changes proc.env.
+ * Returns how many fds to keep; changes proc.env (of the spec the container runs with).
  */
 function socketActivation(proc: NonNullable<Spec['process']>): number {
   const n = Number(process.env.LISTEN_FDS);

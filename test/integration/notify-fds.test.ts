@@ -70,3 +70,21 @@ t.test('--preserve-fds N with fewer fds passed is refused: the runtime\'s own fd
   t.equal(String(res.stderr).trim().split('\n').length, 1, 'one line');
   t.notOk(fs.existsSync(path.join(sb.root, id)), 'nothing left behind');
 });
+
+t.test('the state keeps config.json as written: HOME and LISTEN_FDS go to the process, not into the saved config', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const a = fs.openSync('/etc/hostname', 'r');
+  t.teardown(() => fs.closeSync(a));
+  const bundle = sb.bundle(['sh', '-c', 'echo "$HOME $LISTEN_FDS"; sleep 30']);
+  const written = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  // No pipes: the container inherits the runtime's stdio and would hold them open.
+  const res = spawnSync(BIN, ['--root', sb.root, 'create', '--bundle', bundle, id], {
+    stdio: ['ignore', 'ignore', 'ignore', a],
+    env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: String(process.pid) },
+  });
+  t.equal(res.status, 0, 'create');
+  const saved = JSON.parse(fs.readFileSync(path.join(sb.root, id, 'state.json'), 'utf8')).config;
+  t.same(saved.process.env, written.process.env, 'process.env as config.json has it');
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
