@@ -310,3 +310,60 @@ t.test('planProcessFields, as exec uses it: affinity, fields before the capabili
   const init = planProcessFields({ spec, proc: spec.process!, lastCap: 40 });
   t.equal(init.initialAffinity, undefined, 'the init gets no execCPUAffinity');
 });
+
+t.test('namespace rules: the field named is the one at fault', async (t) => {
+  const mapping = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  t.equal(planError((s) => (s.linux!.gidMappings = mapping)), 'linux.gidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+  t.equal(planError((s) => (s.linux!.uidMappings = mapping, s.linux!.gidMappings = mapping)), 'linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+  t.equal(planError((s) => (s.linux!.namespaces!.push({ type: 'user' }), s.linux!.uidMappings = mapping)), 'linux.gidMappings: a new user namespace needs both uidMappings and gidMappings');
+  t.equal(planError((s) => (s.linux!.namespaces!.push({ type: 'user' }), s.linux!.gidMappings = mapping)), 'linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
+  t.equal(
+    planError((s) => (s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' }), s.linux!.uidMappings = mapping, s.linux!.gidMappings = mapping), { namespaceFds: { user: 3 } }),
+    'linux.uidMappings: mappings cannot be applied to a user namespace joined by path',
+  );
+  const noMount = (s: Spec) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'));
+  t.equal(planError((s) => (noMount(s), s.linux!.maskedPaths = ['/proc/kcore'])), 'linux.maskedPaths: unable to restrict paths without a private mount namespace');
+  t.equal(planError((s) => (noMount(s), s.linux!.readonlyPaths = ['/proc/sys'])), 'linux.readonlyPaths: unable to restrict paths without a private mount namespace');
+  t.equal(planError((s) => (s.linux!.timeOffsets = { monotonic: { secs: 1 } })), 'linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config');
+  t.equal(planError((s) => s.linux!.namespaces!.push({ type: 'ipc' })), 'linux.namespaces: duplicated namespace "ipc"');
+});
+
+t.test('seccomp notify: runc\'s rules, before the runtime says it cannot hand the listener over', async (t) => {
+  const bad = (cfg: object) => {
+    try {
+      seccompRules(cfg as never);
+      return '(no error)';
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+  };
+  t.equal(bad({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'InvalidConfigError: linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action');
+  t.equal(
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO' }, { names: ['mkdir', 'write'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'InvalidConfigError: linux.seccomp.syscalls[1].names: SCMP_ACT_NOTIFY cannot be used for the write syscall',
+  );
+  t.equal(bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'InvalidConfigError: linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath');
+  t.equal(
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'UnsupportedError: linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported',
+    'a valid notify config: unsupported, not invalid',
+  );
+});
+
+t.test('memory policy nodes: runc\'s checks', async (t) => {
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND' })), 'linux.memoryPolicy: mode MPOL_BIND needs at least one node');
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' })), 'linux.memoryPolicy: mode MPOL_LOCAL takes no nodes, got "0"');
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0,x' })), 'linux.memoryPolicy.nodes: invalid list "0,x"');
+});
+
+t.test('deprecated things are plan warnings (create logs them)', async (t) => {
+  t.same(plan().warnings, []);
+  const p = plan((s) => {
+    s.mounts = [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: 'data', type: 'tmpfs', source: 'tmpfs' }];
+    s.hooks = { prestart: [{ path: '/bin/true' }] };
+  }, { hookSyncs: true });
+  t.same(p.warnings, [
+    'mounts[1].destination: relative path "data" is deprecated; it is taken as relative to /',
+    'hooks.prestart: deprecated; use createRuntime',
+  ]);
+});
