@@ -6,7 +6,7 @@
  *     (scripts/gen-validators.js), whose ajv errors are turned into one readable line each;
  *  2. a few shape rules a schema cannot express (relative cwd, NUL bytes, NAME=VALUE env entries,
  *     ...). Rules that relate fields to each other (namespaces and what needs them, id mappings,
- *     sysctls, time offsets, memory policy, seccomp notify, ...) are the plan's (src/plan/): they
+ *     sysctls, time offsets, memory policy, seccomp notify, rlimits, scheduler, ...) are the plan's (src/plan/): they
  *     run once, before anything is made, with runc's wording; the deprecation warnings too.
  *
  * Every message has the form "<JSON pointer>: <problem>", the pointer being "/" for the document
@@ -167,9 +167,6 @@ function nonEmptyArray(v: unknown): boolean {
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
-function int(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
-}
 /** JSON Pointer token for an object key. */
 function tok(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -183,11 +180,6 @@ function dedupe(lines: string[]): string[] {
 
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/;
-
-interface NsInfo {
-  index: number;
-  path: string; // "" when a new namespace is created
-}
 
 function specSemantics(doc: Obj): string[] {
   const out: string[] = [];
@@ -206,22 +198,10 @@ function specSemantics(doc: Obj): string[] {
   if (proc) out.push(...processSemantics(proc, '/process'));
 
   const linux = objectAt(doc.linux) ?? {};
-  // Rules of the form "X needs a namespace" only make sense when the namespace list could be read.
-  const nsKnown =
-    (doc.linux === undefined || isObject(doc.linux)) && (linux.namespaces === undefined || Array.isArray(linux.namespaces));
-
-  // Namespaces: join paths absolute.
-  const ns = new Map<string, NsInfo>();
+  // Namespaces joined by path: absolute paths.
   arrayAt(linux.namespaces).forEach((entry, i) => {
-    const e = objectAt(entry);
-    const type = str(e?.type);
-    if (!e || type === undefined) return;
-    const path = str(e.path) ?? '';
-    if (ns.has(type)) return; // a duplicate: the plan's rule
-    ns.set(type, { index: i, path });
-    if (path !== '' && !path.startsWith('/')) {
-      out.push(`/linux/namespaces/${i}/path: must be an absolute path (got ${q(path)})`);
-    }
+    const path = str(objectAt(entry)?.path) ?? '';
+    if (path !== '' && !path.startsWith('/')) out.push(`/linux/namespaces/${i}/path: must be an absolute path (got ${q(path)})`);
   });
 
   for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
@@ -233,7 +213,7 @@ function specSemantics(doc: Obj): string[] {
   // Mounts.
   arrayAt(doc.mounts).forEach((entry, i) => {
     const m = objectAt(entry);
-    if (m) out.push(...mountSemantics(m, `/mounts/${i}`, ns.has('user') || !nsKnown));
+    if (m) out.push(...mountSemantics(m, `/mounts/${i}`));
   });
 
   // Hooks: absolute program paths.
@@ -283,43 +263,10 @@ function processSemantics(proc: Obj, base: string): string[] {
     if (kv.includes('\0')) out.push(`${at(`/env/${i}`)}: must not contain a NUL byte`);
   });
 
-  const seen = new Map<string, number>();
-  arrayAt(proc.rlimits).forEach((entry, i) => {
-    const r = objectAt(entry);
-    const type = str(r?.type);
-    if (!r || type === undefined) return;
-    const first = seen.get(type);
-    if (first !== undefined) out.push(`${at(`/rlimits/${i}/type`)}: duplicate rlimit ${q(type)} (already at ${at(`/rlimits/${first}`)})`);
-    else seen.set(type, i);
-    const soft = int(r.soft);
-    const hard = int(r.hard);
-    if (soft !== undefined && hard !== undefined && soft > hard) {
-      out.push(`${at(`/rlimits/${i}`)}: soft limit ${soft} must not exceed hard limit ${hard}`);
-    }
-  });
-
-  const sched = objectAt(proc.scheduler);
-  const policy = str(sched?.policy);
-  if (sched && policy !== undefined) {
-    const nice = int(sched.nice);
-    if ((policy === 'SCHED_OTHER' || policy === 'SCHED_BATCH') && nice !== undefined && (nice < -20 || nice > 19)) {
-      out.push(`${at('/scheduler/nice')}: must be between -20 and 19 for ${policy} (got ${nice})`);
-    }
-    const priority = int(sched.priority);
-    if (priority !== undefined && priority !== 0 && policy !== 'SCHED_FIFO' && policy !== 'SCHED_RR') {
-      out.push(`${at('/scheduler/priority')}: can only be set for SCHED_FIFO or SCHED_RR (policy is ${policy})`);
-    }
-    if (policy !== 'SCHED_DEADLINE') {
-      for (const k of ['runtime', 'deadline', 'period']) {
-        const v = int(sched[k]);
-        if (v !== undefined && v !== 0) out.push(`${at(`/scheduler/${k}`)}: can only be set for SCHED_DEADLINE (policy is ${policy})`);
-      }
-    }
-  }
   return out;
 }
 
-function mountSemantics(m: Obj, base: string, hasUserNs: boolean): string[] {
+function mountSemantics(m: Obj, base: string): string[] {
   const out: string[] = [];
   for (const key of ['destination', 'source', 'type']) {
     const v = str(m[key]);
@@ -329,17 +276,5 @@ function mountSemantics(m: Obj, base: string, hasUserNs: boolean): string[] {
   options.forEach((o, i) => {
     if (o.includes('\0')) out.push(`${base}/options/${i}: must not contain a NUL byte`);
   });
-  const uid = nonEmptyArray(m.uidMappings);
-  const gid = nonEmptyArray(m.gidMappings);
-  if (uid !== gid) out.push(`${base}: uidMappings and gidMappings must be given together`);
-  const idmapOption = options.some((o) => o === 'idmap' || o === 'ridmap');
-  if (uid || gid || idmapOption) {
-    if (!options.some((o) => o === 'bind' || o === 'rbind')) {
-      out.push(`${base}: id-mapped mounts must be bind mounts (options need "bind" or "rbind")`);
-    }
-    if (idmapOption && !uid && !gid && !hasUserNs) {
-      out.push(`${base}: the idmap option needs uidMappings and gidMappings, or a "user" entry in /linux/namespaces`);
-    }
-  }
   return out;
 }

@@ -16,6 +16,7 @@ import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
 import { specWarnings } from './spec-warnings';
+import { checkIdmapMount } from './mount-rules';
 import { FdSlot, Op } from './ops';
 import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
@@ -179,6 +180,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   }
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
+  for (const m of spec.mounts ?? []) checkIdmapMount(m, inUserns);
   const readonlyLater: string[] = [];
   for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
 

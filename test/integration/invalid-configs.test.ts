@@ -171,6 +171,11 @@ const CASES: Case[] = [
     error: 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
   },
   {
+    name: 'id-mapped mount that is not a bind mount',
+    bundle: edit(['true'], (s) => s.mounts.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] })),
+    error: 'mounts: /mnt: id-mapped mounts are only supported for bind-mounts',
+  },
+  {
     name: 'mount of an unknown filesystem type (fails inside the init, after other mounts)',
     bundle: edit(['true'], (s) => s.mounts.push({ destination: '/mnt', type: 'tsruntimefs', source: 'none' })),
     error: 'container init: mount tsruntimefs on /mnt: ENODEV (no such device)',

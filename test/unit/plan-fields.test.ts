@@ -189,6 +189,7 @@ t.test('scheduler, ioPriority, personality, memoryPolicy, LSM: ops while privile
   }
   t.match(planError((s) => (s.process!.scheduler = { policy: 'SCHED_OTHER', nice: 40 })), /invalid nice 40/);
   t.match(planError((s) => (s.process!.scheduler = { policy: 'SCHED_BATCH', runtime: 5 })), /only be specified for SCHED_DEADLINE/);
+  t.equal(planError((s) => (s.process!.scheduler = { policy: 'SCHED_OTHER', priority: 10 })), 'process.scheduler.priority: can only be specified for SCHED_FIFO or SCHED_RR policy');
   t.match(planError((s) => (s.process!.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 })), /invalid priority 8/);
   t.match(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_DEFAULT', nodes: '1' })), /takes no nodes/);
   t.match(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '3-1' })), /invalid range/);
@@ -366,4 +367,15 @@ t.test('deprecated things are plan warnings (create logs them)', async (t) => {
     'mounts[1].destination: relative path "data" is deprecated; it is taken as relative to /',
     'hooks.prestart: deprecated; use createRuntime',
   ]);
+});
+
+t.test('id-mapped mounts: bind mounts only, with both maps or a user namespace to take them from', async (t) => {
+  const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const mount = (extra: object) => (s: Spec) => (s.mounts = [{ destination: '/data', source: '/srv/data', ...extra }]);
+  t.equal(planError(mount({ options: ['bind'], uidMappings: map })), 'mounts: /data: id-mapped mounts must have both uid and gid mappings specified');
+  t.equal(planError(mount({ type: 'tmpfs', options: ['idmap'], uidMappings: map, gidMappings: map })), 'mounts: /data: id-mapped mounts are only supported for bind-mounts');
+  t.equal(planError(mount({ options: ['rbind', 'idmap'] })), 'mounts: /data: the idmap option needs uidMappings and gidMappings, or a user namespace to take them from');
+  const h = host({ pathKind: () => 'dir' });
+  t.equal(planError((s) => (userns(s), mount({ options: ['rbind', 'idmap'] })(s)), { host: h }), '(no error)', 'the container\'s user namespace');
+  t.equal(planError(mount({ options: ['bind'], uidMappings: map, gidMappings: map }), { host: h }), '(no error)', 'own maps');
 });
