@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { InvalidConfigError } from '../errors';
 import type { Spec } from '../generated/config';
-import { specWarnings, validateSpec } from './validate';
+import { validateSpec } from './validate';
 
 export interface Bundle {
   /** The validated config.json. */
@@ -16,8 +16,6 @@ export interface Bundle {
   bundle: string;
   /** Absolute path of the root filesystem: spec.root.path resolved against the bundle. */
   rootfs: string;
-  /** Accepted-but-deprecated things found in config.json (see specWarnings); for the log. */
-  warnings: string[];
 }
 
 /**
@@ -65,7 +63,6 @@ export function loadBundle(bundleDir: string): Bundle {
     spec,
     bundle,
     rootfs: path.resolve(bundle, spec.root.path),
-    warnings: specWarnings(spec),
   };
 }
 

@@ -4,9 +4,10 @@
  * Two layers:
  *  1. the JSON Schemas in schemas/, run through validators precompiled at build time
  *     (scripts/gen-validators.js), whose ajv errors are turned into one readable line each;
- *  2. semantic rules a schema cannot express but that need no host access (duplicate namespaces,
- *     relative cwd, mappings without a user namespace, ...), mostly those runc applies before
- *     it touches the system.
+ *  2. a few shape rules a schema cannot express (relative cwd, NUL bytes, NAME=VALUE env entries,
+ *     ...). Rules that relate fields to each other (namespaces and what needs them, id mappings,
+ *     sysctls, time offsets, memory policy, seccomp notify, rlimits, scheduler, ...) are the plan's (src/plan/): they
+ *     run once, before anything is made, with runc's wording; the deprecation warnings too.
  *
  * Every message has the form "<JSON pointer>: <problem>", the pointer being "/" for the document
  * itself, e.g. "/process/args: must NOT have fewer than 1 items".
@@ -32,23 +33,6 @@ export function validateProcess(doc: unknown): string[] {
   const problems = schemaProcess(doc) ? [] : formatErrors(schemaProcess.errors ?? []);
   if (isObject(doc)) problems.push(...processSemantics(doc, ''));
   return dedupe(problems);
-}
-
-/**
- * Things runc accepts but warns about, for a spec that passed validateSpec. Callers may log them;
- * they are never a reason to fail.
- */
-export function specWarnings(spec: Spec): string[] {
-  const warnings: string[] = [];
-  (spec.mounts ?? []).forEach((m, i) => {
-    if (!m.destination.startsWith('/')) {
-      warnings.push(
-        `/mounts/${i}/destination: relative path ${JSON.stringify(m.destination)} is deprecated; it is taken as relative to /`,
-      );
-    }
-  });
-  if (spec.hooks?.prestart?.length) warnings.push('/hooks/prestart: deprecated; use createRuntime');
-  return warnings;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,9 +167,6 @@ function nonEmptyArray(v: unknown): boolean {
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
-function int(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
-}
 /** JSON Pointer token for an object key. */
 function tok(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -199,11 +180,6 @@ function dedupe(lines: string[]): string[] {
 
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/;
-
-interface NsInfo {
-  index: number;
-  path: string; // "" when a new namespace is created
-}
 
 function specSemantics(doc: Obj): string[] {
   const out: string[] = [];
@@ -222,80 +198,22 @@ function specSemantics(doc: Obj): string[] {
   if (proc) out.push(...processSemantics(proc, '/process'));
 
   const linux = objectAt(doc.linux) ?? {};
-  // Rules of the form "X needs a namespace" only make sense when the namespace list could be read.
-  const nsKnown =
-    (doc.linux === undefined || isObject(doc.linux)) && (linux.namespaces === undefined || Array.isArray(linux.namespaces));
-
-  // Namespaces: each type once, join paths absolute.
-  const ns = new Map<string, NsInfo>();
+  // Namespaces joined by path: absolute paths.
   arrayAt(linux.namespaces).forEach((entry, i) => {
-    const e = objectAt(entry);
-    const type = str(e?.type);
-    if (!e || type === undefined) return;
-    const path = str(e.path) ?? '';
-    const first = ns.get(type);
-    if (first) {
-      out.push(`/linux/namespaces/${i}/type: duplicate namespace type ${q(type)} (already at /linux/namespaces/${first.index})`);
-      return;
-    }
-    ns.set(type, { index: i, path });
-    if (path !== '' && !path.startsWith('/')) {
-      out.push(`/linux/namespaces/${i}/path: must be an absolute path (got ${q(path)})`);
-    }
+    const path = str(objectAt(entry)?.path) ?? '';
+    if (path !== '' && !path.startsWith('/')) out.push(`/linux/namespaces/${i}/path: must be an absolute path (got ${q(path)})`);
   });
 
-  // User namespace and ID mappings.
-  const user = ns.get('user');
-  const uidMapped = nonEmptyArray(linux.uidMappings);
-  const gidMapped = nonEmptyArray(linux.gidMappings);
-  if (!nsKnown) {
-    // nothing to compare the mappings with
-  } else if (!user) {
-    if (uidMapped) out.push('/linux/uidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
-    if (gidMapped) out.push('/linux/gidMappings: user namespace mappings need a "user" entry in /linux/namespaces');
-  } else if (user.path === '') {
-    if (!uidMapped && !gidMapped) {
-      out.push(
-        `/linux/namespaces/${user.index}: a new user namespace needs /linux/uidMappings and /linux/gidMappings (or a path to join)`,
-      );
-    } else if (!uidMapped) {
-      out.push('/linux/uidMappings: required with /linux/gidMappings for a new user namespace');
-    } else if (!gidMapped) {
-      out.push('/linux/gidMappings: required with /linux/uidMappings for a new user namespace');
-    }
-  }
-
-  // Time namespace offsets.
-  if (linux.timeOffsets !== undefined && nsKnown) {
-    const time = ns.get('time');
-    if (!time) out.push('/linux/timeOffsets: time offsets need a "time" entry in /linux/namespaces');
-    else if (time.path !== '') {
-      out.push('/linux/timeOffsets: cannot be combined with joining an existing time namespace (/linux/namespaces/' + time.index + '/path)');
-    }
-  }
-
-  // Hostname and domain name need their own UTS namespace.
-  for (const key of ['hostname', 'domainname'] as const) {
-    const v = str(doc[key]);
-    if (v && nsKnown && !ns.has('uts')) out.push(`/${key}: setting the ${key} needs a "uts" entry in /linux/namespaces`);
-  }
-
-  // masked/readonly paths are mounts over /proc and /sys: they need a private mount namespace.
   for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
-    if (nonEmptyArray(linux[key]) && nsKnown && !ns.has('mount')) {
-      out.push(`/linux/${key}: needs a "mount" entry in /linux/namespaces`);
-    }
     arrayAt(linux[key]).forEach((p, i) => {
       if (typeof p === 'string' && !p.startsWith('/')) out.push(`/linux/${key}/${i}: must be an absolute path (got ${q(p)})`);
     });
   }
 
-  if (nsKnown) out.push(...sysctlSemantics(objectAt(linux.sysctl), ns));
-
   // Mounts.
   arrayAt(doc.mounts).forEach((entry, i) => {
     const m = objectAt(entry);
-    if (m) out.push(...mountSemantics(m, `/mounts/${i}`, ns.has('user') || !nsKnown));
+    if (m) out.push(...mountSemantics(m, `/mounts/${i}`));
   });
 
   // Hooks: absolute program paths.
@@ -311,25 +229,12 @@ function specSemantics(doc: Obj): string[] {
     }
   }
 
-  // Network devices moved into the container.
-  const netDevices = objectAt(linux.netDevices);
-  if (netDevices && Object.keys(netDevices).length > 0) {
-    if (nsKnown && !ns.has('network')) out.push('/linux/netDevices: moving network devices needs a "network" entry in /linux/namespaces');
-    for (const [hostName, dev] of Object.entries(netDevices)) {
-      if (!validIfName(hostName)) out.push(`/linux/netDevices/${tok(hostName)}: invalid network device name ${q(hostName)}`);
-      const name = str(objectAt(dev)?.name);
-      if (name && !validIfName(name)) out.push(`/linux/netDevices/${tok(hostName)}/name: invalid network device name ${q(name)}`);
-    }
-  }
-
   // Intel RDT class of service: a single directory name under the resctrl mount.
   const closID = str(objectAt(linux.intelRdt)?.closID);
   if (closID !== undefined && (closID === '.' || closID === '..' || (closID.length > 1 && closID.includes('/')))) {
     out.push(`/linux/intelRdt/closID: invalid class of service name ${q(closID)}`);
   }
 
-  out.push(...memoryPolicySemantics(objectAt(linux.memoryPolicy)));
-  out.push(...seccompSemantics(objectAt(linux.seccomp)));
   return out;
 }
 
@@ -358,43 +263,10 @@ function processSemantics(proc: Obj, base: string): string[] {
     if (kv.includes('\0')) out.push(`${at(`/env/${i}`)}: must not contain a NUL byte`);
   });
 
-  const seen = new Map<string, number>();
-  arrayAt(proc.rlimits).forEach((entry, i) => {
-    const r = objectAt(entry);
-    const type = str(r?.type);
-    if (!r || type === undefined) return;
-    const first = seen.get(type);
-    if (first !== undefined) out.push(`${at(`/rlimits/${i}/type`)}: duplicate rlimit ${q(type)} (already at ${at(`/rlimits/${first}`)})`);
-    else seen.set(type, i);
-    const soft = int(r.soft);
-    const hard = int(r.hard);
-    if (soft !== undefined && hard !== undefined && soft > hard) {
-      out.push(`${at(`/rlimits/${i}`)}: soft limit ${soft} must not exceed hard limit ${hard}`);
-    }
-  });
-
-  const sched = objectAt(proc.scheduler);
-  const policy = str(sched?.policy);
-  if (sched && policy !== undefined) {
-    const nice = int(sched.nice);
-    if ((policy === 'SCHED_OTHER' || policy === 'SCHED_BATCH') && nice !== undefined && (nice < -20 || nice > 19)) {
-      out.push(`${at('/scheduler/nice')}: must be between -20 and 19 for ${policy} (got ${nice})`);
-    }
-    const priority = int(sched.priority);
-    if (priority !== undefined && priority !== 0 && policy !== 'SCHED_FIFO' && policy !== 'SCHED_RR') {
-      out.push(`${at('/scheduler/priority')}: can only be set for SCHED_FIFO or SCHED_RR (policy is ${policy})`);
-    }
-    if (policy !== 'SCHED_DEADLINE') {
-      for (const k of ['runtime', 'deadline', 'period']) {
-        const v = int(sched[k]);
-        if (v !== undefined && v !== 0) out.push(`${at(`/scheduler/${k}`)}: can only be set for SCHED_DEADLINE (policy is ${policy})`);
-      }
-    }
-  }
   return out;
 }
 
-function mountSemantics(m: Obj, base: string, hasUserNs: boolean): string[] {
+function mountSemantics(m: Obj, base: string): string[] {
   const out: string[] = [];
   for (const key of ['destination', 'source', 'type']) {
     const v = str(m[key]);
@@ -404,116 +276,5 @@ function mountSemantics(m: Obj, base: string, hasUserNs: boolean): string[] {
   options.forEach((o, i) => {
     if (o.includes('\0')) out.push(`${base}/options/${i}: must not contain a NUL byte`);
   });
-  const uid = nonEmptyArray(m.uidMappings);
-  const gid = nonEmptyArray(m.gidMappings);
-  if (uid !== gid) out.push(`${base}: uidMappings and gidMappings must be given together`);
-  const idmapOption = options.some((o) => o === 'idmap' || o === 'ridmap');
-  if (uid || gid || idmapOption) {
-    if (!options.some((o) => o === 'bind' || o === 'rbind')) {
-      out.push(`${base}: id-mapped mounts must be bind mounts (options need "bind" or "rbind")`);
-    }
-    if (idmapOption && !uid && !gid && !hasUserNs) {
-      out.push(`${base}: the idmap option needs uidMappings and gidMappings, or a "user" entry in /linux/namespaces`);
-    }
-  }
-  return out;
-}
-
-/** Keys of the IPC namespace's sysctls, besides fs.mqueue.*. */
-const IPC_SYSCTLS = new Set([
-  'kernel.msgmax',
-  'kernel.msgmnb',
-  'kernel.msgmni',
-  'kernel.sem',
-  'kernel.shmall',
-  'kernel.shmmax',
-  'kernel.shmmni',
-  'kernel.shm_rmid_forced',
-]);
-
-/** sysctl(8) accepts "/" as separator: "net/ipv4/ip_forward" is "net.ipv4.ip_forward". */
-function dottedSysctl(key: string): string {
-  const first = key.search(/[./]/);
-  if (first === -1 || key[first] === '.') return key;
-  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
-}
-
-/** Only sysctls of a namespace the container has its own of may be set (runc's rules). */
-function sysctlSemantics(sysctl: Obj | undefined, ns: Map<string, NsInfo>): string[] {
-  const out: string[] = [];
-  if (!sysctl) return out;
-  for (const raw of Object.keys(sysctl)) {
-    const key = dottedSysctl(raw);
-    const where = `/linux/sysctl/${tok(raw)}`;
-    if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
-      if (!ns.has('ipc')) out.push(`${where}: sysctl ${q(key)} needs an "ipc" entry in /linux/namespaces`);
-    } else if (key.startsWith('net.')) {
-      if (!ns.has('network')) out.push(`${where}: sysctl ${q(key)} needs a "network" entry in /linux/namespaces`);
-    } else if (key === 'kernel.domainname' && ns.has('uts')) {
-      // namespaced, and there is no dedicated field for it
-    } else if (key === 'kernel.hostname' && ns.has('uts')) {
-      out.push(`${where}: sysctl ${q(key)} is not allowed; use /hostname`);
-    } else if (key.startsWith('user.')) {
-      if (!ns.has('user')) out.push(`${where}: sysctl ${q(key)} needs a "user" entry in /linux/namespaces`);
-    } else {
-      out.push(`${where}: sysctl ${q(key)} is not in a namespace of the container`);
-    }
-  }
-  return out;
-}
-
-/** Interface names as the kernel's dev_valid_name() accepts them ("%d" templates included). */
-function validIfName(name: string): boolean {
-  return name.length > 0 && name.length < 16 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
-}
-
-/** Number of nodes in a list such as "0-3,7"; undefined when malformed. */
-function countNodes(list: string): number | undefined {
-  let count = 0;
-  for (const part of list.split(',')) {
-    const item = part.trim();
-    if (item === '') continue;
-    const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(item);
-    if (!m) return undefined;
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo) return undefined;
-    count += hi - lo + 1;
-  }
-  return count;
-}
-
-function memoryPolicySemantics(mp: Obj | undefined): string[] {
-  if (!mp) return [];
-  const mode = str(mp.mode);
-  const nodesText = str(mp.nodes) ?? '';
-  const nodes = countNodes(nodesText);
-  if (nodes === undefined) return [`/linux/memoryPolicy/nodes: malformed node list ${q(nodesText)}`];
-  if ((mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') && nodes !== 0) {
-    return [`/linux/memoryPolicy/nodes: must be empty for ${mode}`];
-  }
-  if (
-    (mode === 'MPOL_BIND' || mode === 'MPOL_INTERLEAVE' || mode === 'MPOL_PREFERRED_MANY' || mode === 'MPOL_WEIGHTED_INTERLEAVE') &&
-    nodes === 0
-  ) {
-    return [`/linux/memoryPolicy/nodes: ${mode} needs at least one node`];
-  }
-  return [];
-}
-
-function seccompSemantics(sc: Obj | undefined): string[] {
-  if (!sc) return [];
-  const out: string[] = [];
-  if (sc.defaultAction === 'SCMP_ACT_NOTIFY') out.push('/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
-  let notify = false;
-  arrayAt(sc.syscalls).forEach((entry, i) => {
-    const s = objectAt(entry);
-    if (!s || s.action !== 'SCMP_ACT_NOTIFY') return;
-    notify = true;
-    if (arrayAt(s.names).includes('write')) {
-      out.push(`/linux/seccomp/syscalls/${i}: SCMP_ACT_NOTIFY cannot be used for the write syscall`);
-    }
-  });
-  if (notify && !str(sc.listenerPath)) out.push('/linux/seccomp: SCMP_ACT_NOTIFY needs listenerPath');
   return out;
 }

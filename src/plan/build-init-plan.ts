@@ -15,6 +15,8 @@
 import * as path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
+import { specWarnings } from './spec-warnings';
+import { checkIdmapMount } from './mount-rules';
 import { FdSlot, Op } from './ops';
 import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
@@ -127,7 +129,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const proc = spec.process;
   if (!proc) throw new InvalidConfigError('config.json: process is required to create a container');
   const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
-  const warnings: string[] = [];
+  const warnings: string[] = specWarnings(spec);
   // Until it execs, the init is a copy of the runtime: nothing in the container may open its
   // /proc/PID/exe, mem or fds (the runc CVE-2019-5736 class), so it is not dumpable.
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the init non-dumpable' });
@@ -178,6 +180,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   }
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
+  for (const m of spec.mounts ?? []) checkIdmapMount(m, inUserns);
   const readonlyLater: string[] = [];
   for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
 

@@ -70,14 +70,17 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   if (isNew('user') && !hasMappings) {
     throw new InvalidConfigError('linux.namespaces: user namespaces enabled, but no namespace path to join nor mappings to apply specified');
   }
+  // The field named is the one that is set (uidMappings when both are) or, below, the one missing.
+  const mappingsField = linux.uidMappings?.length ? 'linux.uidMappings' : 'linux.gidMappings';
   if (!types.has('user') && hasMappings) {
-    throw new InvalidConfigError('linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+    throw new InvalidConfigError(`${mappingsField}: user namespace mappings specified, but the user namespace is not enabled in the config`);
   }
   if (joined.has('user') && hasMappings) {
-    throw new InvalidConfigError('linux.uidMappings: mappings cannot be applied to a user namespace joined by path');
+    throw new InvalidConfigError(`${mappingsField}: mappings cannot be applied to a user namespace joined by path`);
   }
   if (isNew('user') && (!linux.uidMappings?.length || !linux.gidMappings?.length)) {
-    throw new InvalidConfigError('linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
+    const missing = linux.uidMappings?.length ? 'linux.gidMappings' : 'linux.uidMappings';
+    throw new InvalidConfigError(`${missing}: a new user namespace needs both uidMappings and gidMappings`);
   }
   const offsets = linux.timeOffsets;
   if (offsets && Object.keys(offsets).length) {
@@ -90,7 +93,8 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
   if (spec.hostname && !types.has('uts')) throw new InvalidConfigError('hostname: unable to set hostname without a private UTS namespace');
   if (spec.domainname && !types.has('uts')) throw new InvalidConfigError('domainname: unable to set domainname without a private UTS namespace');
   if (!types.has('mount') && (linux.maskedPaths?.length || linux.readonlyPaths?.length)) {
-    throw new InvalidConfigError('linux.maskedPaths: unable to restrict paths without a private mount namespace');
+    const field = linux.maskedPaths?.length ? 'linux.maskedPaths' : 'linux.readonlyPaths';
+    throw new InvalidConfigError(`${field}: unable to restrict paths without a private mount namespace`);
   }
   if (!types.has('mount') && spec.root?.readonly) {
     // remounting the chroot's "/" read-only would remount the host filesystem holding it

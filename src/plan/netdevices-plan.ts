@@ -8,8 +8,9 @@ import { InvalidConfigError } from '../errors';
 
 const IFNAMSIZ = 16;
 
+/** As the kernel's dev_valid_name(): no '/', ':' or whitespace. */
 function validName(name: string): boolean {
-  return name.length > 0 && name.length < IFNAMSIZ && name !== '.' && name !== '..' && !/[/: ]/.test(name);
+  return name.length > 0 && name.length < IFNAMSIZ && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
 }
 
 export function planNetDevices(

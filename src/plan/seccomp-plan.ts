@@ -107,9 +107,27 @@ export interface SeccompRules {
   flags: number;
 }
 
+/**
+ * runc's rules for SCMP_ACT_NOTIFY, checked before anything else: a config that breaks them is
+ * invalid, whether or not this runtime can hand the listener to an agent.
+ */
+function checkNotify(cfg: SeccompConfig): void {
+  if (cfg.defaultAction === 'SCMP_ACT_NOTIFY') {
+    throw new InvalidConfigError('linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action');
+  }
+  const notify = (cfg.syscalls ?? []).map((sc, i) => ({ sc, i })).filter(({ sc }) => sc.action === 'SCMP_ACT_NOTIFY');
+  for (const { sc, i } of notify) {
+    if (sc.names?.includes('write')) {
+      throw new InvalidConfigError(`linux.seccomp.syscalls[${i}].names: SCMP_ACT_NOTIFY cannot be used for the write syscall`);
+    }
+  }
+  if (notify.length && !cfg.listenerPath) throw new InvalidConfigError('linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath');
+}
+
 /** Validate linux.seccomp and serialize it for the compiler; undefined when there is nothing to load. */
 export function seccompRules(cfg: SeccompConfig | undefined): SeccompRules | undefined {
   if (!cfg) return undefined;
+  checkNotify(cfg);
   const def = action(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
   let flags = 0;
   for (const f of cfg.flags ?? []) {

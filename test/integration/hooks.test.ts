@@ -83,6 +83,18 @@ t.test('a failing poststart hook is a warning; the container runs on', async (t)
   t.equal(sb.state(id).status, 'running');
 });
 
+t.test('a deprecated prestart hook is run, with a warning from create', async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const bundle = sb.bundle(['true'], (s) => {
+    s.hooks = { prestart: [{ path: '/bin/true' }] };
+  });
+  const r = sb.tsr(['create', '--bundle', bundle, id]);
+  t.equal(r.status, 0, `create: ${r.stderr}`);
+  t.match(r.stderr, /level=warning msg="hooks\.prestart: deprecated; use createRuntime"/, 'the warning reaches stderr');
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
+
 t.test('after a failing poststart or poststop hook the remaining ones still run (runtime.md)', async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();

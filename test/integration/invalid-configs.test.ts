@@ -102,7 +102,7 @@ const CASES: Case[] = [
   {
     name: 'duplicate namespace',
     bundle: edit(['true'], (s) => s.linux.namespaces.push({ type: 'ipc' })),
-    error: 'config.json: /linux/namespaces/5/type: duplicate namespace type "ipc" (already at /linux/namespaces/2)',
+    error: 'linux.namespaces: duplicated namespace "ipc"',
   },
   {
     name: 'namespace path that does not exist',
@@ -148,12 +148,32 @@ const CASES: Case[] = [
   {
     name: 'hostname without a uts namespace',
     bundle: edit(['true'], (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts'))),
-    error: 'config.json: /hostname: setting the hostname needs a "uts" entry in /linux/namespaces',
+    error: 'hostname: unable to set hostname without a private UTS namespace',
   },
   {
     name: 'uidMappings without a user namespace',
     bundle: edit(['true'], (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }])),
-    error: 'config.json: /linux/uidMappings: user namespace mappings need a "user" entry in /linux/namespaces',
+    error: 'linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config',
+  },
+  {
+    name: 'sysctl outside the container namespaces',
+    bundle: edit(['true'], (s) => (s.linux.sysctl = { 'vm.swappiness': '10' })),
+    error: 'linux.sysctl: sysctl "vm.swappiness" is not in a separate kernel namespace',
+  },
+  {
+    name: 'time offsets without a time namespace',
+    bundle: edit(['true'], (s) => (s.linux.timeOffsets = { monotonic: { secs: 1 } })),
+    error: 'linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config',
+  },
+  {
+    name: 'SCMP_ACT_NOTIFY as the seccomp default action',
+    bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' })),
+    error: 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
+  },
+  {
+    name: 'id-mapped mount that is not a bind mount',
+    bundle: edit(['true'], (s) => s.mounts.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] })),
+    error: 'mounts: /mnt: id-mapped mounts are only supported for bind-mounts',
   },
   {
     name: 'mount of an unknown filesystem type (fails inside the init, after other mounts)',

@@ -189,6 +189,7 @@ t.test('scheduler, ioPriority, personality, memoryPolicy, LSM: ops while privile
   }
   t.match(planError((s) => (s.process!.scheduler = { policy: 'SCHED_OTHER', nice: 40 })), /invalid nice 40/);
   t.match(planError((s) => (s.process!.scheduler = { policy: 'SCHED_BATCH', runtime: 5 })), /only be specified for SCHED_DEADLINE/);
+  t.equal(planError((s) => (s.process!.scheduler = { policy: 'SCHED_OTHER', priority: 10 })), 'process.scheduler.priority: can only be specified for SCHED_FIFO or SCHED_RR policy');
   t.match(planError((s) => (s.process!.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 })), /invalid priority 8/);
   t.match(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_DEFAULT', nodes: '1' })), /takes no nodes/);
   t.match(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '3-1' })), /invalid range/);
@@ -309,4 +310,72 @@ t.test('planProcessFields, as exec uses it: affinity, fields before the capabili
   t.same(ops.map((o) => o.op), ['WRITE_PROC', 'PRCTL', 'SETRLIMIT', 'IOPRIO_SET', 'SCHED_AFFINITY', 'CAP_BOUNDING', 'FIND_EXEC', 'SECCOMP', 'READY', 'EXEC']);
   const init = planProcessFields({ spec, proc: spec.process!, lastCap: 40 });
   t.equal(init.initialAffinity, undefined, 'the init gets no execCPUAffinity');
+});
+
+t.test('namespace rules: the field named is the one at fault', async (t) => {
+  const mapping = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  t.equal(planError((s) => (s.linux!.gidMappings = mapping)), 'linux.gidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+  t.equal(planError((s) => (s.linux!.uidMappings = mapping, s.linux!.gidMappings = mapping)), 'linux.uidMappings: user namespace mappings specified, but the user namespace is not enabled in the config');
+  t.equal(planError((s) => (s.linux!.namespaces!.push({ type: 'user' }), s.linux!.uidMappings = mapping)), 'linux.gidMappings: a new user namespace needs both uidMappings and gidMappings');
+  t.equal(planError((s) => (s.linux!.namespaces!.push({ type: 'user' }), s.linux!.gidMappings = mapping)), 'linux.uidMappings: a new user namespace needs both uidMappings and gidMappings');
+  t.equal(
+    planError((s) => (s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' }), s.linux!.uidMappings = mapping, s.linux!.gidMappings = mapping), { namespaceFds: { user: 3 } }),
+    'linux.uidMappings: mappings cannot be applied to a user namespace joined by path',
+  );
+  const noMount = (s: Spec) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'));
+  t.equal(planError((s) => (noMount(s), s.linux!.maskedPaths = ['/proc/kcore'])), 'linux.maskedPaths: unable to restrict paths without a private mount namespace');
+  t.equal(planError((s) => (noMount(s), s.linux!.readonlyPaths = ['/proc/sys'])), 'linux.readonlyPaths: unable to restrict paths without a private mount namespace');
+  t.equal(planError((s) => (s.linux!.timeOffsets = { monotonic: { secs: 1 } })), 'linux.timeOffsets: time namespace offsets specified, but the time namespace is not enabled in the config');
+  t.equal(planError((s) => s.linux!.namespaces!.push({ type: 'ipc' })), 'linux.namespaces: duplicated namespace "ipc"');
+});
+
+t.test('seccomp notify: runc\'s rules, before the runtime says it cannot hand the listener over', async (t) => {
+  const bad = (cfg: object) => {
+    try {
+      seccompRules(cfg as never);
+      return '(no error)';
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+  };
+  t.equal(bad({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }), 'InvalidConfigError: linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action');
+  t.equal(
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO' }, { names: ['mkdir', 'write'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'InvalidConfigError: linux.seccomp.syscalls[1].names: SCMP_ACT_NOTIFY cannot be used for the write syscall',
+  );
+  t.equal(bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'InvalidConfigError: linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath');
+  t.equal(
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'UnsupportedError: linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported',
+    'a valid notify config: unsupported, not invalid',
+  );
+});
+
+t.test('memory policy nodes: runc\'s checks', async (t) => {
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND' })), 'linux.memoryPolicy: mode MPOL_BIND needs at least one node');
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' })), 'linux.memoryPolicy: mode MPOL_LOCAL takes no nodes, got "0"');
+  t.equal(planError((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0,x' })), 'linux.memoryPolicy.nodes: invalid list "0,x"');
+});
+
+t.test('deprecated things are plan warnings (create logs them)', async (t) => {
+  t.same(plan().warnings, []);
+  const p = plan((s) => {
+    s.mounts = [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: 'data', type: 'tmpfs', source: 'tmpfs' }];
+    s.hooks = { prestart: [{ path: '/bin/true' }] };
+  }, { hookSyncs: true });
+  t.same(p.warnings, [
+    'mounts[1].destination: relative path "data" is deprecated; it is taken as relative to /',
+    'hooks.prestart: deprecated; use createRuntime',
+  ]);
+});
+
+t.test('id-mapped mounts: bind mounts only, with both maps or a user namespace to take them from', async (t) => {
+  const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const mount = (extra: object) => (s: Spec) => (s.mounts = [{ destination: '/data', source: '/srv/data', ...extra }]);
+  t.equal(planError(mount({ options: ['bind'], uidMappings: map })), 'mounts: /data: id-mapped mounts must have both uid and gid mappings specified');
+  t.equal(planError(mount({ type: 'tmpfs', options: ['idmap'], uidMappings: map, gidMappings: map })), 'mounts: /data: id-mapped mounts are only supported for bind-mounts');
+  t.equal(planError(mount({ options: ['rbind', 'idmap'] })), 'mounts: /data: the idmap option needs uidMappings and gidMappings, or a user namespace to take them from');
+  const h = host({ pathKind: () => 'dir' });
+  t.equal(planError((s) => (userns(s), mount({ options: ['rbind', 'idmap'] })(s)), { host: h }), '(no error)', 'the container\'s user namespace');
+  t.equal(planError(mount({ options: ['bind'], uidMappings: map, gidMappings: map }), { host: h }), '(no error)', 'own maps');
 });
