@@ -12,7 +12,6 @@
  * Every message has the form "<JSON pointer>: <problem>", the pointer being "/" for the document
  * itself, e.g. "/process/args: must NOT have fewer than 1 items".
  */
-import type { Spec } from '../generated/config';
 import {
   validateSpec as schemaSpec,
   validateProcess as schemaProcess,
@@ -160,9 +159,6 @@ function objectAt(v: unknown): Obj | undefined {
 }
 function arrayAt(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
-}
-function nonEmptyArray(v: unknown): boolean {
-  return Array.isArray(v) && v.length > 0;
 }
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
