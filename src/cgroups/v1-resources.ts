@@ -13,7 +13,8 @@
 import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
-import { ApplyOptions, errCode, hasFile, readControl, writeCgroupFile, writeControl } from './common';
+import { ApplyOptions } from './common';
+import { errCode, hasFile, readControl, writeCgroupFile, writeControl } from './cgroup-fs';
 import { containerDeviceRules, DeviceState, ruleText } from './devices';
 import { fieldError, intText, pidsMax, rdmaLine, requestedFields, deviceValue } from './resources';
 import { applyHybridUnified, checkHugePageSizes, controllersOf, hostHugePageSizes, hugetlbStatsV2, hybridUnifiedControllers } from './v2-resources';

@@ -9,7 +9,8 @@
 import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
-import { ApplyOptions, CgroupBase, enableControllers, errCode, readCgroupFile, resolveDir, sleepMs, waitFor, writeCgroupFile } from './common';
+import { ApplyOptions, CgroupBase, resolveDir } from './common';
+import { enableControllers, errCode, readCgroupFile, sleepMs, waitFor, writeCgroupFile } from './cgroup-fs';
 import type { CgroupLayout } from './detect';
 import { applyV1, oomKillCountV1, statsV1, V1Context } from './v1-resources';
 import type { Stats } from './stats';

@@ -16,7 +16,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { HugepageLimit, LinuxResources } from '../generated/config';
-import { ApplyOptions, errCode, hasFile, readControl, writeCgroupFile, writeControl } from './common';
+import { ApplyOptions } from './common';
+import { errCode, hasFile, readControl, writeCgroupFile, writeControl } from './cgroup-fs';
 import { containerDeviceRules } from './devices';
 import { deviceFilter } from './ebpf';
 import {

@@ -8,7 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { RuntimeError } from '../errors';
-import { CgroupBase, enableControllers, errCode, isSigkill, readCgroupFile, resolveDir, waitFor, writeCgroupFile } from './common';
+import { CgroupBase, resolveDir } from './common';
+import { enableControllers, errCode, isSigkill, readCgroupFile, waitFor, writeCgroupFile } from './cgroup-fs';
 import type { CgroupLayout } from './detect';
 import type { LinuxResources } from '../generated/config';
 import type { ApplyOptions } from './common';

@@ -13,7 +13,8 @@ import { V2Manager } from '../../src/cgroups/v2';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { mkdirTracked, removeCgroupDirs, resolveDir, waitFor } from '../../src/cgroups/common';
+import { resolveDir } from '../../src/cgroups/common';
+import { mkdirTracked, removeCgroupDirs, waitFor } from '../../src/cgroups/cgroup-fs';
 
 // A systemd host in unified mode (Fedora, Debian 11+, Ubuntu 21.10+).
 const MOUNTINFO_V2 = `22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
