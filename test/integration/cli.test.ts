@@ -3,10 +3,10 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { BIN, PROJECT, Sandbox } from '../helpers/runtime';
+import { BIN, PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { OCI_VERSION } from '../../src/spec/version';
 
-t.test('--log --log-format json: one JSON object per line, as containerd and Podman read it', async (t) => {
+t.test('--log --log-format json: one JSON object per line, as containerd and Podman read it', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const log = path.join(sb.dir, 'log.json');
   const r = sb.tsr(['--log', log, '--log-format', 'json', 'state', 'missing-one']);
@@ -73,7 +73,7 @@ t.test('features (runtime-spec features.md)', async (t) => {
   t.ok(f.linux.capabilities.includes('CAP_SYS_ADMIN'));
 });
 
-t.test('list formats', async (t) => {
+t.test('list formats', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const empty = sb.tsr(['list', '--format', 'json']);
   t.same(JSON.parse(empty.stdout), []);
@@ -84,7 +84,7 @@ t.test('list formats', async (t) => {
   t.match(sb.tsr(['list']).stdout, new RegExp(`\\n${id}\\s+\\d+\\s+created\\s+`));
 });
 
-t.test('start, state, kill and delete load neither yargs, ajv nor koffi', async (t) => {
+t.test('start, state, kill and delete load neither yargs, ajv nor koffi', { skip: NEEDS_ROOT }, async (t) => {
   // Start-up cost matters: these run on every container operation of a client.
   const probe = `
     const Module = require('module');

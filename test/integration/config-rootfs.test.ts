@@ -7,10 +7,10 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { Sandbox, leftovers } from '../helpers/runtime';
+import { Sandbox, leftovers, NEEDS_ROOT } from '../helpers/runtime';
 import { mountAt, mountOptions, runProbe } from '../helpers/probe';
 
-t.test('--no-pivot: MS_MOVE and chroot', async (t) => {
+t.test('--no-pivot: MS_MOVE and chroot', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const { facts, result } = runProbe(sb, undefined, ['--stat', '/dev/null'], { cliArgs: ['--no-pivot'] });
   t.equal(result.status, 0, result.stderr);
@@ -19,7 +19,7 @@ t.test('--no-pivot: MS_MOVE and chroot', async (t) => {
   t.notOk(facts?.mounts.some((m) => m.mountpoint === '/' && m.root === '/'), 'the host root is not visible as /');
 });
 
-t.test('no mount namespace: chroot, mounts in the runtime\'s namespace left as runc leaves them', async (t) => {
+t.test('no mount namespace: chroot, mounts in the runtime\'s namespace left as runc leaves them', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const mine = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')!;
   const { facts, result } = runProbe(sb, (s) => {
@@ -52,7 +52,7 @@ t.test('no mount namespace: chroot, mounts in the runtime\'s namespace left as r
   );
 });
 
-t.test('a read-only /dev tmpfs is populated first, then made read-only', async (t) => {
+t.test('a read-only /dev tmpfs is populated first, then made read-only', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const { facts, result } = runProbe(sb, (s) => {
     const dev = s.mounts.find((m: { destination: string }) => m.destination === '/dev');
@@ -64,7 +64,7 @@ t.test('a read-only /dev tmpfs is populated first, then made read-only', async (
   t.equal(facts?.write['/dev'], 'EROFS');
 });
 
-t.test('a rootfs under a shared host mount: pivot_root works and nothing propagates back', async (t) => {
+t.test('a rootfs under a shared host mount: pivot_root works and nothing propagates back', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const shared = fs.mkdtempSync(path.join(sb.dir, 'shared-'));
   execFileSync('mount', ['--bind', shared, shared]);

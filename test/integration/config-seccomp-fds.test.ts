@@ -7,7 +7,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { BIN, Sandbox } from '../helpers/runtime';
+import { BIN, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { Facts, probeBundle, runProbe } from '../helpers/probe';
 
 const PODMAN_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT'];
@@ -34,7 +34,7 @@ function podmanProfile(caps: string[]): Record<string, any> {
 }
 
 for (const nnp of [false, true]) {
-  t.test(`Podman's default seccomp profile (noNewPrivileges ${nnp})`, async (t) => {
+  t.test(`Podman's default seccomp profile (noNewPrivileges ${nnp})`, { skip: NEEDS_ROOT }, async (t) => {
     const sb = new Sandbox(t);
     const { facts, result } = runProbe(sb, (s) => {
       s.process.noNewPrivileges = nnp;
@@ -58,7 +58,7 @@ for (const nnp of [false, true]) {
   });
 }
 
-t.test('a seccomp profile without close_range (older Docker/runtime-tools profiles) still starts', async (t) => {
+t.test('a seccomp profile without close_range (older Docker/runtime-tools profiles) still starts', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'getcwd', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'chdir', 'umask', 'setsid', 'stat'];
   const { facts, result } = runProbe(sb, (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: allow, action: 'SCMP_ACT_ALLOW' }] }));
@@ -66,7 +66,7 @@ t.test('a seccomp profile without close_range (older Docker/runtime-tools profil
   t.same(Object.keys(facts?.fds ?? {}), ['0', '1', '2'], 'and still closes every other fd');
 });
 
-t.test('a profile that refuses openat2 and getcwd with EPERM, applied before the capability drop (runtime-tools\' default), still starts', async (t) => {
+t.test('a profile that refuses openat2 and getcwd with EPERM, applied before the capability drop (runtime-tools\' default), still starts', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // faccessat2 (439) is newer than openat2 (437): the ENOSYS patch does not apply, openat2 gets EPERM.
   const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'fchdir', 'chdir', 'umask', 'setsid', 'stat', 'faccessat2'];
@@ -78,7 +78,7 @@ t.test('a profile that refuses openat2 and getcwd with EPERM, applied before the
   t.same(Object.keys(facts?.fds ?? {}), ['0', '1', '2'], 'and still closes every other fd');
 });
 
-t.test('a syscall newer than every syscall the profile names gets ENOSYS, not the default errno (runc\'s ENOSYS patch)', async (t) => {
+t.test('a syscall newer than every syscall the profile names gets ENOSYS, not the default errno (runc\'s ENOSYS patch)', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const allow = ['read', 'write', 'close', 'openat', 'newfstatat', 'fstat', 'lseek', 'getdents64', 'readlink', 'exit_group', 'brk', 'mmap', 'munmap', 'mprotect', 'arch_prctl', 'set_tid_address', 'prlimit64', 'getpid', 'getppid', 'getsid', 'getpgid', 'getgroups', 'prctl', 'uname', 'ioprio_get', 'sched_getattr', 'sched_getscheduler', 'sched_getaffinity', 'get_mempolicy', 'clock_gettime', 'fcntl', 'rt_sigprocmask', 'execve', 'access', 'getcwd', 'personality', 'capset', 'capget', 'setgroups', 'setresuid', 'setresgid', 'chdir', 'umask', 'setsid', 'stat'];
   const profile = (names: string[]) => ({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] });
@@ -115,14 +115,14 @@ function runWithFds(sb: Sandbox, fdNumbers: number[], cliArgs: string[]): { stat
   return { status: res.status, facts, stderr: fs.readFileSync(err, 'utf8') };
 }
 
-t.test('only stdio reaches the container: fds the caller left open (below and above 15) do not', async (t) => {
+t.test('only stdio reaches the container: fds the caller left open (below and above 15) do not', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const r = runWithFds(sb, [3, 4, 7, 20], []);
   t.equal(r.status, 0, r.stderr);
   t.same(Object.keys(r.facts?.fds ?? {}), ['0', '1', '2'], `fds in the container: ${JSON.stringify(r.facts?.fds)}`);
 });
 
-t.test('--preserve-fds N passes fds 3..3+N-1 and nothing above', async (t) => {
+t.test('--preserve-fds N passes fds 3..3+N-1 and nothing above', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const r = runWithFds(sb, [3, 4, 5, 20], ['--preserve-fds', '2']);
   t.equal(r.status, 0, r.stderr);

@@ -5,12 +5,12 @@
  * non-dumpable, devices are bound from the host, a read-only root keeps its locked flags.
  */
 import t from 'tap';
-import { Sandbox } from '../helpers/runtime';
+import { Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { mountAt, mountOptions, runProbe } from '../helpers/probe';
 
 const HOST_ID = 300000;
 
-t.test('the default spec in a user namespace', async (t) => {
+t.test('the default spec in a user namespace', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const { facts, result } = runProbe(sb, (s) => (s.process.user = { uid: 1000, gid: 1000, additionalGids: [5] }), ['--read', '/proc/self/uid_map', '--write', '/tmp'], { userns: HOST_ID });
   t.equal(result.status, 0, result.stderr);
@@ -22,7 +22,7 @@ t.test('the default spec in a user namespace', async (t) => {
   t.ok(mountOptions(mountAt(facts!, '/')).has('ro'), 'root.readonly in a user namespace');
 });
 
-t.test('no network namespace of its own: /sys is a bind of the host\'s, read-only', async (t) => {
+t.test('no network namespace of its own: /sys is a bind of the host\'s, read-only', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const { facts, result } = runProbe(sb, (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network')), ['--write', '/sys/kernel'], { userns: HOST_ID });
   t.equal(result.status, 0, result.stderr);
@@ -33,7 +33,7 @@ t.test('no network namespace of its own: /sys is a bind of the host\'s, read-onl
   t.not(facts?.write['/sys/kernel'], 'ok');
 });
 
-t.test('oomScoreAdj and devices in a user namespace', async (t) => {
+t.test('oomScoreAdj and devices in a user namespace', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // mknod is not allowed in a user namespace: the host's node at the same path is bound instead.
   const { facts, result } = runProbe(sb, (s) => {

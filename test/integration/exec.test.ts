@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { BIN, Sandbox, TapLike } from '../helpers/runtime';
+import { BIN, Sandbox, TapLike, NEEDS_ROOT } from '../helpers/runtime';
 
 function runningContainer(t: TapLike, edit?: (s: Record<string, any>) => void) {
   const sb = new Sandbox(t);
@@ -25,7 +25,7 @@ function childrenOf(pid: number): number[] {
   }).map(Number);
 }
 
-t.test('exec: env, cwd, user, capabilities, pid namespace, exit code', async (t) => {
+t.test('exec: env, cwd, user, capabilities, pid namespace, exit code', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t, (s) => {
     s.process.env.push('FROM_CONFIG=yes');
   });
@@ -50,7 +50,7 @@ t.test('exec: env, cwd, user, capabilities, pid namespace, exit code', async (t)
   t.equal(killed.status, 137, 'killed by a signal: 128+signal');
 });
 
-t.test('exec joins the container namespaces and cgroup', async (t) => {
+t.test('exec joins the container namespaces and cgroup', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t);
   const initPid = sb.state(id).pid;
   const r = sb.tsr(['exec', id, 'sh', '-c', 'for n in pid net ipc uts mnt; do echo $n $(readlink /proc/self/ns/$n); done; hostname; cat /proc/self/cgroup']);
@@ -62,7 +62,7 @@ t.test('exec joins the container namespaces and cgroup', async (t) => {
   t.match(r.stdout, new RegExp(`memory:/tsruntime/${id}$`, 'm'), "in the container's cgroup");
 });
 
-t.test('exec --process file, --detach with --pid-file, no helper left behind', async (t) => {
+t.test('exec --process file, --detach with --pid-file, no helper left behind', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t);
   const procFile = path.join(sb.dir, 'process.json');
   fs.writeFileSync(procFile, JSON.stringify({ args: ['sh', '-c', 'echo from-process-json $GREETING; exit 9'], env: ['GREETING=hi', 'PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
@@ -90,7 +90,7 @@ t.test('exec --process file, --detach with --pid-file, no helper left behind', a
   await new Promise((r) => child.on('exit', r));
 });
 
-t.test('signals to a foreground exec reach the process', async (t) => {
+t.test('signals to a foreground exec reach the process', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t);
   const child = spawn(BIN, ['--root', sb.root, 'exec', id, 'sh', '-c', 'trap "exit 6" USR1; touch /dev/shm/usr1-trap; while :; do sleep 0.05; done'], { stdio: 'ignore' });
   for (let i = 0; i < 100 && sb.tsr(['exec', id, 'test', '-e', '/dev/shm/usr1-trap']).status !== 0; i++) await new Promise((r) => setTimeout(r, 50));
@@ -99,7 +99,7 @@ t.test('signals to a foreground exec reach the process', async (t) => {
   t.equal(code, 6, 'SIGUSR1 forwarded; the trap exit code comes back');
 });
 
-t.test('exec into paused and stopped containers', async (t) => {
+t.test('exec into paused and stopped containers', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t);
   t.equal(sb.tsr(['pause', id]).status, 0);
   t.equal(sb.state(id).status, 'paused');
@@ -121,7 +121,7 @@ t.test('exec into paused and stopped containers', async (t) => {
   t.match(nf.stderr, /exec: exec "no-such-binary": executable file not found in \$PATH/);
 });
 
-t.test('only stdio (and --preserve-fds) reach the container', async (t) => {
+t.test('only stdio (and --preserve-fds) reach the container', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t);
   const extra = [fs.openSync('/etc/hostname', 'r'), fs.openSync('/etc/passwd', 'r')];
   t.teardown(() => extra.forEach((fd) => fs.closeSync(fd)));
@@ -141,7 +141,7 @@ t.test('only stdio (and --preserve-fds) reach the container', async (t) => {
   t.match(String(kept.stdout), /hostname/, '--preserve-fds 1 keeps fd 3');
 });
 
-t.test("the runtime's binary cannot be reached through a created init's /proc/PID/exe", async (t) => {
+t.test("the runtime's binary cannot be reached through a created init's /proc/PID/exe", { skip: NEEDS_ROOT }, async (t) => {
   // CVE-2019-5736 class: before `start`, pid 1 is still a copy of the runtime (node). It is
   // non-dumpable, so a process in the container cannot open its exe (or mem, or fds).
   const sb = new Sandbox(t);
@@ -153,7 +153,7 @@ t.test("the runtime's binary cannot be reached through a created init's /proc/PI
   t.match(r.stdout, /FD-DENIED/, "the init's fds cannot be followed");
 });
 
-t.test('exec --ignore-paused, --no-new-privs, --cgroup', async (t) => {
+t.test('exec --ignore-paused, --no-new-privs, --cgroup', { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t, (s) => {
     s.process.noNewPrivileges = false;
   });
@@ -185,7 +185,7 @@ t.test('exec --ignore-paused, --no-new-privs, --cgroup', async (t) => {
   t.equal(sb.tsr(['exec', id, 'cat', '/dev/shm/ran']).stdout, 'ran\n', 'it ran once resumed');
 });
 
-t.test("exec gets the container's seccomp filter", async (t) => {
+t.test("exec gets the container's seccomp filter", { skip: NEEDS_ROOT }, async (t) => {
   const { sb, id } = runningContainer(t, (s) => {
     s.linux.seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',

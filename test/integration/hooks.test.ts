@@ -2,9 +2,9 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Sandbox } from '../helpers/runtime';
+import { Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 
-t.test('host hooks run in order, with the state on stdin', async (t) => {
+t.test('host hooks run in order, with the state on stdin', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const log = path.join(sb.dir, 'hooks.log');
   // Each host hook appends "<name> <state JSON>" to the log.
@@ -40,7 +40,7 @@ t.test('host hooks run in order, with the state on stdin', async (t) => {
   t.equal(lines[lines.length - 1].split(' ')[0], 'poststop', 'poststop ran at delete');
 });
 
-t.test('startContainer: the state reaches a hook inside the container, before the process', async (t) => {
+t.test('startContainer: the state reaches a hook inside the container, before the process', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['sh', '-c', 'cat /dev/shm/start-state; echo; cat /dev/shm/hook-env'], (s) => {
@@ -58,7 +58,7 @@ t.test('startContainer: the state reaches a hook inside the container, before th
   t.equal(env, 'from-hook', "the hook's env");
 });
 
-t.test('a failing startContainer hook keeps the process from running', async (t) => {
+t.test('a failing startContainer hook keeps the process from running', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['sh', '-c', 'echo SHOULD-NOT-RUN'], (s) => {
@@ -70,7 +70,7 @@ t.test('a failing startContainer hook keeps the process from running', async (t)
   t.match(r.stderr, /startContainer hook \/bin\/false failed/);
 });
 
-t.test('a failing poststart hook is a warning; the container runs on', async (t) => {
+t.test('a failing poststart hook is a warning; the container runs on', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['sleep', '300'], (s) => {
@@ -83,7 +83,7 @@ t.test('a failing poststart hook is a warning; the container runs on', async (t)
   t.equal(sb.state(id).status, 'running');
 });
 
-t.test('a deprecated prestart hook is run, with a warning from create', async (t) => {
+t.test('a deprecated prestart hook is run, with a warning from create', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['true'], (s) => {
@@ -95,7 +95,7 @@ t.test('a deprecated prestart hook is run, with a warning from create', async (t
   t.equal(sb.tsr(['delete', '--force', id]).status, 0);
 });
 
-t.test('after a failing poststart or poststop hook the remaining ones still run (runtime.md)', async (t) => {
+t.test('after a failing poststart or poststop hook the remaining ones still run (runtime.md)', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const log = path.join(sb.dir, 'after.log');

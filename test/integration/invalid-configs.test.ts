@@ -6,7 +6,7 @@
 import t, { Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Sandbox, leftovers, sharedBundleTemplate } from '../helpers/runtime';
+import { Sandbox, leftovers, sharedBundleTemplate, NEEDS_ROOT } from '../helpers/runtime';
 
 type Spec = Record<string, any>;
 
@@ -240,7 +240,7 @@ for (const c of CASES) {
   }
 }
 
-t.test('invalid ids: nothing is made, not even outside --root', async (t) => {
+t.test('invalid ids: nothing is made, not even outside --root', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['true']);
   const escape = `tsruntime-escape-${process.pid}`;
@@ -256,7 +256,7 @@ t.test('invalid ids: nothing is made, not even outside --root', async (t) => {
   t.same(mountsUnder(sharedBundleTemplate().rootfs), [], 'no mount left on the shared rootfs');
 });
 
-t.test('duplicate id: an error, and the first container is untouched', async (t) => {
+t.test('duplicate id: an error, and the first container is untouched', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['sh', '-c', 'echo started; sleep 300']);
@@ -281,7 +281,7 @@ t.test('duplicate id: an error, and the first container is untouched', async (t)
   t.same(leftovers(sb, id, bundle), []);
 });
 
-t.test('a mount destination through a symlink to a host path lands inside the rootfs', async (t) => {
+t.test('a mount destination through a symlink to a host path lands inside the rootfs', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const hostDir = `/tmp/tsruntime-symlink-target-${process.pid}`; // exists on the host, with a marker
@@ -325,7 +325,7 @@ t.test('a mount destination through a symlink to a host path lands inside the ro
   t.same(leftovers(sb, id, bundle), []);
 });
 
-t.test('hooks that exit without reading the state on stdin do not fail create (no EPIPE)', async (t) => {
+t.test('hooks that exit without reading the state on stdin do not fail create (no EPIPE)', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['true'], (s) => {
     const quick = Array.from({ length: 5 }, () => ({ path: '/bin/true' }));
@@ -339,7 +339,7 @@ t.test('hooks that exit without reading the state on stdin do not fail create (n
   }
 });
 
-t.test('--log-format json: the error is one JSON object in the log file, as containerd and Podman read it', async (t) => {
+t.test('--log-format json: the error is one JSON object in the log file, as containerd and Podman read it', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle([]);

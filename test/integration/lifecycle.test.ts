@@ -4,10 +4,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as os from 'os';
 import { spawn, ChildProcess } from 'child_process';
-import { BIN, Sandbox, leftovers } from '../helpers/runtime';
+import { BIN, Sandbox, leftovers, NEEDS_ROOT } from '../helpers/runtime';
 import { isRunning, until } from '../helpers/wait';
 
-t.test('create, start, state, kill, delete', async (t) => {
+t.test('create, start, state, kill, delete', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['sleep', '300']);
@@ -55,7 +55,7 @@ t.test('create, start, state, kill, delete', async (t) => {
   t.equal(sb.tsr(['delete', id]).status, 1, 'plain delete of a missing container fails');
 });
 
-t.test('kill signal forms and the default SIGTERM', async (t) => {
+t.test('kill signal forms and the default SIGTERM', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // A trap makes the pid-1 shell honour SIGTERM/SIGUSR1 (a pid-namespace init ignores
   // signals it has no handler for).
@@ -77,7 +77,7 @@ t.test('kill signal forms and the default SIGTERM', async (t) => {
   t.match(bad.stderr, /unknown signal "SIGNOPE"/);
 });
 
-t.test('delete --force of a running container and of a created one', async (t) => {
+t.test('delete --force of a running container and of a created one', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['sleep', '300']);
   const running = sb.id();
@@ -94,7 +94,7 @@ t.test('delete --force of a running container and of a created one', async (t) =
   t.same(leftovers(sb, created, bundle), []);
 });
 
-t.test('duplicate id and bad ids', async (t) => {
+t.test('duplicate id and bad ids', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['sleep', '300']);
   const id = sb.id();
@@ -111,7 +111,7 @@ t.test('duplicate id and bad ids', async (t) => {
   t.match(none.stderr, /requires a container id/);
 });
 
-t.test('run: exit codes, pid 1, hostname, stdout', async (t) => {
+t.test('run: exit codes, pid 1, hostname, stdout', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const cases: Array<[string[], number]> = [
     [['true'], 0],
@@ -131,7 +131,7 @@ t.test('run: exit codes, pid 1, hostname, stdout', async (t) => {
   t.match(r.stdout, /sh -c echo pid/, 'pid 1 is the configured process');
 });
 
-t.test('run: killed by SIGKILL exits 137; signals to run reach the container', async (t) => {
+t.test('run: killed by SIGKILL exits 137; signals to run reach the container', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   // pid 1 of a pid namespace cannot SIGKILL itself: the kill comes from outside, via `kill`.
   const killed = sb.id();
@@ -148,7 +148,7 @@ t.test('run: killed by SIGKILL exits 137; signals to run reach the container', a
   t.equal(await child.exit, 7, 'SIGTERM to run was forwarded to the container, which exited 7');
 });
 
-t.test('each namespace is new; the rootfs is the bundle one', async (t) => {
+t.test('each namespace is new; the rootfs is the bundle one', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const marker = `marker-${process.pid}-${Date.now()}`;
   const bundle = sb.bundle(['sh', '-c', 'for n in pid net ipc uts mnt; do echo $n $(readlink /proc/self/ns/$n); done; ls /; ls /work 2>&1; echo end'], undefined, true);
@@ -164,7 +164,7 @@ t.test('each namespace is new; the rootfs is the bundle one', async (t) => {
   t.match(r.stdout, /ls: \/work: No such file or directory/, "the host's / is not reachable");
 });
 
-t.test('state after the process exits by itself', async (t) => {
+t.test('state after the process exits by itself', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['true']);

@@ -3,10 +3,10 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { BIN, PROJECT, Sandbox } from '../helpers/runtime';
+import { BIN, PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { loadShim } from '../../src/native/shim';
 
-t.test('NOTIFY_SOCKET: READY=1 from the container reaches the host socket with MAINPID', async (t) => {
+t.test('NOTIFY_SOCKET: READY=1 from the container reaches the host socket with MAINPID', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const shim = loadShim();
   const hostSock = path.join(sb.dir, 'host-notify.sock');
@@ -31,7 +31,7 @@ t.test('NOTIFY_SOCKET: READY=1 from the container reaches the host socket with M
   t.match(fs.readFileSync(out, 'utf8'), /^\/run\/notify\/notify.sock$/m, 'the container sees its own NOTIFY_SOCKET');
 });
 
-t.test('LISTEN_FDS: the fds and the variables reach the container', async (t) => {
+t.test('LISTEN_FDS: the fds and the variables reach the container', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const a = fs.openSync('/etc/hostname', 'r');
   const b = fs.openSync('/etc/passwd', 'r');
@@ -45,7 +45,7 @@ t.test('LISTEN_FDS: the fds and the variables reach the container', async (t) =>
   t.match(String(res.stdout), /^2 1\n\/etc\/hostname\n\/etc\/passwd\n$/);
 });
 
-t.test('run --preserve-fds N keeps fds 3..3+N-1 and nothing above', async (t) => {
+t.test('run --preserve-fds N keeps fds 3..3+N-1 and nothing above', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const a = fs.openSync('/etc/hostname', 'r');
   const b = fs.openSync('/etc/passwd', 'r');
@@ -59,7 +59,7 @@ t.test('run --preserve-fds N keeps fds 3..3+N-1 and nothing above', async (t) =>
   t.match(String(res.stdout), /no-fd-4/);
 });
 
-t.test('--preserve-fds N with fewer fds passed is refused: the runtime\'s own fds would take the numbers', async (t) => {
+t.test('--preserve-fds N with fewer fds passed is refused: the runtime\'s own fds would take the numbers', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const bundle = sb.bundle(['true']);
@@ -71,7 +71,7 @@ t.test('--preserve-fds N with fewer fds passed is refused: the runtime\'s own fd
   t.notOk(fs.existsSync(path.join(sb.root, id)), 'nothing left behind');
 });
 
-t.test('the state keeps config.json as written: HOME and LISTEN_FDS go to the process, not into the saved config', async (t) => {
+t.test('the state keeps config.json as written: HOME and LISTEN_FDS go to the process, not into the saved config', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const a = fs.openSync('/etc/hostname', 'r');

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { BIN, Sandbox, leftovers, sharedBundleTemplate } from '../helpers/runtime';
+import { BIN, Sandbox, leftovers, sharedBundleTemplate, NEEDS_ROOT } from '../helpers/runtime';
 import { loadShim } from '../../src/native/shim';
 
 /** A bundle made the way a person would: `tsruntime spec` (terminal: true, args: sh). */
@@ -30,7 +30,7 @@ function underScript(command: string, lines: string[], delayMs = 700): Promise<{
   });
 }
 
-t.test('interactive shell: tsruntime spec && tsruntime run', async (t) => {
+t.test('interactive shell: tsruntime spec && tsruntime run', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = specBundle(sb);
   const id = sb.id();
@@ -46,7 +46,7 @@ t.test('interactive shell: tsruntime spec && tsruntime run', async (t) => {
   t.notOk(fs.existsSync(path.join(sb.root, id)), 'the container is deleted after run');
 });
 
-t.test('create --console-socket hands the pty master over, runc-style', async (t) => {
+t.test('create --console-socket hands the pty master over, runc-style', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const shim = loadShim();
   const sock = path.join(sb.dir, 'console.sock');
@@ -84,7 +84,7 @@ t.test('create --console-socket hands the pty master over, runc-style', async (t
   t.equal(sb.tsr(['delete', id]).status, 0);
 });
 
-t.test('exec --tty --detach --console-socket', async (t) => {
+t.test('exec --tty --detach --console-socket', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   t.equal(sb.tsr(['run', '--detach', '--bundle', sb.bundle(['sleep', '300']), id]).status, 0);
@@ -111,7 +111,7 @@ t.test('exec --tty --detach --console-socket', async (t) => {
   t.match(out, /\/dev\/pts\/\d+\r?\nexec-ok/);
 });
 
-t.test('a terminal with neither a console socket nor a foreground caller is an error', async (t) => {
+t.test('a terminal with neither a console socket nor a foreground caller is an error', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['sh'], (s) => {
     s.process.terminal = true;
