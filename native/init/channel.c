@@ -16,6 +16,8 @@ int op_ready(struct init_state *s, const struct tsr_op *op)
 	s->exit_enoent = op->a[1];
 	s->exit_eacces = op->a[2];
 	s->exit_other = op->a[3];
+	if (procfs_narrow() < 0)
+		return -1;
 	if (send_msg(s->sync_fd, TSR_MSG_READY, (int)s->index, 0, 0) < 0)
 		_exit(1);
 	/* a0 = 1: the runtime still has work before we go on (e.g. joining a frozen cgroup). */

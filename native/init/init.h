@@ -163,6 +163,7 @@ int mount_fds(int src_fd, const char *src, int target_fd, const char *fstype, un
 int devnull_for(int root_fd);
 int on_procfs(int fd);
 void procfs_filtered(void);
+int procfs_narrow(void);
 int op_write_proc(struct init_state *s, const struct tsr_op *op);
 
 #endif

@@ -11,6 +11,8 @@
 #endif
 
 static int proc_fd = -1, devnull_fd = -1, devnull_errno = ENODEV, filtered;
+/* After procfs_narrow: our own /proc/<pid>/fd, the only part of /proc still held. */
+static int fd_dir = -1;
 
 int procfs_init(void)
 {
@@ -46,6 +48,16 @@ int proc_open(const char *rel, int flags)
 {
 	struct open_how how;
 	int fd;
+	if (fd_dir >= 0) {
+		if (strcmp(rel, "self/fd") != 0) {
+			errno = EACCES;
+			return -1;
+		}
+		fd = fcntl(fd_dir, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0)
+			lseek(fd, 0, SEEK_SET); /* the offset is shared: a walk starts from the top */
+		return fd;
+	}
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
@@ -64,6 +76,23 @@ int proc_open(const char *rel, int flags)
 void procfs_filtered(void)
 {
 	filtered = 1;
+}
+
+/*
+ * From READY on the init needs only its own fd directory (the exec fifo's reopen, the fd sweep
+ * before exec): the handle on the whole of the runtime's /proc (and so on /proc/1/root, the
+ * host's /) is closed, so nothing that reaches the waiting init (a ptracer with
+ * CAP_SYS_PTRACE in a created container) finds it there.
+ */
+int procfs_narrow(void)
+{
+	int dir = proc_open("self/fd", O_RDONLY | O_DIRECTORY);
+	if (dir < 0)
+		return -1;
+	close(proc_fd);
+	proc_fd = -1;
+	fd_dir = dir;
+	return 0;
 }
 
 int proc_write(const char *rel, const char *contents)
