@@ -3,7 +3,7 @@
  * libtsrshim.so as shim.ts uses): the seccomp compiler (libseccomp) and sched_setaffinity of
  * another process. Loaded only by the commands that need them.
  */
-import { libraryPath } from './shim';
+import { shimLibrary } from './shim';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = (...args: any[]) => any;
@@ -21,8 +21,7 @@ let cached: ConfigShim | undefined;
 
 export function loadConfigShim(): ConfigShim {
   if (cached) return cached;
-  const koffi = require('koffi');
-  const lib = koffi.load(libraryPath());
+  const lib = shimLibrary();
   const compile: Fn = lib.func('int tsr_seccomp_compile(const char *rules, _Out_ uint8_t *out, uint32_t cap, _Out_ int32_t *bad_line)');
   const setaff: Fn = lib.func('int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)');
   const netdevMove: Fn = lib.func('int tsr_netdev_move(const char *name, const char *newname, int netns_fd)');

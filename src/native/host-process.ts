@@ -3,7 +3,7 @@
  * container's init, and reading a file inside a container's root. Loading koffi costs about
  * 7 ms, so callers require this module only when they have something to do with it.
  */
-import { libraryPath } from './shim';
+import { shimLibrary } from './shim';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = (...args: any[]) => any;
@@ -25,8 +25,7 @@ let cached: HostProcess | undefined;
 
 export function loadHostProcess(): HostProcess {
   if (cached) return cached;
-  const koffi = require('koffi');
-  const lib = koffi.load(libraryPath());
+  const lib = shimLibrary();
   const pidfdOpen: Fn = lib.func('int tsr_pidfd_open(int pid)');
   const pidfdSendSignal: Fn = lib.func('int tsr_pidfd_send_signal(int pidfd, int sig)');
   const readInRoot: Fn = lib.func('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');

@@ -38,20 +38,30 @@ export interface Shim {
 }
 
 let cached: Shim | undefined;
+let library: any;
 
 export function libraryPath(): string {
   return nativeBuildPath('libtsrshim.so');
 }
 
-export function loadShim(): Shim {
-  if (cached) return cached;
+/**
+ * libtsrshim.so through koffi, loaded once per process: shim.ts, config-shim.ts and
+ * host-process.ts each bind their own functions from it.
+ */
+export function shimLibrary(): any {
+  if (library) return library;
   const koffi = require('koffi');
-  let lib: any;
   try {
-    lib = koffi.load(libraryPath());
+    library = koffi.load(libraryPath());
   } catch (e) {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }
+  return library;
+}
+
+export function loadShim(): Shim {
+  if (cached) return cached;
+  const lib = shimLibrary();
   const spawn: Fn = lib.func(
     'int tsr_spawn(const char *init, const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd, const int32_t *keep, uint32_t keep_count)',
   );
