@@ -135,6 +135,8 @@ export function planCreate(store: StateStore, opts: CreateOptions, log: Logger):
 export function createContainer(store: StateStore, opts: CreateOptions, log: Logger): Created {
   const fdsToClose: number[] = [];
   let pid = 0;
+  /** The init once launch() returned: a failure before that is undone by launch() itself. */
+  let launchedPid = 0;
   let terminalMaster: number | undefined;
   let lock: Lock | undefined;
   let cgroups: CgroupManager | undefined;
@@ -186,6 +188,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     });
     fdsToClose.push(launched.syncFd);
     terminalMaster = launched.terminalMaster;
+    launchedPid = launched.pid;
 
     record.status = 'created';
     delete record.creator;
@@ -194,7 +197,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     return { record, spec, terminalMaster };
   } catch (e) {
     if (terminalMaster !== undefined) closeAll([terminalMaster]);
-    undoCreate(opts.id, pid, lock, cgroups);
+    // Not `pid`: a failed launch() has killed and reaped its process already, and that pid may
+    // belong to another process by now.
+    undoCreate(opts.id, launchedPid, lock, cgroups);
     throw e;
   } finally {
     closeAll(fdsToClose);
