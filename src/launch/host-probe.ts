@@ -8,7 +8,7 @@ import { RuntimeError } from '../errors';
 import { loadConfigShim } from '../native/config-shim';
 import type { LsmFacts } from '../plan/process-fields';
 import type { CgroupHierarchy, HostFacts } from '../plan/build-init-plan';
-import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
+import { isRuntimeNamespace } from './namespaces';
 import { parseMountInfo } from '../cgroups/detect';
 
 /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
@@ -59,15 +59,7 @@ export function hostFacts(cgroupPath: string): HostFacts {
     cgroupPath,
     lsm: lsmFacts(),
     resctrlMount: mountPointOf('resctrl'),
-    isRuntimeNamespace(type, nsPath) {
-      try {
-        const a = fs.statSync(`/proc/self/ns/${NAMESPACE_PROC_NAME[type] ?? type}`);
-        const b = fs.statSync(nsPath);
-        return a.dev === b.dev && a.ino === b.ino;
-      } catch {
-        return false;
-      }
-    },
+    isRuntimeNamespace,
   };
 }
 

@@ -8,18 +8,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Process, Spec } from '../generated/config';
 import { ContainerStateError, RuntimeError, errnoName } from '../errors';
-import { ContainerRecord, StateStore, writeFileAtomic } from '../state/store';
+import { StateStore, writeFileAtomic } from '../state/store';
 import { computeStatus } from './status';
-import { buildExecPlan, EXEC_JOIN_ORDER, ExecPlan } from '../plan/build-exec-plan';
+import { buildExecPlan, ExecPlan } from '../plan/build-exec-plan';
+import { openContainerNamespaces } from '../launch/namespaces';
 import { planView, PlanView } from '../launch/plan-view';
 import type { CgroupManager } from '../cgroups/common';
-import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
 import { checkTerminal, launch, Launched, releaseAfterReady } from '../launch/spawn';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
-import { closeAll, isAlive } from '../state/proc';
+import { closeAll } from '../state/proc';
 import { checkExecLimits } from './exec-limits';
 import { v1JoinDirs } from '../launch/cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts } from '../launch/host-probe';
@@ -190,39 +190,6 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const code = await waitForeground(pid, { terminal: proxy !== undefined });
   await proxy?.finish();
   return code;
-}
-
-/**
- * The container's namespaces to join, by type: those that differ from ours. The fds go into
- * `fds` for the caller to close.
- */
-function openContainerNamespaces(rec: ContainerRecord, fds: number[]): Record<string, number> {
-  const namespaceFds: Record<string, number> = {};
-  for (const type of EXEC_JOIN_ORDER) {
-    const name = NAMESPACE_PROC_NAME[type];
-    let ours: fs.Stats;
-    try {
-      ours = fs.statSync(`/proc/self/ns/${name}`);
-    } catch {
-      continue; // this kernel has no such namespace
-    }
-    let fd: number;
-    try {
-      fd = fs.openSync(`/proc/${rec.pid}/ns/${name}`, 'r');
-    } catch {
-      // Ours exists, theirs does not: the init is gone. Never fall back to the host's namespaces.
-      throw new ContainerStateError('cannot exec in a stopped container', rec.id, 'stopped');
-    }
-    fds.push(fd);
-    const theirs = fs.fstatSync(fd);
-    // Joining our own namespace is an error for user, a no-op for the rest.
-    if (theirs.dev === ours.dev && theirs.ino === ours.ino) continue;
-    namespaceFds[type] = fd;
-  }
-  // The fds name the namespaces of whatever process had the pid when they were opened: it must
-  // still be the container's init (not a pid recycled since the status check).
-  if (!isAlive(rec.pid, rec.startTime)) throw new ContainerStateError('cannot exec in a stopped container', rec.id, 'stopped');
-  return namespaceFds;
 }
 
 function subCgroup(parentPath: string, sub: string): ReturnType<typeof cgroupManager> {
