@@ -32,6 +32,9 @@ const initSources = sources('init');
 run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), ...sources('shim'), 'native/init/util.c']);
 run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
+// bin/tsruntime links to this launcher: it finds the package from /proc/self/exe, or (a copy
+// moved elsewhere) from the directory it was built in.
+run(cc, [...cflags, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);
