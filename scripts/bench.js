@@ -8,9 +8,14 @@
  *   run      `run --bundle B id`                                   (foreground; run deletes on exit)
  *   lifecycle `create --bundle B id` + `start id` + poll `state id` until "stopped" + `delete id`
  *   exec     `exec id true` against one running `sleep` container per runtime
+ *   commands create, start, state, list, kill and delete of a `sleep` container, each timed alone next
+ *            to a bare `node -e 0` (the floor of a runtime that starts Node on every call)
  * Runtimes are interleaved round-robin (rotating who goes first) so machine noise hits all equally;
  * each runtime has its own --root in a temp dir. `create` runs under /usr/bin/time -f %M for its peak RSS.
  * A failing runtime gets "error: <first stderr line>" in its row; the others carry on.
+ *
+ * Then at scale (bench/scale.js): create + start time with 1, 50 and 200 containers running, and 50
+ * creates started at once, which must all succeed.
  *
  * Then, engine-level: N times each of `podman run --rm <busybox image> true` and `ctr run --rm <image>
  * <id> true` with tsruntime and with runc as the engine's runtime, interleaved the same way, and the
@@ -20,7 +25,10 @@
  *
  * Env: BENCH_N (30), BENCH_WARMUP (1), BENCH_RUNTIMES (e.g. "runc,crun"), BENCH_TSRUNTIME (binary to use),
  *      BENCH_KEEP_UNIFIED=1 (see the crun note below), BENCH_ENGINES (default "podman,containerd";
- *      "none" skips the engine-level part).
+ *      "none" skips the engine-level part), BENCH_SCALE (levels, default "1,50,200"; "none" skips),
+ *      BENCH_SCALE_WINDOW (containers timed at each level, 10), BENCH_PARALLEL (50; 0 skips).
+ *
+ * Last, tsruntime's ratios to runc, crun and Node, and the start-up targets checked (bench/ratios.js).
  *
  * Machine quirks handled here:
  *  - PID 1 may not reap orphans, so a detached container init becomes a zombie forever. This process
@@ -41,6 +49,9 @@ const {
   ROOT, TIME_BIN, N, WARMUP, ctx, which, becomeSubreaper, Interrupted, checkpoint, call, firstLine, rtArgs, CallError, rtCall, forget, forceDelete, median, table,
 } = require('./bench/calls');
 const { benchEngines, reportEngines } = require('./bench/engines');
+const { COMMANDS, measureCommands, bareNode } = require('./bench/commands');
+const { benchScale, benchParallel, reportScale, scaleRatio, PARALLEL } = require('./bench/scale');
+const { reportCommands, reportLifecycleRatios, reportTargets } = require('./bench/ratios');
 
 const TMPFS_MAGIC = 0x01021994;
 const CGROUP2_MAGIC = 0x63677270;
@@ -155,6 +166,13 @@ function measureExec(rt) {
   return rtCall(rt, ['exec', rt.sleepId, 'true']).ms;
 }
 
+/** `node -e 0`, timed next to each runtime call of the per-command part and of run and exec. */
+const nodeSamples = [];
+
+function commandsRound(rt) {
+  return measureCommands(rt, newId(rt, 'cmd'));
+}
+
 /** One phase of one runtime: samples, or the error that stopped it. */
 function phase() {
   return { samples: [], rss: [], error: null };
@@ -171,6 +189,10 @@ async function runPhase(runtimes, key, fn, rounds, record = true) {
         const v = fn(rt);
         if (record) {
           if (typeof v === 'number') p.samples.push(v);
+          else if (v.node) {
+            for (const c of COMMANDS) rt.phases[c].samples.push(v.ms[c]);
+            nodeSamples.push(...v.node);
+          }
           else {
             p.samples.push(v.ms);
             if (v.rssKiB !== null && v.rssKiB !== undefined) p.rss.push(v.rssKiB);
@@ -180,6 +202,7 @@ async function runPhase(runtimes, key, fn, rounds, record = true) {
         if (ctx.interrupted) throw new Interrupted('interrupted');
         if (!(e instanceof CallError)) throw e;
         p.error = e.message;
+        if (key === 'commands') for (const c of COMMANDS) rt.phases[c].error = e.message;
       }
       await checkpoint();
     }
@@ -211,7 +234,7 @@ function report(runtimes, missing) {
   for (const m of missing) rows.push([m.name, '-', `not installed (${m.why})`, '', '']);
   console.log(`\nContainer lifecycle, median ms per container over N=${N} (after ${WARMUP} warm-up), /bin/true in a busybox bundle:\n`);
   console.log(
-    table(['runtime', 'version', 'run (ms)', 'create+start+delete (ms)', 'create peak RSS (MiB)'], rows),
+    table(['runtime', 'version', 'run (ms)', 'create+start+state+delete (ms)', 'create peak RSS (MiB)'], rows),
   );
   console.log(`\nexec (median ms of \`exec <id> true\` against a running \`sleep\` container):\n`);
   console.log(table(['runtime', 'exec (ms)'], runtimes.map((rt) => [rt.name, cell(rt.phases.exec, ms)])));
@@ -255,7 +278,7 @@ async function main() {
       const shown = c.bin.startsWith(ROOT + '/') ? path.relative(ROOT, c.bin) : c.bin;
       missing.push({ name: c.name, why: `${shown} not found` });
     }
-    else runtimes.push({ ...c, phases: { run: phase(), cycle: phase(), exec: phase() } });
+    else runtimes.push({ ...c, phases: Object.fromEntries(['run', 'cycle', 'exec', 'commands', ...COMMANDS].map((k) => [k, phase()])) });
   }
 
   process.on('SIGINT', () => (ctx.interrupted = true));
@@ -284,9 +307,12 @@ async function main() {
 
     await runPhase(runtimes, 'run', measureRun, WARMUP, false);
     await runPhase(runtimes, 'cycle', measureLifecycle, WARMUP, false);
+    await runPhase(runtimes, 'commands', commandsRound, WARMUP, false);
     for (let i = 0; i < N; i++) {
       await runPhase(runtimes, 'run', measureRun, 1);
       await runPhase(runtimes, 'cycle', measureLifecycle, 1);
+      await runPhase(runtimes, 'commands', commandsRound, 1);
+      nodeSamples.push(bareNode());
     }
 
     for (const rt of runtimes) {
@@ -302,8 +328,18 @@ async function main() {
     await runPhase(execers, 'exec', measureExec, WARMUP, false);
     await runPhase(execers, 'exec', measureExec, N);
 
+    // The exec container goes before the scale part counts containers.
+    for (const rt of execers) forceDelete(rt, rt.sleepId);
+    const scale = await benchScale(runtimes, newId);
+    const parallel = await benchParallel(runtimes, newId);
+
     report(runtimes, missing);
-    reportEngines(await benchEngines(runtimes));
+    reportCommands(runtimes, nodeSamples);
+    reportLifecycleRatios(runtimes, nodeSamples);
+    reportScale(scale, parallel, runtimes);
+    const engines = await benchEngines(runtimes);
+    reportEngines(engines);
+    reportTargets({ runtimes, nodeSamples, engines, scaleRatio: scaleRatio(scale, runtimes.find((r) => r.name === 'tsruntime')), parallel, parallelCount: PARALLEL });
   } catch (e) {
     if (e instanceof Interrupted) {
       console.error('\nbench: interrupted; cleaning up');

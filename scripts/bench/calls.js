@@ -68,7 +68,7 @@ async function checkpoint() {
 }
 
 /** Runs a command with stdio on files (see header); returns status, stdout, stderr, ms. */
-function call(cmd, args) {
+function call(cmd, args, { env } = {}) {
   const outPath = path.join(ctx.tmp, 'call.out');
   const errPath = path.join(ctx.tmp, 'call.err');
   const out = fs.openSync(outPath, 'w+');
@@ -76,7 +76,7 @@ function call(cmd, args) {
   let r;
   const t0 = process.hrtime.bigint();
   try {
-    r = spawnSync(cmd, args, { stdio: ['ignore', out, err] });
+    r = spawnSync(cmd, args, { stdio: ['ignore', out, err], env });
   } finally {
     fs.closeSync(out);
     fs.closeSync(err);
