@@ -5,6 +5,7 @@
  *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
  *   2. ajv standalone validators from schemas/           → dist/src/generated/validators.js
  *   3. TypeScript                                        → dist/
+ *      and the code cache of create, run and exec          → dist/code-cache/
  *   4. the C shim and helpers, compiled here with cc     → native/build/
  * Nothing prebuilt is downloaded.
  */
@@ -18,6 +19,7 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit'
 run(process.execPath, ['scripts/gen-types.js']);
 run(process.execPath, ['scripts/gen-validators.js']);
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+run(process.execPath, ['scripts/code-cache.js']);
 
 const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');

@@ -10,14 +10,21 @@ import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 
 const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
 
-/** Node's built-in modules a command loaded (process.moduleLoadList), after a real call. */
-function builtinsLoaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; stderr: string } {
+/**
+ * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList) and the files
+ * it read with fs.readFileSync (which Node's loader reads modules with).
+ */
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
-  const report = path.join(sb.dir, 'builtins.json');
+  const report = path.join(sb.dir, 'loaded.json');
   fs.writeFileSync(
     probe,
-    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)},
-      JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)))));`,
+    `const fs = require('fs');
+    const read = [];
+    const readFileSync = fs.readFileSync;
+    fs.readFileSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return readFileSync.call(this, p, ...rest); };
+    process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read })));`,
   );
   fs.rmSync(report, { force: true });
   // Files, not pipes: a created container's init inherits the runtime's stdio.
@@ -30,7 +37,7 @@ function builtinsLoaded(sb: Sandbox, args: string[]): { status: number; builtins
   const r = spawnSync(node[0], [...node.slice(1), '-r', probe, ENTRY, '--root', sb.root, ...args], { stdio: ['ignore', out, errFd], timeout: 30_000 });
   fs.closeSync(out);
   fs.closeSync(errFd);
-  return { status: r.status ?? -1, builtins: JSON.parse(fs.readFileSync(report, 'utf8')), stderr: fs.readFileSync(err, 'utf8') };
+  return { status: r.status ?? -1, ...JSON.parse(fs.readFileSync(report, 'utf8')), stderr: fs.readFileSync(err, 'utf8') };
 }
 
 t.test('no command of a container lifecycle loads https, crypto or zlib (koffi without its downloader)', { skip: NEEDS_ROOT }, async (t) => {
@@ -47,8 +54,36 @@ t.test('no command of a container lifecycle loads https, crypto or zlib (koffi w
     ['run', '--bundle', sb.bundle(['true']), sb.id()],
   ];
   for (const args of calls) {
-    const r = builtinsLoaded(sb, args);
+    const r = loaded(sb, args);
     t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
     t.same(r.builtins.filter((m) => /^(https|crypto|zlib)$/.test(m)), [], `${args[0]} loads none of https, crypto, zlib`);
+  }
+});
+
+t.test('create, run and exec compile their modules from the code cache; the small commands never read it', { skip: NEEDS_ROOT }, async (t) => {
+  const bundle = path.join(PROJECT, 'dist', 'code-cache', 'bundle.js');
+  t.ok(fs.existsSync(path.join(PROJECT, 'dist', 'code-cache', 'bundle.cache')), 'the build made the cache');
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const calls = [
+    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
+    ['state', id],
+    ['start', id],
+    ['exec', id, 'true'],
+    ['list'],
+    ['kill', id, 'KILL'],
+    ['delete', '--force', id],
+    ['run', '--bundle', sb.bundle(['true']), sb.id()],
+  ];
+  const lifecycle = path.join(PROJECT, 'dist', 'src', 'lifecycle') + path.sep;
+  for (const args of calls) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    if (['create', 'run', 'exec'].includes(args[0])) {
+      t.ok(r.read.includes(bundle), `${args[0]} reads the bundle`);
+      t.same(r.read.filter((f) => f.startsWith(lifecycle)), [], `${args[0]} reads no lifecycle module from disk`);
+    } else {
+      t.notOk(r.read.includes(bundle), `${args[0]} does not read the bundle`);
+    }
   }
 });
