@@ -9,7 +9,7 @@ import { loadConfigShim } from '../native/config-shim';
 import type { LsmFacts } from '../plan/process-fields';
 import type { CgroupHierarchy, HostFacts } from '../plan/build-init-plan';
 import { isRuntimeNamespace } from './namespaces';
-import { parseMountInfo } from '../cgroups/detect';
+import { MountInfoEntry, selfMountInfo } from '../cgroups/detect';
 
 /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
 export function lastCap(): number {
@@ -36,8 +36,8 @@ export function compileSeccomp(rules: string): Buffer {
 }
 
 /** The host's cgroup hierarchies as the planner's `type: cgroup` mounts need them. */
-export function hostCgroupHierarchies(mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8')): CgroupHierarchy[] {
-  const out: CgroupHierarchy[] = parseMountInfo(mountinfo)
+export function hostCgroupHierarchies(mounts: MountInfoEntry[] = selfMountInfo()): CgroupHierarchy[] {
+  const out: CgroupHierarchy[] = mounts
     .filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2')
     .map((m) => ({ mountpoint: m.mountPoint, name: path.basename(m.mountPoint), version: m.fsType === 'cgroup2' ? 2 : 1 }));
   // Pure v2: the one hierarchy is the whole /sys/fs/cgroup.
@@ -63,19 +63,7 @@ export function hostFacts(cgroupPath: string): HostFacts {
   };
 }
 
-function readTrimmed(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first mount point of a filesystem type, from /proc/self/mountinfo. */
+/** The first mount point of a filesystem type. */
 function mountPointOf(fstype: string): string | undefined {
-  for (const line of (readTrimmed('/proc/self/mountinfo') ?? '').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep >= 0 && line.slice(sep + 3).split(' ')[0] === fstype) return line.split(' ')[4];
-  }
-  return undefined;
+  return selfMountInfo().find((m) => m.fsType === fstype)?.mountPoint;
 }
