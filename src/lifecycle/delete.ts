@@ -9,7 +9,7 @@
  */
 import { ContainerNotFoundError, ContainerStateError, RuntimeError } from '../errors';
 import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state/store';
-import { isAlive, signalProcess, sleepMs } from '../state/proc';
+import { isAlive, signalProcess } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cgroupManager } from '../cgroups';
@@ -71,15 +71,15 @@ function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
   if (status === 'paused') cgroups.thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
-  // SIGKILL. Whatever the status says: a half-made container's init may be alive too.
-  signalProcess(rec.pid, rec.startTime, SIGKILL);
+  // SIGKILL. Whatever the status says: a half-made container's init may be alive too. Its death
+  // (waited for on its pidfd) takes its pid namespace with it, so the cgroup is often empty below.
+  signalProcess(rec.pid, rec.startTime, SIGKILL, { waitExitMs: 5000 });
+  if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   // Processes that outlived the init (no pid namespace), or an init whose pid create could not
   // record before it died, die with the container's cgroup.
   if (cgroups.exists()) {
     cgroups.killAll('SIGKILL');
   }
-  for (let i = 0; i < 500 && isAlive(rec.pid, rec.startTime); i++) sleepMs(i < 50 ? 1 : 10);
-  if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   destroyCgroup(cgroups, rec.id);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
