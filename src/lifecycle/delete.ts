@@ -21,9 +21,13 @@ import type { Logger } from '../log';
 
 const SIGKILL = 9;
 
-export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger): void {
+/**
+ * collectGarbage: also remove what dead runtimes left under --root (store.gc(), which lists it);
+ * `run` deleting the container it has just made skips that, to cost the same at any scale.
+ */
+export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger, collectGarbage = true): void {
   validateId(id);
-  store.gc();
+  if (collectGarbage) store.gc();
   if (!store.hasDir(id)) {
     // containerd's shim deletes twice, the second time with --force: that must succeed.
     if (force) return;

@@ -7,8 +7,9 @@
  * directory under a temporary name with its lock held and a first record ("creating") inside,
  * then renaming it into place (the rename is the atomic test for a duplicate id), and `delete`
  * renames it out of the way, under the lock, before removing it. Temporary entries start with
- * '@', which no id can contain, and carry their owner's pid and start time: those of dead owners
- * are removed by the next create or delete (gc()).
+ * '@', which no id can contain, and carry their owner's pid and start time, so no two processes
+ * ever share one: those of dead owners are removed by the next delete (gc()). Not by create: the
+ * cost of a create must not grow with the number of containers under --root.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -139,7 +140,6 @@ export class StateStore {
   claim(rec: ContainerRecord): Lock {
     const dir = this.dir(rec.id);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    this.gc();
     const files = this.lockFiles();
     const tmp = this.tempName('new');
     fs.mkdirSync(tmp, { mode: 0o711 });

@@ -11,10 +11,10 @@ import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
 
 /**
- * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList) and the files
- * it read with fs.readFileSync (which Node's loader reads modules with).
+ * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
+ * read with fs.readFileSync (which Node's loader reads modules with) and the directories it listed.
  */
-function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; stderr: string } {
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
   const report = path.join(sb.dir, 'loaded.json');
   fs.writeFileSync(
@@ -23,8 +23,11 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
     const read = [];
     const readFileSync = fs.readFileSync;
     fs.readFileSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return readFileSync.call(this, p, ...rest); };
+    const listed = [];
+    const readdirSync = fs.readdirSync;
+    fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
     process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
-      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read })));`,
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, listed })));`,
   );
   fs.rmSync(report, { force: true });
   // Files, not pipes: a created container's init inherits the runtime's stdio.
@@ -86,4 +89,18 @@ t.test('create, run and exec compile their modules from the code cache; the smal
       t.notOk(r.read.includes(bundle), `${args[0]} does not read the bundle`);
     }
   }
+});
+
+t.test('create and run never list the state root: their cost does not grow with the containers under it', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  for (const args of [
+    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
+    ['run', '--bundle', sb.bundle(['true']), sb.id()],
+  ]) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.same(r.listed.filter((d) => path.resolve(d) === sb.root), [], `${args[0]} does not list --root`);
+  }
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
 });
