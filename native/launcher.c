@@ -8,7 +8,9 @@
  *
  * NODE_OPTIONS may preload anything into a process that runs as root and clones containers, and
  * NODE_EXTRA_CA_CERTS makes Node parse a certificate bundle at every start (a runtime makes no
- * TLS connection): neither reaches node.
+ * TLS connection): neither reaches node. TSR_NODE_FLAGS (scripts/node-flags.json, passed by the
+ * build) are node's flags: --no-opt, as optimized code never pays back in a process this short
+ * (it costs a background compile and some 4 MiB of RSS in create).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef TSR_NODE_FLAGS
+#error "TSR_NODE_FLAGS: node's flags, from scripts/node-flags.json (scripts/build.js passes them)"
+#endif
 
 #define ENTRY "/dist/src/cli/entry.js"
 
@@ -52,11 +58,15 @@ int main(int argc, char **argv) {
   unsetenv("NODE_OPTIONS");
   unsetenv("NODE_EXTRA_CA_CERTS");
 
-  char **args = calloc((size_t)argc + 2, sizeof(*args));
+  static const char *const flags[] = { TSR_NODE_FLAGS };
+  const size_t nflags = sizeof(flags) / sizeof(flags[0]);
+  char **args = calloc((size_t)argc + nflags + 2, sizeof(*args));
   if (!args) return 127;
-  args[0] = "node";
-  args[1] = entry;
-  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  size_t n_args = 0;
+  args[n_args++] = "node";
+  for (size_t i = 0; i < nflags; i++) args[n_args++] = (char *)flags[i];
+  args[n_args++] = entry;
+  for (int i = 1; i < argc; i++) args[n_args++] = argv[i];
   execvp("node", args);
   fprintf(stderr, "tsruntime: exec node: %s (Node.js 20 or newer must be in PATH)\n", strerror(errno));
   return 127;

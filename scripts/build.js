@@ -19,7 +19,10 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit'
 run(process.execPath, ['scripts/gen-types.js']);
 run(process.execPath, ['scripts/gen-validators.js']);
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
-run(process.execPath, ['scripts/code-cache.js']);
+// The flags bin/tsruntime starts node with (scripts/node-flags.json): the code cache is made
+// under the same ones, or V8 would reject it.
+const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'node-flags.json'), 'utf8'));
+run(process.execPath, ['scripts/code-cache.js', ...NODE_FLAGS]);
 
 const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
@@ -36,7 +39,8 @@ run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSo
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 // bin/tsruntime links to this launcher: it finds the package from /proc/self/exe, or (a copy
 // moved elsewhere) from the directory it was built in.
-run(cc, [...cflags, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
+run(cc, [...cflags, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
+  '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);

@@ -15,6 +15,7 @@
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const Module = require('module');
+const os = require('os');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -23,12 +24,24 @@ const OUT = path.join(DIST, 'code-cache');
 const ENTRIES = ['create', 'run', 'exec'].map((c) => path.join(DIST, 'src', 'cli', 'commands', `${c}.js`));
 const REQUIRE = /\brequire\((['"])([^'"\n]+)\1\)/g;
 
-/** A node as bin/tsruntime runs it: no NODE_OPTIONS (its flags would make V8 reject the cache). */
+/** The node flags bin/tsruntime passes (scripts/node-flags.json, from build.js). */
+const FLAGS = process.argv.slice(2);
+
+/**
+ * code run by a node as bin/tsruntime runs it: its flags, no NODE_OPTIONS (other flags: V8 rejects
+ * the cache), and a script file rather than -e (which would be one of its process.execArgv).
+ */
 function node(code) {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   delete env.NODE_EXTRA_CA_CERTS;
-  return execFileSync(process.execPath, ['-e', code], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-code-cache-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'run.js'), code);
+    return execFileSync(process.execPath, [...FLAGS, path.join(dir, 'run.js')], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Every module to bundle, with what its literal requires of bundled files resolve to. */
@@ -81,7 +94,7 @@ function writeBundle(files) {
  */
 function writeCache() {
   fs.rmSync(path.join(OUT, 'bundle.node'), { force: true });
-  const tmp = fs.mkdtempSync(path.join(require('os').tmpdir(), 'tsr-code-cache-'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-code-cache-'));
   try {
     fs.mkdirSync(path.join(tmp, 'rootfs'));
     const src = (f) => JSON.stringify(path.join(DIST, 'src', f));
@@ -95,7 +108,7 @@ function writeCache() {
       const warm = () => require(${src('cli/main.js')}).main(['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', 'create', '--dry-run', '--bundle', ${JSON.stringify(tmp)}, 'warm-up']);
       warm().catch(() => {}).then(() => {
         fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.cache'))}, script.createCachedData());
-        fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.node'))}, cc.nodeKey());
+        fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.node'))}, cc.cacheKey(${JSON.stringify(FLAGS)}));
       });
     `);
   } finally {

@@ -29,9 +29,18 @@ type Entry = BundleFiles[string];
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let installed: import('vm').Script | undefined;
 
-/** Which node a cache is for: V8 rejects a cache from another version, after compiling for nothing. */
-export function nodeKey(): string {
-  return `${process.version} ${process.arch} v8 ${process.versions.v8}`;
+/**
+ * What bundle.node says a cache was made by: this node, and flags (bin/tsruntime's,
+ * scripts/node-flags.json). V8 rejects a cache made by another version or under other flags, after
+ * compiling for nothing, so such a cache is not even tried.
+ */
+export function cacheKey(flags: readonly string[]): string {
+  return `${process.version} ${process.arch} v8 ${process.versions.v8}\n${flags.join(' ')}`;
+}
+
+function usableKey(key: string): boolean {
+  const [node, flags] = key.split('\n');
+  return node === cacheKey([]).split('\n')[0] && (flags ?? '').split(' ').every((f) => f === '' || process.execArgv.includes(f));
 }
 
 /** Installs the bundle if there is one with a cache made by this node; its script, or undefined. */
@@ -39,7 +48,7 @@ export function installCodeCache(dir = CODE_CACHE_DIR): import('vm').Script | un
   if (installed) return installed;
   try {
     // Without its cache the bundle is slower than the files (it compiles more than a command loads).
-    if (fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8') !== nodeKey()) return undefined;
+    if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
     return (installed = installBundle(dir, fs.readFileSync(path.join(dir, 'bundle.cache'))));
   } catch {
     return undefined;

@@ -9,6 +9,8 @@ import { spawnSync } from 'child_process';
 import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 
 const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
+/** The flags bin/tsruntime runs node with (its code cache is made under them). */
+const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8'));
 
 /**
  * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
@@ -34,9 +36,9 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
   const out = fs.openSync(path.join(sb.dir, 'out'), 'w');
   const err = path.join(sb.dir, 'err');
   const errFd = fs.openSync(err, 'w');
-  // As bin/tsruntime runs node: without NODE_OPTIONS or NODE_EXTRA_CA_CERTS. Through env(1): the
-  // test runner puts its own hooks back into the NODE_OPTIONS of every node it sees spawned.
-  const node = ['env', '-u', 'NODE_OPTIONS', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath];
+  // As bin/tsruntime runs node: its flags, without NODE_OPTIONS or NODE_EXTRA_CA_CERTS. Through
+  // env(1): the test runner puts its own hooks back into the NODE_OPTIONS of every node it spawns.
+  const node = ['env', '-u', 'NODE_OPTIONS', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, ...NODE_FLAGS];
   const r = spawnSync(node[0], [...node.slice(1), '-r', probe, ENTRY, '--root', sb.root, ...args], { stdio: ['ignore', out, errFd], timeout: 30_000 });
   fs.closeSync(out);
   fs.closeSync(errFd);

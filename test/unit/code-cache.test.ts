@@ -42,7 +42,7 @@ function load(dir: string, b: string, a: string, writeCache = false): { installe
     if (${writeCache}) {
       script = cc.installBundle(${JSON.stringify(dir)});
       require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'bundle.cache'))}, require(${JSON.stringify(b)}) && script.createCachedData());
-      require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'bundle.node'))}, cc.nodeKey());
+      require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'bundle.node'))}, cc.cacheKey([]));
     } else script = cc.installCodeCache(${JSON.stringify(dir)});
     const b = require(${JSON.stringify(b)});
     process.stdout.write(JSON.stringify({ installed: Boolean(script), rejected: script && script.cachedDataRejected,
@@ -84,8 +84,10 @@ t.test('a cache V8 rejects is compiled again: the same code runs', async (t) => 
 t.test('no cache for this node, or no bundle: the loader is left alone', async (t) => {
   const { dir, a, b } = fakeDist(t);
   load(dir, b, a, true);
-  fs.writeFileSync(path.join(dir, 'bundle.node'), 'v0.0.0 other');
-  t.same(load(dir, b, a), { installed: false, b: 'disk', a: 'disk', same: true });
+  fs.writeFileSync(path.join(dir, 'bundle.node'), 'v0.0.0 other\n');
+  t.same(load(dir, b, a), { installed: false, b: 'disk', a: 'disk', same: true }, 'another node');
+  fs.writeFileSync(path.join(dir, 'bundle.node'), `${process.version} ${process.arch} v8 ${process.versions.v8}\n--no-opt`);
+  t.same(load(dir, b, a), { installed: false, b: 'disk', a: 'disk', same: true }, 'made under flags this node does not have');
   fs.rmSync(dir, { recursive: true });
   t.same(load(dir, b, a), { installed: false, b: 'disk', a: 'disk', same: true });
 });
