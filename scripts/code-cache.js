@@ -87,12 +87,12 @@ function writeBundle(files) {
 }
 
 /**
- * The cache, from a node that loads the commands through the bundle and plans a container from a
- * default config.json (create --dry-run): the config validator and the planner are compiled then,
- * and V8's cache holds every function compiled so far. The warm-up is best effort: whatever it did
+ * The cache, from a node that loads the commands and every bundled module through the bundle and
+ * plans a container from a default config.json (create --dry-run): the config validator and the
+ * planner are compiled then, and V8's cache holds every function compiled so far. The warm-up is best effort: whatever it did
  * not reach is compiled at run time, as without a cache.
  */
-function writeCache() {
+function writeCache(files) {
   fs.rmSync(path.join(OUT, 'bundle.node'), { force: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-code-cache-'));
   try {
@@ -104,7 +104,9 @@ function writeCache() {
       const spec = require(${src('spec/default-spec.js')}).defaultSpec({ args: ['true'] });
       fs.writeFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, JSON.stringify({ ...spec, process: { ...spec.process, terminal: false } }));
       const script = cc.installBundle(${JSON.stringify(OUT)});
+      // Every bundled module's top level, then what a dry run compiles (the validator, the planner).
       for (const f of ${JSON.stringify(ENTRIES)}) require(f);
+      for (const f of ${JSON.stringify(files.map((f) => f.file))}) require(f);
       const warm = () => require(${src('cli/main.js')}).main(['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', 'create', '--dry-run', '--bundle', ${JSON.stringify(tmp)}, 'warm-up']);
       warm().catch(() => {}).then(() => {
         fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.cache'))}, script.createCachedData());
@@ -118,6 +120,6 @@ function writeCache() {
 
 const files = modules();
 writeBundle(files);
-writeCache();
+writeCache(files);
 const size = (f) => fs.statSync(path.join(OUT, f)).size;
 console.log(`code-cache: dist/code-cache/bundle.js (${files.length} modules, ${Math.round(size('bundle.js') / 1024)} KiB), bundle.cache (${Math.round(size('bundle.cache') / 1024)} KiB)`);
