@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError } from '../errors';
-import { loadConfigShim } from '../native/config-shim';
+import { libseccomp } from '../native/seccomp';
+import { SeccompFilter, seccompProgram } from '../plan/seccomp-plan';
 import type { LsmFacts } from '../plan/process-fields';
 import type { CgroupHierarchy, HostFacts } from '../plan/build-init-plan';
 import { isRuntimeNamespace } from './namespaces';
@@ -26,13 +26,9 @@ export function lsmFacts(): LsmFacts {
   return { apparmor, selinux: fs.existsSync('/sys/fs/selinux/enforce') };
 }
 
-/** libseccomp, in this (parent) process: rules in, BPF out. */
-export function compileSeccomp(rules: string): Buffer {
-  try {
-    return loadConfigShim().compileSeccomp(rules);
-  } catch (e) {
-    throw new RuntimeError(`linux.seccomp: cannot build the filter: ${(e as Error).message}`);
-  }
+/** libseccomp, in this (parent) process: the plan's filter in, the program the init loads out. */
+export function compileSeccomp(filter: SeccompFilter): Buffer {
+  return seccompProgram(filter, libseccomp());
 }
 
 /** The host's cgroup hierarchies as the planner's `type: cgroup` mounts need them. */

@@ -11,6 +11,7 @@ import { cgroupJoinOps } from './cgroup-join-plan';
 import { NAMESPACE_FLAG, PR } from './linux-constants';
 import { planExec, planProcessSetup } from './process-ops';
 import { LsmFacts, planProcessFields } from './process-fields';
+import type { SeccompFilter } from './seccomp-plan';
 
 const CLONE_PARENT = 0x8000;
 
@@ -22,7 +23,7 @@ export interface ExecPlanInput {
   /** The container's config: its seccomp profile, personality and memory policy apply to exec too. */
   spec: Spec;
   lsm?: LsmFacts;
-  compileSeccomp?(rules: string): Buffer;
+  compileSeccomp?(filter: SeccompFilter): Buffer;
   /** fds of the container's namespaces to join (those that differ from ours), by type. */
   namespaceFds: Partial<Record<string, number>>;
   lastCap: number;

@@ -7,7 +7,7 @@
  * the runtime has created anything.
  *
  * Field by field, the work is in: namespaces-plan.ts (namespaces, id maps, time offsets, the fork
- * for pid/time), sysctl-plan.ts, seccomp-plan.ts (translated here, compiled by the parent with
+ * for pid/time), sysctl-plan.ts, seccomp-plan.ts (decided here, compiled by the parent with
  * libseccomp), process-fields.ts (scheduler, ioPriority, personality, memoryPolicy, LSM labels,
  * rlimit checks), netdevices-plan.ts, mounts-plan.ts (with mount-options.ts); process-ops.ts is shared with `exec`.
  * The order of the ops follows runc's (libcontainer/standard_init_linux.go, rootfs_linux.go).
@@ -26,6 +26,7 @@ import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
 import { planNetDevices } from './netdevices-plan';
 import { LsmFacts, planProcessFields } from './process-fields';
+import type { SeccompFilter } from './seccomp-plan';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -74,11 +75,11 @@ export interface InitPlanInput {
   startHooks?: StartHooks;
   host: HostFacts;
   /**
-   * Compiles linux.seccomp's serialized rules into BPF (native, in the parent: see
-   * src/native/config-shim.ts). Without it a plan still validates the profile and holds an
-   * empty program (dry runs, unit tests).
+   * Compiles linux.seccomp's decided filter into the BPF program the init loads (libseccomp, in
+   * the parent: see src/launch/host-probe.ts). Without it a plan still validates the profile and
+   * holds an empty program (unit tests).
    */
-  compileSeccomp?(rules: string): Buffer;
+  compileSeccomp?(filter: SeccompFilter): Buffer;
 }
 
 export interface InitPlan {

@@ -171,6 +171,16 @@ const CASES: Case[] = [
     error: 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
   },
   {
+    name: 'a seccomp rule libseccomp refuses (errnoRet above 4095)',
+    bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 5000 }] })),
+    error: 'linux.seccomp.syscalls[0]: libseccomp refused the rule for syscall mkdir: EINVAL (check its action, errnoRet and args)',
+  },
+  {
+    name: 'seccomp architectures libseccomp cannot put in one filter',
+    bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_S390X'] })),
+    error: 'linux.seccomp.architectures: libseccomp cannot add s390x to this filter: EDOM',
+  },
+  {
     name: 'id-mapped mount that is not a bind mount',
     bundle: edit(['true'], (s) => s.mounts.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] })),
     error: 'mounts: /mnt: id-mapped mounts are only supported for bind-mounts',

@@ -1,7 +1,7 @@
 /**
- * runc's ENOSYS stub (src/plan/seccomp-enosys.ts) on hand-made inputs: the instructions, and what
- * they answer for each architecture and syscall number (a small cBPF interpreter runs them).
- * Pure, no root.
+ * runc's ENOSYS stub (src/plan/seccomp-enosys.ts) on hand-made inputs: the instructions, what
+ * they answer for each architecture and syscall number (a small cBPF interpreter runs them), and
+ * how seccompProgram puts the stub in front of libseccomp's program (a fake library). Pure, no root.
  */
 import t from 'tap';
 import * as os from 'os';
@@ -9,6 +9,7 @@ import {
   ArchLastSyscall, AUDIT_ARCH_X86_64, BPF_JMP_JA, BPF_JMP_JEQ_K, BPF_JMP_JGT_K, BPF_JMP_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
   RET_ERRNO_ENOSYS, SCMP_ARCH_X32, SockFilter, X32_SYSCALL_BIT, assemble, enosysStub,
 } from '../../src/plan/seccomp-enosys';
+import { ResolvedSeccompFilter, SeccompLibrary, seccompFilter, seccompProgram } from '../../src/plan/seccomp-plan';
 
 const AUDIT_ARCH_I386 = 0x40000003;
 const AUDIT_ARCH_AARCH64 = 0xc00000b7;
@@ -136,4 +137,67 @@ t.test('assemble: struct sock_filter in host byte order', async (t) => {
   t.same([b[2], b[3]], [5, 6]);
   if (os.endianness() === 'LE') t.same([...b], [0x25, 0, 5, 6, 4, 3, 2, 1]);
   else t.same([...b], [0, 0x25, 5, 6, 1, 2, 3, 4]);
+});
+
+/** A libseccomp that knows x86_64 (native), x86 and x32, and a few syscalls; it exports a one-instruction program. */
+function fakeLibrary(): SeccompLibrary & { exported: ResolvedSeccompFilter[] } {
+  const tokens: Record<string, number> = { x86_64: AUDIT_ARCH_X86_64, x86: AUDIT_ARCH_I386, x32: SCMP_ARCH_X32 };
+  const numbers: Record<string, Record<number, number>> = {
+    read: { [AUDIT_ARCH_X86_64]: 0, [AUDIT_ARCH_I386]: 3, [SCMP_ARCH_X32]: X32_SYSCALL_BIT + 0 },
+    openat2: { [AUDIT_ARCH_X86_64]: 437, [AUDIT_ARCH_I386]: 437, [SCMP_ARCH_X32]: X32_SYSCALL_BIT + 437 },
+    socketcall: { [AUDIT_ARCH_I386]: 102 },
+    kexec_file_load: { [AUDIT_ARCH_X86_64]: 320, [SCMP_ARCH_X32]: X32_SYSCALL_BIT + 320 },
+  };
+  const exported: ResolvedSeccompFilter[] = [];
+  return {
+    exported,
+    archToken: (name) => tokens[name],
+    nativeArch: () => AUDIT_ARCH_X86_64,
+    syscallNumber(name, arch) {
+      const n = numbers[name];
+      if (!n) return undefined;
+      if (arch === undefined) return n[AUDIT_ARCH_X86_64] ?? -10060; // a pseudo-syscall where native lacks it
+      return n[arch];
+    },
+    exportBpf: (filter) => (exported.push(filter), assemble([FILTER])),
+  };
+}
+
+t.test('seccompProgram: libseccomp resolves, the plan skips what it does not know, the stub goes first', async (t) => {
+  const lib = fakeLibrary();
+  const filter = seccompFilter({
+    defaultAction: 'SCMP_ACT_ERRNO',
+    architectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'],
+    syscalls: [
+      { names: ['read', 'socketcall', 'not_a_syscall'], action: 'SCMP_ACT_ALLOW' },
+      { names: ['openat2'], action: 'SCMP_ACT_ERRNO' }, // the default action: no rule, but named
+    ],
+  })!;
+  const program = seccompProgram(filter, lib);
+  t.same(lib.exported, [{
+    defaultAction: 0x00050001,
+    architectures: [{ name: 'x86', token: AUDIT_ARCH_I386 }, { name: 'x32', token: SCMP_ARCH_X32 }, { name: 'x86_64', token: AUDIT_ARCH_X86_64 }],
+    rules: [
+      { where: 'linux.seccomp.syscalls[0]', name: 'read', action: 0x7fff0000, args: [], nr: 0 },
+      { where: 'linux.seccomp.syscalls[0]', name: 'socketcall', action: 0x7fff0000, args: [], nr: -10060 },
+    ],
+  }], 'an architecture and a syscall libseccomp does not know are skipped; a pseudo-syscall goes to libseccomp as it is');
+  const stub = enosysStub([
+    { arch: AUDIT_ARCH_X86_64, last: 437 }, // native first
+    { arch: AUDIT_ARCH_I386, last: 437 },
+    { arch: SCMP_ARCH_X32, last: X32_SYSCALL_BIT + 437 },
+  ]);
+  t.same(program, Buffer.concat([assemble(stub), assemble([FILTER])]), 'stub (highest named syscall per arch, the dropped rule\'s openat2 included), then libseccomp\'s program');
+  const insns: SockFilter[] = [];
+  for (let at = 0; at < program.length; at += 8) {
+    const le = os.endianness() === 'LE';
+    insns.push({ code: le ? program.readUInt16LE(at) : program.readUInt16BE(at), jt: program[at + 2], jf: program[at + 3], k: le ? program.readUInt32LE(at + 4) : program.readUInt32BE(at + 4) });
+  }
+  t.equal(run(insns, AUDIT_ARCH_X86_64, 438), RET_ERRNO_ENOSYS, 'the whole program: newer than openat2, ENOSYS');
+  t.equal(run(insns, AUDIT_ARCH_X86_64, 435), TO_FILTER, 'clone3, older than openat2: libseccomp\'s program decides');
+
+  const allow = fakeLibrary();
+  const plain = seccompProgram(seccompFilter({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['openat2'], action: 'SCMP_ACT_ERRNO' }] })!, allow);
+  t.same(plain, assemble([FILTER]), 'an allowing default: libseccomp\'s program alone');
+  t.same(allow.exported[0].architectures, [], 'no architecture listed: libseccomp\'s native one only');
 });
