@@ -99,11 +99,11 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   const hooks = spec.hooks ?? {};
   // Opening a namespace file makes nothing on the host: the plan can name the real fds.
   const nsFds: Record<string, number> = {};
-  for (const ns of spec.linux?.namespaces ?? []) {
-    if (!ns.path) continue;
-    nsFds[ns.type] = openNamespace(ns.type, ns.path);
+  (spec.linux?.namespaces ?? []).forEach((ns, index) => {
+    if (!ns.path) return;
+    nsFds[ns.type] = openNamespace(index, ns.type, ns.path);
     fds.push(nsFds[ns.type]);
-  }
+  });
   // The plan, once. The exec fifo and the cgroup's tasks files do not exist yet: the plan names
   // them by slot. The sd_notify socket's directory neither: the host facts know it will be one.
   const host = hostFacts(cgroups.cgroupsPath);

@@ -51,8 +51,8 @@ export interface HostFacts {
   lsm?: LsmFacts;
   /** Where the resctrl filesystem is mounted, if it is (for linux.intelRdt). */
   resctrlMount?: string;
-  /** Whether a namespace path names the runtime's own namespace of that type (default: no). */
-  isRuntimeNamespace?(type: string, nsPath: string): boolean;
+  /** Whether the namespace open as fd (a linux.namespaces[].path) is the runtime's own of that type (default: no). */
+  isRuntimeNamespace?(type: string, fd: number): boolean;
 }
 
 export interface InitPlanInput {
@@ -136,8 +136,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const userns = ns.userns;
   // In any user namespace but the initial one (new or joined), devices are bound, not made.
   const inUserns = ns.types.has('user');
-  const netPath = (linux.namespaces ?? []).find((n) => n.type === 'network')?.path;
-  const netIsHost = netPath ? host.isRuntimeNamespace?.('network', netPath) ?? false : false;
+  const netFd = ns.joined.has('network') ? input.namespaceFds.network : undefined;
+  const netIsHost = netFd !== undefined && (host.isRuntimeNamespace?.('network', netFd) ?? false);
   // A new network namespace has its loopback down; runc brings it up.
   if (ns.types.has('network') && !ns.joined.has('network')) ops.push({ op: 'LOOPBACK_UP', what: 'bring up the loopback interface' });
 

@@ -107,7 +107,7 @@ const CASES: Case[] = [
   {
     name: 'namespace path that does not exist',
     bundle: edit(['true'], (s) => (s.linux.namespaces[1] = { type: 'network', path: '/run/netns/tsruntime-no-such-netns' })),
-    error: 'linux.namespaces: network namespace path /run/netns/tsruntime-no-such-netns: ENOENT (no such file or directory)',
+    error: 'linux.namespaces[1].path: /run/netns/tsruntime-no-such-netns does not exist',
   },
   {
     name: 'args[0] is not executable',

@@ -12,7 +12,7 @@ import { CLONE, MS, S_IFCHR, S_IFIFO, makedev } from '../../src/plan/linux-const
 import { normalizeSysctlKey, sysctlOps } from '../../src/plan/sysctl-plan';
 import { SeccompFilter, insertSeccomp, seccompFilter, seccompOp } from '../../src/plan/seccomp-plan';
 import { execCpuAffinity, idMask, parseIdList, planProcessFields } from '../../src/plan/process-fields';
-import { checkNamespaceLink, CLONE_PARENT } from '../../src/plan/namespaces-plan';
+import { namespaceFileProblem, CLONE_PARENT } from '../../src/plan/namespaces-plan';
 import { parseMountOptions, MOUNT_ATTR } from '../../src/plan/mount-options';
 import { bare, baseSpec, host, indexOf, named, plan, planError } from '../helpers/plan';
 
@@ -71,10 +71,31 @@ t.test('namespaces: time namespace offsets, pid by path, duplicates', async (t) 
   t.ok(named(pid, 'LOOPBACK_UP').length === 1, 'a new network namespace gets lo up');
 });
 
-t.test('namespaces: path checks by the link of the opened file', async (t) => {
-  t.equal(checkNamespaceLink('network', '/run/netns/x', 'net:[4026531833]'), undefined);
-  t.equal(checkNamespaceLink('network', '/proc/1/ns/ipc', 'ipc:[4026531839]'), 'linux.namespaces: network namespace path /proc/1/ns/ipc is a ipc namespace, not net');
-  t.match(checkNamespaceLink('mount', '/etc/passwd', '/etc/passwd'), /is not a namespace file/);
+t.test('namespaces: a path is judged by what the kernel says the opened file is, not by its name or link', async (t) => {
+  // A bind mount (ip netns add, Podman, CNI, CRI pods) is a namespace like /proc/PID/ns/net.
+  t.equal(namespaceFileProblem('network', '/run/netns/x', { kind: 'namespace', type: 'network' }), undefined);
+  t.equal(namespaceFileProblem('network', '/proc/1/ns/ipc', { kind: 'namespace', type: 'ipc' }), '/proc/1/ns/ipc is an ipc namespace, not a network namespace');
+  t.equal(namespaceFileProblem('network', '/tmp/u', { kind: 'namespace', type: 'uts' }), '/tmp/u is a uts namespace, not a network namespace');
+  // A kernel without NS_GET_NSTYPE cannot say: setns(fd, type) decides in the init.
+  t.equal(namespaceFileProblem('mount', '/run/x', { kind: 'namespace' }), undefined);
+  t.equal(namespaceFileProblem('mount', '/etc/passwd', { kind: 'other', what: 'regular file' }), '/etc/passwd is not a namespace file (it is a regular file)');
+  t.equal(namespaceFileProblem('ipc', '/tmp', { kind: 'other', what: 'directory' }), '/tmp is not a namespace file (it is a directory)');
+  t.equal(namespaceFileProblem('uts', '/nope', { kind: 'unopenable', code: 'ENOENT', text: 'no such file or directory' }), '/nope does not exist');
+  t.equal(namespaceFileProblem('uts', '/x/y', { kind: 'unopenable', code: 'EACCES', text: 'permission denied' }), 'cannot open /x/y: EACCES (permission denied)');
+});
+
+t.test('namespaces: a joined network namespace that is the runtime\'s own keeps net sysctls out', async (t) => {
+  const joinNet = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n));
+    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+  };
+  const asked: Array<[string, number]> = [];
+  const h = { ...host(), isRuntimeNamespace: (type: string, fd: number) => (asked.push([type, fd]), true) };
+  t.match(planError(joinNet, { namespaceFds: { network: 11 }, host: h }), /net\.ipv4\.ip_forward/);
+  t.same(asked, [['network', 11]], 'asked about the opened fd, not the path');
+  const other = { ...host(), isRuntimeNamespace: () => false };
+  const sysctls = named(plan(joinNet, { namespaceFds: { network: 11 }, host: other }), 'WRITE_PROC').filter((o) => o.strs![0]!.startsWith('sys/'));
+  t.same(sysctls.map((o) => o.strs), [['sys/net/ipv4/ip_forward', '1']], 'another network namespace takes them');
 });
 
 t.test('sysctl: validated against the container namespaces, as runc does', async (t) => {
