@@ -5,7 +5,8 @@
  */
 import type { V1Context } from './v1-resources';
 import { readControl } from './cgroup-fs';
-import { hostHugePageSizes, hugetlbStatsV2 } from './v2-resources';
+import { hugetlbStatsV2 } from './v2-resources';
+import { hostHugePageSizes } from './detect';
 import { BlkioEntry, emptyStats, MAX_UINT64, parseBlkioV1, parseCounter, parseCpuList, parseKeyValues, parseNumberList, Stats } from './stats';
 
 const CLOCK_TICKS = 100n; // USER_HZ on every Linux architecture runc supports

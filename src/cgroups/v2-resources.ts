@@ -25,7 +25,6 @@ import {
   checkUnifiedKey,
   cpuMax,
   fieldError,
-  hugePageSizeName,
   intText,
   ioMaxLine,
   memorySwapToV2,
@@ -36,21 +35,11 @@ import {
   v2Limit,
 } from './resources';
 import { emptyStats, MAX_UINT64, parseCounter, parseIoStatV2, parseKeyValues, Stats } from './stats';
+import { hostHugePageSizes } from './detect';
 
 /** Controllers enabled for dir (its cgroup.controllers). */
 export function controllersOf(dir: string): string[] {
   return (readControl(dir, 'cgroup.controllers') ?? '').split(/\s+/).filter(Boolean);
-}
-
-/** Huge page sizes of this host ("2MB", "1GB"), from /sys/kernel/mm/hugepages. */
-export function hostHugePageSizes(): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync('/sys/kernel/mm/hugepages');
-  } catch {
-    return [];
-  }
-  return names.map(hugePageSizeName).filter((s): s is string => s !== undefined);
 }
 
 /** Check page sizes against the host's before anything is written. */
