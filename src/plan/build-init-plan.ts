@@ -9,7 +9,9 @@
  * Field by field, the work is in: namespaces-plan.ts (namespaces, id maps, time offsets, the fork
  * for pid/time), sysctl-plan.ts, seccomp-plan.ts (decided here, compiled by the parent with
  * libseccomp), process-fields.ts (scheduler, ioPriority, personality, memoryPolicy, LSM labels,
- * rlimit checks), netdevices-plan.ts, mounts-plan.ts (with mount-options.ts); process-ops.ts is shared with `exec`.
+ * rlimit checks), netdevices-plan.ts, mounts-plan.ts (with mount-options.ts), rules/resources.ts
+ * (linux.resources, checked here and written by the cgroup drivers); process-ops.ts is shared
+ * with `exec`.
  * The order of the ops follows runc's (libcontainer/standard_init_linux.go, rootfs_linux.go).
  */
 import * as path from 'path';
@@ -27,6 +29,7 @@ import { sysctlOps } from './sysctl-plan';
 import { planNetDevices } from './netdevices-plan';
 import { LsmFacts, planProcessFields } from './process-fields';
 import type { SeccompFilter } from './seccomp-plan';
+import { CgroupFacts, checkResourceRules } from './rules/resources';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -47,6 +50,8 @@ export interface HostFacts {
   cgroupHierarchies: CgroupHierarchy[];
   /** The container's cgroup path inside each hierarchy, e.g. /tsruntime/abc. */
   cgroupPath: string;
+  /** The cgroup layout, controllers and files linux.resources is checked against. */
+  cgroup: CgroupFacts;
   /** Which LSMs are enabled (default: none). */
   lsm?: LsmFacts;
   /** Where the resctrl filesystem is mounted, if it is (for linux.intelRdt). */
@@ -145,6 +150,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const sysctl = sysctlOps(linux.sysctl, { types: ns.types, netIsHost });
   const fields = planProcessFields({ spec, proc, lastCap: host.lastCap, lsm: host.lsm, compileSeccomp: input.compileSeccomp });
   warnings.push(...fields.warnings);
+  checkResourceRules(linux.resources ?? {}, host.cgroup, { linuxDevicePaths: (linux.devices ?? []).map((d) => d.path) });
   if (linux.intelRdt && !host.resctrlMount) {
     throw new InvalidConfigError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
   }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { encodePlan, Msg, Op, Opcode, StartStep } from '../../src/plan/ops';
 import { buildInitPlan } from '../../src/plan/build-init-plan';
 import type { Spec } from '../../src/generated/config';
+import { hybridCgroups } from '../helpers/plan';
 
 const PROJECT = path.resolve(__dirname, '..', '..', '..');
 const MAGIC = 0x54535231;
@@ -161,7 +162,7 @@ t.test('a whole init plan encodes into well-formed records', async (t) => {
     bundle: '/b',
     fifoFd: 9,
     namespaceFds: {},
-    host: { lastCap: 40, pathKind: () => 'dir', cgroupHierarchies: [], cgroupPath: '/x' },
+    host: { lastCap: 40, pathKind: () => 'dir', cgroupHierarchies: [], cgroupPath: '/x', cgroup: hybridCgroups() },
   });
   const recs = decode(t, encodePlan(plan.ops));
   t.equal(recs.length, plan.ops.length);
