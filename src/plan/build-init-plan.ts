@@ -72,6 +72,11 @@ export interface InitPlanInput {
   cgroupJoin?: readonly string[];
   /** fds opened on linux.namespaces[].path, by namespace type. */
   namespaceFds: Record<string, number>;
+  /**
+   * Host directories the runtime makes only once the id is claimed, after planning (the
+   * sd_notify socket's, in the state directory): bind sources that are directories to be.
+   */
+  pendingDirs?: readonly string[];
   noPivot?: boolean;
   preserveFds?: number;
   /** Runs prestart/createRuntime/createContainer hooks: the init stops and waits for them. */
