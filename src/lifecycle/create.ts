@@ -116,7 +116,7 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
     spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp, pendingDirs,
     hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
     startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
-    cgroupJoin: v1JoinDirs(cgroups),
+    cgroupJoin: v1JoinDirs(cgroups), trace: log.tracing,
   }));
   for (const w of plan.warnings) log.warn(w);
   return { config, spec, bundle, rootfs, cgroups, nsFds, plan };
