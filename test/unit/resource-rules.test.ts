@@ -4,10 +4,14 @@
  * planner, before anything exists. No root, no real cgroups.
  */
 import t from 'tap';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { LinuxResources, Spec } from '../../src/generated/config';
 import { checkResourceRules, CgroupFacts, hybridUnifiedControllers, requestedFields } from '../../src/plan/rules/resources';
 import { InvalidConfigError } from '../../src/errors';
 import { hybridCgroups, planError, v1Cgroups, v2Cgroups, host } from '../helpers/plan';
+import { cgroupFacts } from '../../src/launch/host-probe';
 
 const MB = 1024 * 1024;
 
@@ -147,4 +151,35 @@ t.test('create reaches the rules through the planner, with the facts of the host
     }),
     '(no error)',
   );
+});
+
+t.test('the host probe: facts from the cgroup layout, a root read only when a rule asks', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-fake-cgroupfs-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const [sub, files] of [['memory', ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']], ['cpu,cpuacct', ['cpu.shares']], ['unified', ['cgroup.controllers']]] as const) {
+    fs.mkdirSync(path.join(dir, sub));
+    for (const f of files) fs.writeFileSync(path.join(dir, sub, f), '');
+  }
+  fs.writeFileSync(path.join(dir, 'unified', 'cgroup.controllers'), 'hugetlb\n');
+  const facts = cgroupFacts({
+    mode: 'hybrid',
+    v1: [
+      { mountPoint: path.join(dir, 'memory'), root: '/', controllers: ['memory'], noprefix: false },
+      { mountPoint: path.join(dir, 'cpu,cpuacct'), root: '/', controllers: ['cpu', 'cpuacct'], noprefix: false },
+      { mountPoint: path.join(dir, 'systemd'), root: '/', controllers: ['name=systemd'], noprefix: false },
+    ],
+    unified: { mountPoint: path.join(dir, 'unified'), root: '/' },
+  });
+  t.same(facts.v1Controllers, ['memory', 'cpu', 'cpuacct'], 'named hierarchies are not controllers');
+  t.equal(facts.unifiedMount, path.join(dir, 'unified'));
+  fs.writeFileSync(path.join(dir, 'memory', 'memory.kmem.limit_in_bytes'), '');
+  t.ok(facts.rootFiles('memory').includes('memory.kmem.limit_in_bytes'), 'read when first asked');
+  fs.rmSync(path.join(dir, 'memory', 'memory.kmem.limit_in_bytes'));
+  t.ok(facts.rootFiles('memory').includes('memory.kmem.limit_in_bytes'), 'and once');
+  t.same(facts.rootFiles('cpuacct'), ['cpu.shares'], 'co-mounted controllers share a root');
+  t.same(facts.rootFiles('blkio'), [], 'no hierarchy, no files');
+  t.same(facts.unifiedControllers, ['hugetlb']);
+  t.equal(problem({}, facts), 'linux.resources.devices: cannot set devices limit: no devices cgroup hierarchy is mounted on this host');
+  t.equal(problem({ memory: { limit: 64 * MB, swap: 128 * MB } }, facts, true), '(no error)', 'memsw is there');
+  t.match(problem({ cpu: { burst: 1 } }, facts, true), /cpu\.cfs_burst_us/, 'the burst file is not');
 });
