@@ -16,7 +16,7 @@ import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { HugepageLimit, LinuxResources } from '../generated/config';
 import { ApplyOptions } from './common';
-import { errCode, hasFile, readControl, writeCgroupFile, writeControl } from './cgroup-fs';
+import { errCode, hasFile, readControl, writeCgroupFile, writeError } from './cgroup-fs';
 import { containerDeviceRules } from './devices';
 import { deviceFilter } from './ebpf';
 import {
@@ -61,7 +61,7 @@ class V2Writer {
       if (errCode(e) === 'ENOENT' && controller && controller !== 'cgroup' && !this.has(controller) && fs.existsSync(this.dir)) {
         throw fieldError(field, this.missing(controller));
       }
-      writeControl(this.dir, file, value, field); // throws the explained error
+      throw writeError(e, this.dir, file, value, field);
     }
   }
 
