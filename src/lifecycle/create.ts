@@ -105,18 +105,18 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
     fds.push(nsFds[ns.type]);
   });
   // The plan, once. The exec fifo and the cgroup's tasks files do not exist yet: the plan names
-  // them by slot. The sd_notify socket's directory neither: the host facts know it will be one.
+  // them by slot. The sd_notify socket's directory neither: the plan is told it will be one.
   const host = hostFacts(cgroups.cgroupsPath);
+  const pendingDirs: string[] = [];
   if (process.env.NOTIFY_SOCKET) {
     withNotify(spec, store.dir(opts.id));
-    const probe = host.pathKind;
-    host.pathKind = (p) => (p === notifyDir(store.dir(opts.id)) ? 'dir' : probe(p));
+    pendingDirs.push(notifyDir(store.dir(opts.id)));
   }
   const plan = log.step('plan', () => buildInitPlan({
-    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp,
+    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp, pendingDirs,
     hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
     startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
-    cgroupJoin: v1JoinDirs(cgroups),
+    cgroupJoin: v1JoinDirs(cgroups), trace: log.tracing,
   }));
   for (const w of plan.warnings) log.warn(w);
   return { config, spec, bundle, rootfs, cgroups, nsFds, plan };
