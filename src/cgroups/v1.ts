@@ -4,7 +4,8 @@
  * that the container's processes are placed there too (as runc does).
  *
  * linux.resources are written by v1-resources.ts through this.paths (memory.limit_in_bytes in
- * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory).
+ * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory),
+ * and usage is read by v1-stats.ts.
  */
 import * as path from 'path';
 import { RuntimeError } from '../errors';
@@ -66,11 +67,11 @@ export class V1Manager extends CgroupBase {
 
   stats(): Stats {
     if (!this.exists()) throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist`);
-    return resourcesV1().statsV1(this.context());
+    return (require('./v1-stats') as typeof import('./v1-stats')).statsV1(this.context());
   }
 
   oomKillCount(): number | undefined {
-    return resourcesV1().oomKillCountV1(this.paths);
+    return (require('./v1-stats') as typeof import('./v1-stats')).oomKillCountV1(this.paths);
   }
 
   protected prepareDir(dir: string): void {
@@ -184,8 +185,8 @@ export class V1Manager extends CgroupBase {
 }
 
 /**
- * Resources and stats (six modules) load when used: state, start, kill and delete use this manager
- * only to freeze, kill and remove, and pay for no more.
+ * Resources and stats (v1-resources.ts, v1-stats.ts and what they load) load when used: state,
+ * start, kill and delete use this manager only to freeze, kill and remove, and pay for no more.
  */
 function resourcesV1(): typeof import('./v1-resources') {
   return require('./v1-resources');
