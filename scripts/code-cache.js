@@ -102,7 +102,12 @@ function writeCache(files) {
       const fs = require('fs');
       const cc = require(${src('cli/code-cache.js')});
       const spec = require(${src('spec/default-spec.js')}).defaultSpec({ args: ['true'] });
-      fs.writeFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, JSON.stringify({ ...spec, process: { ...spec.process, terminal: false } }));
+      fs.writeFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, JSON.stringify({
+        ...spec,
+        process: { ...spec.process, terminal: false },
+        // Engines set a seccomp profile: its planning and compiling belong in the cache too.
+        linux: { ...spec.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kexec_load'], action: 'SCMP_ACT_ERRNO' }] } },
+      }));
       const script = cc.installBundle(${JSON.stringify(OUT)});
       // Every bundled module's top level, then what a dry run compiles (the validator, the planner).
       for (const f of ${JSON.stringify(ENTRIES)}) require(f);
