@@ -45,6 +45,10 @@ export interface ContainerRecord {
   systemdCgroup?: boolean;
   /** Created under NOTIFY_SOCKET: `start` relays the container's READY=1. */
   notify?: boolean;
+  /** Created by a runtime without real root. */
+  rootless?: boolean;
+  /** Created without a cgroup (rootless, with none it could make): why. */
+  noCgroup?: string;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
