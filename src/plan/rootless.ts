@@ -202,6 +202,7 @@ export function checkRootless(spec: Spec, f: RootlessFacts, userns: { types: Set
   if (adj !== undefined && adj < f.oomScoreAdj) {
     throw new InvalidConfigError(`process.oomScoreAdj: ${adj} is below the runtime's own (${f.oomScoreAdj}): a rootless container (${who}) can only raise it`);
   }
+  if (userns.isNew) checkMountIds(spec);
   let write: IdMapWrite | undefined;
   if (userns.isNew) {
     write = planIdMapWrite(linux.uidMappings, linux.gidMappings, f);
@@ -215,6 +216,25 @@ function missingHelper(helper: string, field: string, maps: readonly IdMapping[]
   return new InvalidConfigError(
     `${field}: mapping ${formatMappings(maps)} needs ${helper} (an unprivileged user may map only its own ${own} itself), and ${helper} is not installed: install it (Debian and Ubuntu: package uidmap)`,
   );
+}
+
+/**
+ * uid=/gid= mount options must name ids the container's user namespace maps (runc's check):
+ * the kernel refuses the mount otherwise (devpts's gid= is dropped in a user namespace anyway).
+ */
+function checkMountIds(spec: Spec): void {
+  const linux = spec.linux ?? {};
+  for (const m of spec.mounts ?? []) {
+    if (m.type === 'devpts') continue;
+    for (const opt of m.options ?? []) {
+      const hit = /^(uid|gid)=(\d+)$/.exec(opt);
+      if (!hit) continue;
+      const maps = hit[1] === 'uid' ? linux.uidMappings : linux.gidMappings;
+      const id = Number(hit[2]);
+      if ((maps ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size)) continue;
+      throw new InvalidConfigError(`mounts: ${m.destination}: cannot specify ${opt} mount option for rootless container: ${hit[1]} ${id} is not mapped in its user namespace (${formatMappings(maps) || 'no mappings'})`);
+    }
+  }
 }
 
 function checkRlimitsRootless(proc: Process | undefined, f: RootlessFacts, who: string): void {

@@ -118,6 +118,14 @@ t.test('the planner as a plain user: spec --rootless plans; what cannot work is 
     rootlessSpec(s);
     s.linux!.netDevices = { eth9: {} };
   }, rl), /^linux\.netDevices: moving host network devices needs root/);
+  t.match(planError((s) => {
+    rootlessSpec(s);
+    s.mounts = [{ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['uid=5'] }];
+  }, rl), /^mounts: \/mnt: cannot specify uid=5 mount option for rootless container: uid 5 is not mapped in its user namespace \(0 1001 1\)$/);
+  t.equal(planError((s) => {
+    rootlessSpec(s);
+    s.mounts = [{ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['uid=0', 'gid=0'] }];
+  }, rl), '(no error)');
 });
 
 t.test('the planner as root of a user namespace (rootless Podman): no user namespace needed, devices bound, setgroups as the host says', async (t) => {
