@@ -14,6 +14,22 @@ export function containerCgroup(rec: ContainerRecord): CgroupManager | undefined
   return cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
 }
 
+/**
+ * The path to record for a cgroup found relative to the runtime's own (a rootless default): the
+ * same directory as an absolute path when it is one in every hierarchy, so that delete and kill
+ * find it from any cgroup; else as it was.
+ */
+export function recordedCgroupsPath(m: CgroupManager, mountpoints: readonly string[]): string {
+  if (m.cgroupsPath.startsWith('/')) return m.cgroupsPath;
+  const rels = new Set<string>();
+  for (const dir of Object.values(m.paths)) {
+    const mp = mountpoints.filter((p) => dir.startsWith(p + '/')).sort((a, b) => b.length - a.length)[0];
+    if (!mp) return m.cgroupsPath;
+    rels.add(dir.slice(mp.length));
+  }
+  return rels.size === 1 ? [...rels][0] : m.cgroupsPath;
+}
+
 /** The cgroup, or an error saying that `doing` needs one and why this container has none. */
 export function requireCgroup(rec: ContainerRecord, doing: string): CgroupManager {
   const m = containerCgroup(rec);

@@ -35,6 +35,7 @@ import { checkExecLimits } from './exec-limits';
 import { closeAll } from '../state/proc';
 import { v1JoinDirs } from '../launch/cgroup-join';
 import { destroyCgroup } from './delete';
+import { recordedCgroupsPath } from './container-cgroup';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -138,7 +139,9 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   for (const w of plan.warnings) log.warn(w);
   if (!use.use) log.debug(`container ${opts.id}: no cgroup (rootless: ${use.reason})`);
   const noCgroup = use.use ? undefined : use.reason;
-  return { config, spec, bundle, rootfs, cgroupsPath: manager.cgroupsPath, cgroups, noCgroup, rootless: Boolean(host.rootless), nsFds, plan };
+  // The rootless default is found from the runtime's own cgroup: record where it is.
+  const cgroupsPath = cgroups && !configPath && rootlessCg ? recordedCgroupsPath(cgroups, host.cgroupHierarchies.map((h) => h.mountpoint)) : manager.cgroupsPath;
+  return { config, spec, bundle, rootfs, cgroupsPath, cgroups, noCgroup, rootless: Boolean(host.rootless), nsFds, plan };
 }
 
 /** create --dry-run: the launch plan, with nothing made (no state, cgroup, mount or process). */

@@ -12,6 +12,8 @@ import { containerCgroupDirs, parseProcLimits } from '../../src/launch/host-prob
 import { buildExecPlan } from '../../src/plan/build-exec-plan';
 import { baseSpec, host, named, plan, planError, PURE_V2 } from '../helpers/plan';
 import { PR } from '../../src/plan/linux-constants';
+import { recordedCgroupsPath } from '../../src/lifecycle/container-cgroup';
+import type { CgroupManager } from '../../src/cgroups';
 
 const USER: Caller = { euid: 1001, egid: 1001, inUserns: false };
 const ROOT: Caller = { euid: 0, egid: 0, inUserns: false };
@@ -195,4 +197,11 @@ t.test('host-probe parsers: /proc/self/limits, the initial uid_map', async (t) =
   t.equal(l[0], (1n << 64n) - 1n, 'unlimited');
   t.equal(isInitialUidMap('         0          0 4294967295\n'), true);
   t.equal(isInitialUidMap('         0       1001          1\n         1     100000      65536\n'), false);
+});
+
+t.test('a rootless default cgroup is recorded as an absolute path when it is one, so delete finds it from anywhere', async (t) => {
+  const m = (paths: Record<string, string>) => ({ cgroupsPath: 'c1', paths }) as unknown as CgroupManager;
+  const mps = ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/unified'];
+  t.equal(recordedCgroupsPath(m({ memory: '/sys/fs/cgroup/memory/u/rt/c1', '': '/sys/fs/cgroup/unified/u/rt/c1' }), mps), '/u/rt/c1');
+  t.equal(recordedCgroupsPath(m({ memory: '/sys/fs/cgroup/memory/a/c1', '': '/sys/fs/cgroup/unified/b/c1' }), mps), 'c1', 'different places: left relative');
 });
