@@ -67,6 +67,11 @@ export interface ApplyOptions {
    * (runc's update never touches them).
    */
   update?: boolean;
+  /**
+   * Leave the device rules alone (a rootless create): only root may load a device filter or
+   * write devices.allow, and runc skips them too.
+   */
+  skipDevices?: boolean;
 }
 
 export interface CgroupManagerOptions {

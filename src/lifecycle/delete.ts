@@ -12,7 +12,7 @@ import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state
 import { isAlive, signalProcess } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
-import { cgroupManager } from '../cgroups';
+import { containerCgroup } from './container-cgroup';
 import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
@@ -72,8 +72,9 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
 }
 
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
-  const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
-  if (status === 'paused') cgroups.thaw();
+  // A rootless container may have no cgroup: its init then goes alone (with its pid namespace).
+  const cgroups = containerCgroup(rec);
+  if (status === 'paused') cgroups?.thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
   // SIGKILL. Whatever the status says: a half-made container's init may be alive too. Its death
   // (waited for on its pidfd) takes its pid namespace with it, so the cgroup is often empty below.
@@ -81,10 +82,10 @@ function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   // Processes that outlived the init (no pid namespace), or an init whose pid create could not
   // record before it died, die with the container's cgroup.
-  if (cgroups.exists()) {
+  if (cgroups?.exists()) {
     cgroups.killAll('SIGKILL');
   }
-  destroyCgroup(cgroups, rec.id);
+  if (cgroups) destroyCgroup(cgroups, rec.id);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
   // The container is gone whatever a poststop hook says: warn, and run the others (runtime.md).

@@ -116,7 +116,7 @@ function planCgroupMount(ops: Op[], dest: string, flags: number, host: HostFacts
     return;
   }
   if (pureV2) {
-    const src = path.posix.join(hierarchies[0].mountpoint, host.cgroupPath);
+    const src = hierarchies[0].dir ?? path.posix.join(hierarchies[0].mountpoint, host.cgroupPath);
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: [src, dest, null, null], what: `bind ${src} on ${dest}` });
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REMOUNT | (flags & ~MS.REC)], strs: [null, dest, null, null], what: `remount ${dest}` });
     return;
@@ -125,7 +125,7 @@ function planCgroupMount(ops: Op[], dest: string, flags: number, host: HostFacts
   ops.push({ op: 'MOUNT_IN_ROOT', a: [baseFlags], strs: ['tmpfs', dest, 'tmpfs', 'mode=755'], what: `mount tmpfs on ${dest}` });
   for (const h of hierarchies) {
     const sub = path.posix.join(dest, h.name);
-    const src = path.posix.join(h.mountpoint, host.cgroupPath);
+    const src = h.dir ?? path.posix.join(h.mountpoint, host.cgroupPath);
     ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [sub], what: `create mount point ${sub}` });
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: [src, sub, null, null], what: `bind ${src} on ${sub}` });
     if (ro) ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REMOUNT | baseFlags | MS.RDONLY], strs: [null, sub, null, null], what: `remount ${sub} read-only` });
