@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { create, remove } from 'tsruntime';
-import { NEEDS_ROOT, Sandbox, leftovers } from '../helpers/runtime';
+import { BIN, NEEDS_ROOT, Sandbox, leftovers } from '../helpers/runtime';
 import { withUserns } from '../helpers/probe';
 
 type Spec = Record<string, any>;
@@ -74,6 +74,13 @@ function fdsOf(pid: number | 'self'): string[] {
 function children(): number[] {
   return fs.readdirSync('/proc/self/task').flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
+
+t.test('features: mountExtensions.idmap.enabled on this kernel', async (t) => {
+  const r = spawnSync(BIN, ['features'], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).linux.mountExtensions.idmap.enabled, true, `mount_setattr is there on ${os.release()}`);
+  t.ok(JSON.parse(r.stdout).mountOptions.includes('ridmap'));
+});
 
 t.test('rootful: seen from the host, disk 0 is H and disk H is the overflow id', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
