@@ -94,7 +94,7 @@ export function describeFailure(op: Op | undefined, errno: number, rootless = fa
     }
     return `exec "${arg0}": ${text ?? name}`;
   }
-  if (op?.op === 'MOUNT_IN_ROOT' && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
+  if ((op?.op === 'MOUNT_IN_ROOT' || op?.op === 'MOVE_MOUNT_IN_ROOT') && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
   if (op?.op === 'CHDIR' && name === 'EXDEV') return `${op.what}: the directory is outside the container's root`;
   const hint = rootless && (name === 'EPERM' || name === 'EACCES') ? `: ${ROOTLESS_HINT}` : '';
   return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}${hint}`;

@@ -1,11 +1,13 @@
 /**
  * What the planner needs to know about this host (HostFacts), read by create and exec: the
- * capabilities, cgroup hierarchies, LSMs and resctrl the kernel has; and the seccomp compiler.
- * What only some configs need (a cgroup root's files, huge page sizes) is read when first asked.
+ * capabilities, cgroup hierarchies, LSMs, resctrl and id-mapped mounts the kernel has; and the
+ * seccomp compiler. What only some configs need (a cgroup root's files, huge page sizes, whether
+ * mounts can be id-mapped) is read when first asked.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { libseccomp } from '../native/seccomp';
+import { loadIdmapShim } from '../native/idmap';
 import { SeccompFilter, seccompProgram } from '../plan/seccomp-plan';
 import type { LsmFacts } from '../plan/process-fields';
 import type { CgroupHierarchy, HostFacts } from '../plan/build-init-plan';
@@ -29,6 +31,14 @@ export function lsmFacts(): LsmFacts {
     /* no AppArmor module */
   }
   return { apparmor, selinux: fs.existsSync('/sys/fs/selinux/enforce') };
+}
+
+let idmapCache: boolean | undefined;
+
+/** Whether this kernel can make id-mapped mounts (mount_setattr(2), Linux 5.12): asked once. */
+export function idmapMountsSupported(): boolean {
+  idmapCache ??= loadIdmapShim().supported();
+  return idmapCache;
 }
 
 /** libseccomp, in this (parent) process: the plan's filter in, the program the init loads out. */
@@ -103,6 +113,9 @@ export function hostFacts(cgroupPath: string): HostFacts {
     lsm: lsmFacts(),
     resctrlMount: mountPointOf('resctrl'),
     isRuntimeNamespace,
+    get idmapMounts() {
+      return idmapMountsSupported();
+    },
   };
 }
 

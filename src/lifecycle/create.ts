@@ -23,6 +23,7 @@ import { planCgroupUse, rootlessCgroups, RootlessFlag } from '../plan/rootless';
 import { openNamespace } from '../launch/namespaces';
 import { hostIdOf, writeIdMaps } from '../launch/id-maps';
 import { moveNetDevices } from '../launch/net-devices';
+import { makeIdmapMounts } from '../launch/idmap-mounts';
 import { ContainerRecord, Lock, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
 import { readProcStat, selfIdentity } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
@@ -166,6 +167,8 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     const prepared = prepareCreate(store, opts, log, fdsToClose);
     const { config, spec, bundle, rootfs, nsFds, plan } = prepared;
     const hooks = spec.hooks ?? {};
+    // Before the id is claimed: they are fds only (detached mounts), closed with the others.
+    const idmapSlots = plan.idmapMounts.length ? log.step('make the id-mapped mounts', () => makeIdmapMounts(plan.idmapMounts, fdsToClose)) : {};
     const record = newRecord(opts, config, bundle, rootfs, prepared.cgroupsPath);
     if (prepared.rootless) record.rootless = true;
     if (prepared.noCgroup) record.noCgroup = prepared.noCgroup;
@@ -189,7 +192,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       what: 'container init',
       ops: plan.ops,
       cloneFlags: plan.cloneFlags,
-      slots: { [FIFO_SLOT.slot]: fifoFd },
+      slots: { [FIFO_SLOT.slot]: fifoFd, ...idmapSlots },
       join: prepared.cgroups,
       consoleSocket: opts.consoleSocket,
       log,

@@ -18,11 +18,11 @@ import * as path from 'path';
 import type { Spec } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
 import { specWarnings } from './spec-warnings';
-import { checkIdmapMount } from './mount-rules';
+import type { ContainerUserns } from './mount-rules';
 import { FdSlot, Op } from './ops';
 import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
-import { planMount } from './mounts-plan';
+import { IdmapMount, MountContext, planMount } from './mounts-plan';
 import { planExec, planProcessSetup, StartHooks } from './process-ops';
 import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
@@ -64,6 +64,8 @@ export interface HostFacts {
   isRuntimeNamespace?(type: string, fd: number): boolean;
   /** The runtime lacks real root (not euid 0 of the initial user namespace): what it may do. */
   rootless?: RootlessFacts;
+  /** Whether the kernel can make id-mapped mounts (mount_setattr, Linux 5.12; default: yes). */
+  idmapMounts?: boolean;
 }
 
 export interface InitPlanInput {
@@ -119,6 +121,8 @@ export interface InitPlan {
    * (tsr_netdev_move) once it exists, before the init's first op.
    */
   netDevices: Array<{ name: string; newName: string }>;
+  /** Id-mapped mounts the runtime makes before the spawn, each bound to its slot of the plan. */
+  idmapMounts: IdmapMount[];
 }
 
 
@@ -214,9 +218,20 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   }
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
-  for (const m of spec.mounts ?? []) checkIdmapMount(m, inUserns);
   const readonlyLater: string[] = [];
-  for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
+  const idmapMounts: IdmapMount[] = [];
+  const mountCtx: MountContext = {
+    userns: inUserns,
+    idmap: {
+      userns: containerUserns(spec, ns.userns, input.namespaceFds.user),
+      unprivileged: Boolean(host.rootless && host.rootless.euid !== 0),
+      supported: () => host.idmapMounts ?? true,
+    },
+    idmapMounts,
+    netns: ns.types.has('network') && !ns.joined.has('network'),
+    readonlyLater,
+  };
+  for (const m of spec.mounts ?? []) planMount(ops, m, input, mountCtx);
 
   // --- /dev: default devices, then linux.devices, then the standard symlinks.
   mark('devices');
@@ -275,7 +290,13 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   fields.apply(ops);
   if (input.trace) insertEndMark(ops);
 
-  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, idMapWrite, warnings, netDevices };
+  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, idMapWrite, warnings, netDevices, idmapMounts };
+}
+
+/** The container's user namespace as an idmap mount without mappings uses it. */
+function containerUserns(spec: Spec, isNew: boolean, joinedFd: number | undefined): ContainerUserns {
+  if (isNew) return { maps: { uid: spec.linux?.uidMappings ?? [], gid: spec.linux?.gidMappings ?? [] } };
+  return joinedFd === undefined ? undefined : { usernsFd: joinedFd };
 }
 
 /** linux.rootfsPropagation → mount flags; undefined when unset (then / is made rslave). */
