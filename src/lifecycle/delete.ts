@@ -12,7 +12,7 @@ import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state
 import { isAlive, signalProcess, sleepMs } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
-import { cgroupManager } from '../cgroups';
+import { containerCgroupManager } from '../cgroups';
 import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
@@ -68,7 +68,7 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
 }
 
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
-  const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
+  const cgroups = containerCgroupManager(rec);
   if (status === 'paused') cgroups.thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
   // SIGKILL. Whatever the status says: a half-made container's init may be alive too.

@@ -15,7 +15,7 @@ import { openContainerNamespaces } from '../launch/namespaces';
 import { planView, PlanView } from '../launch/plan-view';
 import type { CgroupManager } from '../cgroups/common';
 import { loadShim } from '../native/shim';
-import { cgroupManager } from '../cgroups';
+import { cgroupManager, containerCgroupManager } from '../cgroups';
 import { checkTerminal, launch, Launched, releaseAfterReady } from '../launch/spawn';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
@@ -119,7 +119,7 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
   checkTerminal(Boolean(proc.terminal), o.consoleSocket, Boolean(o.detach));
 
-  const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id: o.id });
+  const cgroups = containerCgroupManager(rec);
   const joinTarget = o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : cgroups;
   const namespaceFds = openContainerNamespaces(rec, fds);
   // The process joins the cgroup itself, first thing (launch/cgroup-join.ts), unless it must

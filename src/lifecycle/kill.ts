@@ -6,7 +6,7 @@
 import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { signalProcess } from '../state/proc';
-import { cgroupManager } from '../cgroups';
+import { containerCgroupManager } from '../cgroups';
 import { computeStatus } from './status';
 import { parseSignal } from './signals';
 
@@ -17,7 +17,7 @@ export function killContainer(store: StateStore, id: string, signal: string | un
   if (status === 'creating') throw new ContainerStateError(`container ${id} is being created`, id, status);
   if (status === 'stopped' && !all) throw new ContainerStateError('container not running', id, status);
   if (all) {
-    cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).killAll(sig);
+    containerCgroupManager(rec).killAll(sig);
     return;
   }
   if (!signalProcess(rec.pid, rec.startTime, sig)) throw new ContainerStateError('container not running', id, 'stopped');

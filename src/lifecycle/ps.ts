@@ -1,9 +1,9 @@
 /** ps: the processes of a container. */
 import { StateStore } from '../state/store';
-import { cgroupManager } from '../cgroups';
+import { containerCgroupManager } from '../cgroups';
 
 /** Every process of the container (host pids), in its cgroup and sub-cgroups (runc's GetAllPids). */
 export function containerPids(store: StateStore, id: string): number[] {
   const rec = store.load(id);
-  return cgroupManager({ cgroupsPath: rec.cgroupsPath, id }).pids(true);
+  return containerCgroupManager(rec).pids(true);
 }

@@ -14,7 +14,7 @@ import { ContainerStateError, InvalidArgumentError, RuntimeError, UnsupportedErr
 import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from '../generated/config';
 import { StateStore } from '../state/store';
 import { OCI_VERSION } from '../spec/version';
-import { cgroupManager } from '../cgroups';
+import { containerCgroupManager } from '../cgroups';
 import { computeStatus } from './status';
 
 /** The command-line flags of `runc update` (strings as typed; undefined when absent). */
@@ -197,7 +197,7 @@ export function updateResources(store: StateStore, id: string, request: LinuxRes
     if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError('container not running', id, 'stopped');
     const spec = (rec.config ?? {}) as Spec;
     const merged = mergeResources(spec.linux?.resources ?? {}, request);
-    const cgroups = cgroupManager({ cgroupsPath: rec.cgroupsPath, id });
+    const cgroups = containerCgroupManager(rec);
     cgroups.applyResources(merged, { update: true });
     rec.config = { ...spec, linux: { ...(spec.linux ?? {}), resources: merged } };
     store.save(rec);
