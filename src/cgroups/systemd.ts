@@ -13,6 +13,7 @@
  * D-Bus (sd-bus.ts) is connected only when a unit is started, changed or stopped: state, ps,
  * pause, kill and events read and write files, as with the cgroupfs driver.
  */
+import * as fs from 'fs';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
 import type { DBusError, DBusValue, SdBus } from '../native/sd-bus';
@@ -32,6 +33,14 @@ const JOB_TIMEOUT_MS = 30_000;
 const SYSTEM_SLICES = new Set(['-.slice', 'system.slice', 'user.slice', 'machine.slice']);
 
 const DEFAULT_BUS = 'unix:path=/run/dbus/system_bus_socket';
+
+function rmdirQuiet(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    /* gone (systemd removed it), or not empty */
+  }
+}
 
 /** Where sd-bus connects for the system bus, as a path when it is one (for messages). */
 function systemBusAddress(): string {
@@ -233,21 +242,20 @@ export class SystemdManager implements CgroupManager {
    */
   destroy(): void {
     // Not started by us: the cgroup, if any, is another container's.
-    if (!this.owned) return;
-    {
-      let result = 'done';
-      try {
-        result = this.runJob(`stop ${this.unit.unit}`, 'StopUnit', 'ss', [this.unit.unit, 'replace']);
-      } catch (e) {
-        if (!isDBusError(e, 'org.freedesktop.systemd1.NoSuchUnit')) {
-          if (e instanceof RuntimeError) throw e;
-          throw new RuntimeError(`systemd cgroup driver: stop unit ${this.unit.unit}: ${(e as Error).message}`);
-        }
+    if (!this.owned) return this.close();
+    let result = 'done';
+    try {
+      result = this.runJob(`stop ${this.unit.unit}`, 'StopUnit', 'ss', [this.unit.unit, 'replace']);
+    } catch (e) {
+      // No such unit: systemd stops an empty scope itself (the container's processes are gone).
+      if (!isDBusError(e, 'org.freedesktop.systemd1.NoSuchUnit')) {
+        if (e instanceof RuntimeError) throw e;
+        throw new RuntimeError(`systemd cgroup driver: stop unit ${this.unit.unit}: ${(e as Error).message}`);
       }
-      this.resetFailed();
-      if (result !== 'done' && result !== 'canceled') {
-        throw new RuntimeError(`systemd cgroup driver: the job stopping unit ${this.unit.unit} ended with result "${result}"`);
-      }
+    }
+    this.resetFailed();
+    if (result !== 'done' && result !== 'canceled') {
+      throw new RuntimeError(`systemd cgroup driver: the job stopping unit ${this.unit.unit} ended with result "${result}"`);
     }
     this.files.destroy();
     this.stopImplicitSlices();
@@ -257,7 +265,9 @@ export class SystemdManager implements CgroupManager {
   /**
    * A Slice= that names a slice with no unit file makes systemd load and start it, and it stays
    * after the scope is gone. Stop those left empty: no unit file, not made by someone's
-   * StartTransientUnit (kubelet makes its pod slices so, and removes them itself), not systemd's own.
+   * StartTransientUnit (kubelet makes its pod slices so, and removes them itself), not systemd's
+   * own. On v1 their directories in the hierarchies systemd does not manage (cpuset, freezer...)
+   * were made by create: removed too.
    */
   private stopImplicitSlices(): void {
     for (const slice of ancestorSlices(this.cgroupsPath)) {
@@ -266,20 +276,24 @@ export class SystemdManager implements CgroupManager {
         const fragment = this.unitProperty(slice, UNIT_IFACE, 'FragmentPath');
         if (fragment === undefined) continue;
         if (fragment !== '' || this.unitProperty(slice, UNIT_IFACE, 'Transient') === true) return;
-        const dir = this.sliceDir(slice);
-        if (dir && subdirs(dir).length > 0) return; // other units still in it
+        const dirs = this.sliceDirs(slice);
+        if (dirs.some((d) => subdirs(d).length > 0)) return; // other units still in it
         this.runJob(`stop ${slice}`, 'StopUnit', 'ss', [slice, 'replace']);
+        for (const d of dirs) rmdirQuiet(d);
       } catch {
         return; // best effort: the container itself is gone
       }
     }
   }
 
-  private sliceDir(slice: string): string | undefined {
-    const dir = this.paths[''] ?? Object.values(this.paths)[0];
-    if (!dir) return undefined;
-    const i = dir.lastIndexOf(`/${slice}/`);
-    return i < 0 ? undefined : dir.slice(0, i + slice.length + 1);
+  /** The slice's directory in each hierarchy the container's cgroup is in. */
+  private sliceDirs(slice: string): string[] {
+    const out = new Set<string>();
+    for (const dir of Object.values(this.paths)) {
+      const i = dir.lastIndexOf(`/${slice}/`);
+      if (i >= 0) out.add(dir.slice(0, i + slice.length + 1));
+    }
+    return [...out];
   }
 
   pids(recursive?: boolean): number[] {
