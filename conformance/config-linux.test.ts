@@ -104,7 +104,7 @@ clause('config-linux.md', 'Namespaces', 'The runtime MUST generate an error if p
   createFails(t, sb, (s) => {
     s.linux.namespaces = [{ type: 'mount' }, { type: 'network', path: '/proc/self/ns/ipc' }];
     delete s.hostname;
-  }, /network namespace path \/proc\/self\/ns\/ipc is a ipc namespace/);
+  }, /linux\.namespaces\[1\]\.path: \/proc\/self\/ns\/ipc is an ipc namespace, not a network namespace/);
 });
 
 clause('config-linux.md', 'Namespaces', 'If a namespaces field contains duplicated namespaces with same type, the runtime MUST generate an error', (t, sb) => {

@@ -62,6 +62,7 @@ enum tsr_opcode {
 	TSR_OP_CLOSE = 34,         /* a0 fd */
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
 	TSR_OP_OPEN_CWD = 37,      /* s: path: open it as a directory inside the open root (no magic link), for CHDIR */
+	TSR_OP_MARK = 38,          /* send the time now (TSR_MSG_MARK): the plan has these only for --debug's trace */
 	/* 40-59: config fields (see the planner; implemented in init/process.c and init/mounts.c); 60+: exec and terminals. */
 	TSR_OP_PERSONALITY = 40,   /* a0 persona */
 	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */
@@ -84,12 +85,13 @@ enum tsr_opcode {
 
 /* Messages the init sends on the sync socket (one fixed-size record each). */
 struct tsr_msg {
-	int32_t kind;  /* TSR_MSG_* */
-	int32_t op;    /* index of the op that failed or synced */
-	int32_t err;   /* errno (TSR_MSG_ERROR) */
-	int32_t value; /* the forked pid (TSR_MSG_PID) */
+	int32_t kind;    /* TSR_MSG_* */
+	int32_t op;      /* index of the op that failed, synced or marked */
+	int32_t err;     /* errno (TSR_MSG_ERROR) */
+	int32_t value;   /* the forked pid (TSR_MSG_PID) */
+	int64_t time_ns; /* CLOCK_MONOTONIC when the op ran (TSR_MSG_MARK) */
 };
-enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3, TSR_MSG_PID = 4, TSR_MSG_FD = 5 };
+enum { TSR_MSG_READY = 1, TSR_MSG_ERROR = 2, TSR_MSG_SYNC = 3, TSR_MSG_PID = 4, TSR_MSG_FD = 5, TSR_MSG_MARK = 6 };
 
 /* A TSR_MSG_ERROR's op before the first op ran: which start-up step failed. */
 enum {

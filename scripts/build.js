@@ -23,10 +23,9 @@ const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
 fs.mkdirSync(out, { recursive: true });
 const cflags = ['-O2', '-Wall', '-Wextra', '-Werror'];
-// The shim (native/shim/: Node's side; seccomp.c needs libseccomp-dev's header, the library is
-// dlopen'ed) shares init/util.c with tsr-init, the program every container process starts as
-// (static: it runs from a memfd inside the container's namespaces, and must depend on nothing
-// of the host's at run time).
+// The shim (native/shim/: Node's side) shares init/util.c with tsr-init, the program every
+// container process starts as (static: it runs from a memfd inside the container's namespaces,
+// and must depend on nothing of the host's at run time).
 const sources = (dir) => fs.readdirSync(path.join(ROOT, 'native', dir)).filter((f) => f.endsWith('.c')).sort().map((f) => `native/${dir}/${f}`);
 const initSources = sources('init');
 run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), ...sources('shim'), 'native/init/util.c']);

@@ -44,8 +44,13 @@ export class Logger {
 
   /** Log the time since t0 (process.hrtime.bigint()) as step `name`. */
   timing(name: string, t0: bigint): void {
+    if (this.opts.debug) this.duration(name, process.hrtime.bigint() - t0);
+  }
+
+  /** Log a duration measured elsewhere (the init's own clock readings) as step `name`. */
+  duration(name: string, ns: bigint): void {
     if (!this.opts.debug) return;
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const ms = Number(ns) / 1e6;
     this.write('debug', `timing: ${name} ${ms.toFixed(2)} ms`, { step: name, ms: Number(ms.toFixed(3)) });
   }
   info(msg: string): void {

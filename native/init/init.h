@@ -39,6 +39,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -147,6 +148,7 @@ int op_run_hook(struct init_state *s, const struct tsr_op *op);
 
 /* channel.c */
 int op_sync(struct init_state *s, const struct tsr_op *op);
+int op_mark(struct init_state *s, const struct tsr_op *op);
 int op_ready(struct init_state *s, const struct tsr_op *op);
 int op_wait_fifo(struct init_state *s, const struct tsr_op *op);
 int op_fork(struct init_state *s, const struct tsr_op *op);

@@ -31,7 +31,7 @@ size_t fmt_uint(char *out, unsigned long v)
 
 int send_msg(int fd, int kind, int op, int err, int value)
 {
-	struct tsr_msg m = { kind, op, err, value };
+	struct tsr_msg m = { kind, op, err, value, 0 };
 	ssize_t n;
 	do
 		n = write(fd, &m, sizeof m);
@@ -116,7 +116,7 @@ ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd)
 
 int send_fd_msg(int sock, int kind, int op, int fd)
 {
-	struct tsr_msg m = { kind, op, 0, 0 };
+	struct tsr_msg m = { kind, op, 0, 0, 0 };
 	return send_with_fd(sock, &m, sizeof m, fd) == (ssize_t)sizeof m ? 0 : -1;
 }
 

@@ -6,6 +6,8 @@
  *  - pidfd_open / pidfd_send_signal: signal a container's init without racing a pid reuse.
  *  - tsr_read_in_root: read a file of a container's root filesystem (its /etc/passwd) with every
  *    path component resolved inside that root, as the container itself would see it.
+ *  - tsr_ns_type: which kind of namespace an open nsfs file is, for a clear error before a
+ *    container is made rather than setns's bare EINVAL inside it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +26,10 @@
 #endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
+#endif
+/* linux/nsfs.h: _IO(0xb7, 0x3), since Linux 4.11 */
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE 0xb703
 #endif
 
 /* A pidfd for pid (close-on-exec), or -errno. */
@@ -84,4 +91,14 @@ int tsr_read_in_root(const char *root, const char *path, uint8_t *buf, uint32_t 
 	}
 	close(fd);
 	return err < 0 ? err : (int)got;
+}
+
+/*
+ * The CLONE_NEW* flag of the namespace fd refers to, or -errno: -ENOTTY when fd is not an nsfs
+ * file or the kernel predates NS_GET_NSTYPE (the caller then leaves the check to setns).
+ */
+int tsr_ns_type(int fd)
+{
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	return type < 0 ? -errno : type;
 }

@@ -193,7 +193,7 @@ out:
  * Read one message from the init; returns 0, or -errno (-EPIPE on EOF: the init died).
  * *passed_fd is an fd sent along with it (SCM_RIGHTS, close-on-exec here), or -1.
  */
-int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *value, int32_t *passed_fd)
+int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *value, int64_t *time_ns, int32_t *passed_fd)
 {
 	struct tsr_msg m;
 	int passed = -1;
@@ -207,6 +207,7 @@ int tsr_read_msg(int fd, int32_t *kind, int32_t *op, int32_t *err, int32_t *valu
 	*op = m.op;
 	*err = m.err;
 	*value = m.value;
+	*time_ns = m.time_ns;
 	return 0;
 }
 /* Blocking socketpair for the sync channel; both ends close-on-exec. */

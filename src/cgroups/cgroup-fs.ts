@@ -164,18 +164,22 @@ export function hasFile(dir: string, file: string): boolean {
  * exist in <dir>" (the kernel or the controller lacks the feature); other errors carry the errno.
  */
 export function writeControl(dir: string, file: string, data: string, field: string): void {
-  const full = path.join(dir, file);
   try {
-    writeCgroupFile(full, data);
+    writeCgroupFile(path.join(dir, file), data);
   } catch (e) {
-    const code = errCode(e);
-    if (code === 'ENOENT') {
-      if (!fs.existsSync(dir)) throw new RuntimeError(`linux.resources.${field}: cgroup ${dir} does not exist`);
-      throw new RuntimeError(`linux.resources.${field}: ${file} does not exist in ${dir} (not supported by this kernel or controller)`);
-    }
-    const words = ERRNO_WORDS[code];
-    throw new RuntimeError(`linux.resources.${field}: write ${JSON.stringify(data)} to ${full}: ${code}${words ? ` (${words})` : ''}`);
+    throw writeError(e, dir, file, data, field);
   }
+}
+
+/** The error writeControl throws for a failed write of data to dir/file. */
+export function writeError(e: unknown, dir: string, file: string, data: string, field: string): RuntimeError {
+  const code = errCode(e);
+  if (code === 'ENOENT') {
+    if (!fs.existsSync(dir)) return new RuntimeError(`linux.resources.${field}: cgroup ${dir} does not exist`);
+    return new RuntimeError(`linux.resources.${field}: ${file} does not exist in ${dir} (not supported by this kernel or controller)`);
+  }
+  const words = ERRNO_WORDS[code];
+  return new RuntimeError(`linux.resources.${field}: write ${JSON.stringify(data)} to ${path.join(dir, file)}: ${code}${words ? ` (${words})` : ''}`);
 }
 
 /** A control file's text, or undefined when it does not exist. */

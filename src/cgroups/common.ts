@@ -68,7 +68,7 @@ export interface ApplyOptions {
    * linux.devices of the config: runc leaves out a default device rule whose device path the
    * config lists itself (its own resources.devices rule then decides).
    */
-  linuxDevicePaths?: string[];
+  linuxDevicePaths?: readonly string[];
   /**
    * `update`: the resources are the container's merged, updated set; devices are left alone
    * (runc's update never touches them).

@@ -6,11 +6,12 @@
  * - 'hybrid' : v1 hierarchies plus a cgroup2 mount (normally /sys/fs/cgroup/unified) that holds
  *              few or no controllers; processes are placed in both.
  *
- * Everything here is pure (text in, data out) except readLayout() and readOwnCgroups(), so the
- * unit tests can feed sample mountinfo text.
+ * Everything here is pure (text in, data out) except readLayout(), readOwnCgroups() and
+ * hostHugePageSizes(), so the unit tests can feed sample mountinfo text.
  */
 import * as fs from 'fs';
 import { RuntimeError } from '../errors';
+import { hugePageSizeName } from './resources';
 
 export interface MountInfoEntry {
   mountId: number;
@@ -170,4 +171,15 @@ export function parseProcCgroup(text: string): Map<string, string> {
 /** This process's own cgroups (for cgroupsPath values that are relative). */
 export function readOwnCgroups(): Map<string, string> {
   return parseProcCgroup(fs.readFileSync('/proc/self/cgroup', 'utf8'));
+}
+
+/** Huge page sizes of this host ("2MB", "1GB"), from /sys/kernel/mm/hugepages. */
+export function hostHugePageSizes(): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/sys/kernel/mm/hugepages');
+  } catch {
+    return [];
+  }
+  return names.map(hugePageSizeName).filter((s): s is string => s !== undefined);
 }

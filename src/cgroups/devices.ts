@@ -58,22 +58,15 @@ function accessIntersects(a: string, b: string): boolean {
 
 /**
  * The config's rules plus the defaults, as runc builds them. linuxDevicePaths are the paths of
- * linux.devices: runc drops a default rule whose device the config lists itself.
+ * linux.devices: runc drops a default rule whose device the config lists itself. The config's
+ * rules have passed the plan's checks (src/plan/rules/resources.ts): types, accesses, numbers.
  */
-export function containerDeviceRules(configRules: DeviceCgroup[] | undefined, linuxDevicePaths: string[] = []): DeviceRule[] {
+export function containerDeviceRules(configRules: DeviceCgroup[] | undefined, linuxDevicePaths: readonly string[] = []): DeviceRule[] {
   const out: DeviceRule[] = [];
-  (configRules ?? []).forEach((d, i) => {
-    if (!d.access) throw new RuntimeError(`linux.resources.devices[${i}].access: device access cannot be empty`);
-    if (!/^[rwm]+$/.test(d.access)) throw new RuntimeError(`linux.resources.devices[${i}].access: invalid access ${JSON.stringify(d.access)} (only r, w, m)`);
-    const type = d.type ?? 'a';
-    if (type !== 'a' && type !== 'b' && type !== 'c') throw new RuntimeError(`linux.resources.devices[${i}].type: invalid cgroup device type ${JSON.stringify(type)}`);
-    const num = (v: number | undefined, what: string): number => {
-      if (v === undefined || v === -1) return -1;
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RuntimeError(`linux.resources.devices[${i}].${what}: invalid device number ${v}`);
-      return v;
-    };
-    out.push({ type, major: num(d.major, 'major'), minor: num(d.minor, 'minor'), access: normalizeAccess(d.access), allow: d.allow });
-  });
+  const num = (v: number | undefined): number => (v === undefined ? -1 : v);
+  for (const d of configRules ?? []) {
+    out.push({ type: (d.type ?? 'a') as DeviceType, major: num(d.major), minor: num(d.minor), access: normalizeAccess(d.access ?? ''), allow: d.allow });
+  }
   for (const def of DEFAULT_ALLOWED_DEVICES) {
     if (def.path && linuxDevicePaths.includes(def.path)) continue;
     out.push({ type: def.type, major: def.major, minor: def.minor, access: def.access, allow: def.allow });

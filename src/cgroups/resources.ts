@@ -6,7 +6,6 @@
  * Nothing here touches the filesystem, so the unit tests can check every conversion.
  */
 import { RuntimeError } from '../errors';
-import type { LinuxResources } from '../generated/config';
 
 /** An error about one field of linux.resources: "linux.resources.memory.swap: <problem>". */
 export function fieldError(field: string, problem: string): RuntimeError {
@@ -42,17 +41,14 @@ export function blkioWeightToIoWeight(weight: number): number {
 
 /**
  * memory.swap in the OCI spec is memory+swap (v1's memsw); v2's memory.swap.max is swap alone.
- * Returns the v2 value: 0 unset, -1 unlimited, else bytes; throws runc's messages for impossible
- * combinations. memory is the memory limit from the same request (0 unset, -1 unlimited).
+ * Returns the v2 value: 0 unset, -1 unlimited, else bytes. memory is the memory limit from the
+ * same request (0 unset, -1 unlimited). The combinations v2 cannot express (a swap limit without
+ * a memory limit, memory+swap below memory) are refused by the plan's rules before this runs.
  */
 export function memorySwapToV2(memorySwap: number, memory: number): number {
   if (memory === -1 && memorySwap === 0) return -1; // "unlimited memory" means unlimited swap too
   if (memorySwap === -1 || memorySwap === 0) return memorySwap;
   if (memory === -1) return memorySwap;
-  if (memory === 0) throw fieldError('memory.swap', 'unable to set swap limit without memory limit');
-  if (memory < 0) throw fieldError('memory.limit', `invalid memory value: ${memory}`);
-  if (memorySwap < 0) throw fieldError('memory.swap', `invalid memory+swap value: ${memorySwap}`);
-  if (memorySwap < memory) throw fieldError('memory.swap', 'memory+swap limit should be >= memory limit');
   return memorySwap - memory;
 }
 
@@ -109,61 +105,6 @@ export function hugePageSizeName(dirName: string): string | undefined {
     i++;
   }
   return `${size}${units[i]}`;
-}
-
-/**
- * Which fields of a linux.resources object are set to something that asks for an effect (runc
- * treats 0 as "unset" for most numbers). Used to report what a host without some controller
- * cannot honour, and by `update`.
- */
-export function requestedFields(r: LinuxResources): string[] {
-  const out: string[] = [];
-  const num = (v: number | undefined) => v !== undefined && v !== 0;
-  const m = r.memory;
-  if (m) {
-    if (num(m.limit)) out.push('memory.limit');
-    if (num(m.reservation)) out.push('memory.reservation');
-    if (num(m.swap)) out.push('memory.swap');
-    if (m.kernel !== undefined) out.push('memory.kernel');
-    if (m.kernelTCP !== undefined) out.push('memory.kernelTCP');
-    if (m.swappiness !== undefined) out.push('memory.swappiness');
-    if (m.disableOOMKiller) out.push('memory.disableOOMKiller');
-    if (m.useHierarchy !== undefined) out.push('memory.useHierarchy');
-  }
-  const c = r.cpu;
-  if (c) {
-    if (num(c.shares)) out.push('cpu.shares');
-    if (num(c.quota)) out.push('cpu.quota');
-    if (num(c.period)) out.push('cpu.period');
-    if (c.burst !== undefined) out.push('cpu.burst');
-    if (num(c.realtimeRuntime)) out.push('cpu.realtimeRuntime');
-    if (num(c.realtimePeriod)) out.push('cpu.realtimePeriod');
-    if (c.cpus) out.push('cpu.cpus');
-    if (c.mems) out.push('cpu.mems');
-    if (c.idle !== undefined) out.push('cpu.idle');
-  }
-  if (r.pids?.limit !== undefined) out.push('pids.limit');
-  const b = r.blockIO;
-  if (b) {
-    if (num(b.weight)) out.push('blockIO.weight');
-    if (num(b.leafWeight)) out.push('blockIO.leafWeight');
-    for (const k of ['weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const) {
-      if (b[k]?.length) out.push(`blockIO.${k}`);
-    }
-  }
-  if (r.hugepageLimits?.length) out.push('hugepageLimits');
-  if (num(r.network?.classID)) out.push('network.classID');
-  if (r.network?.priorities?.length) out.push('network.priorities');
-  if (r.rdma && Object.keys(r.rdma).length) out.push('rdma');
-  if (r.unified && Object.keys(r.unified).length) out.push('unified');
-  return out;
-}
-
-/** Check that no key of `unified` is a path (runc's rule). */
-export function checkUnifiedKey(key: string): void {
-  if (key.includes('/') || key === '' || key === '.' || key === '..') {
-    throw fieldError(`unified["${key}"]`, 'unified resource must be a file name (no slashes)');
-  }
 }
 
 /** The controller a unified key belongs to ("memory.high" → "memory"), or undefined. */

@@ -31,7 +31,7 @@ export interface PropertyOptions {
   /** `update`: devices are left alone, as by the cgroupfs writers. */
   update?: boolean;
   /** linux.devices paths (see containerDeviceRules). */
-  linuxDevicePaths?: string[];
+  linuxDevicePaths?: readonly string[];
 }
 
 export interface TranslatedResources {
@@ -98,7 +98,7 @@ export function cpuQuotaProperties(quota: number, period: number, systemdVersion
  * systemd: the unit gets deny-all, and the cgroupfs writer's own filter (attached right after,
  * replacing systemd's) applies the real rules.
  */
-export function deviceProperties(r: LinuxResources, systemdVersion: number, linuxDevicePaths?: string[]): UnitProperty[] {
+export function deviceProperties(r: LinuxResources, systemdVersion: number, linuxDevicePaths?: readonly string[]): UnitProperty[] {
   const state = DeviceState.fromRules(containerDeviceRules(r.devices, linuxDevicePaths));
   const allow = (entries: Array<[string, string]>): UnitProperty => ({ name: 'DeviceAllow', sig: 'a(ss)', value: entries });
   if (state.defaultAllow) {

@@ -2,13 +2,12 @@
  * linux.resources on cgroup v1 hierarchies (v1 and hybrid hosts), following runc's fs driver:
  * the same files, the same write orders (memory before or after memsw, cfs period/quota/burst
  * retried around EINVAL, rt period/runtime likewise), the same checks (cpu.shares read back,
- * devices.list compared with the target).
+ * devices.list compared with the target). On hybrid hosts the controllers bound to the cgroup2
+ * mount (hugetlb on this project's VM) are driven there with the v2 files, and so are `unified`
+ * keys.
  *
- * Before anything is written, every requested field whose controller has no hierarchy here is
- * an error naming the field (net_cls and net_prio on this project's VM, for example). On hybrid
- * hosts the controllers bound to the cgroup2 mount (hugetlb on the VM) are driven there with the
- * v2 files, and so are `unified` keys for them; other `unified` keys are runc's "cannot use
- * unified on cgroup v1".
+ * The resources have passed the plan's rules (src/plan/rules/resources.ts): every field has its
+ * hierarchy and its files on this host. What fails here is what only the live cgroup can refuse.
  */
 import * as path from 'path';
 import { RuntimeError } from '../errors';
@@ -16,19 +15,9 @@ import type { LinuxResources } from '../generated/config';
 import { ApplyOptions } from './common';
 import { errCode, hasFile, readControl, writeCgroupFile, writeControl } from './cgroup-fs';
 import { containerDeviceRules, DeviceState, ruleText } from './devices';
-import { fieldError, intText, pidsMax, rdmaLine, requestedFields, deviceValue } from './resources';
-import { applyHybridUnified, checkHugePageSizes, controllersOf, hostHugePageSizes, hugetlbStatsV2, hybridUnifiedControllers } from './v2-resources';
-import {
-  BlkioEntry,
-  emptyStats,
-  MAX_UINT64,
-  parseBlkioV1,
-  parseCounter,
-  parseCpuList,
-  parseKeyValues,
-  parseNumberList,
-  Stats,
-} from './stats';
+import { fieldError, intText, pidsMax, rdmaLine, deviceValue } from './resources';
+import { applyHybridUnified } from './v2-resources';
+import { parseCounter } from './stats';
 
 export interface V1Context {
   /** Controller → directory (co-mounted controllers share one); "" is the hybrid cgroup2 directory. */
@@ -41,47 +30,7 @@ export interface V1Context {
   enableUnified(controllers: string[]): void;
 }
 
-/** The v1 controller each requested field needs. */
-function controllerFor(field: string): string {
-  const top = field.split('.')[0].replace(/\[.*$/, '');
-  if (field === 'cpu.cpus' || field === 'cpu.mems') return 'cpuset';
-  if (top === 'blockIO') return 'blkio';
-  if (top === 'hugepageLimits') return 'hugetlb';
-  if (field === 'network.classID') return 'net_cls';
-  if (field === 'network.priorities') return 'net_prio';
-  return top; // memory, cpu, pids, rdma, unified
-}
-
-function check(ctx: V1Context, r: LinuxResources): void {
-  for (const field of requestedFields(r)) {
-    const controller = controllerFor(field);
-    if (controller === 'unified') {
-      if (!ctx.unifiedMount) throw fieldError('unified', 'invalid configuration: cannot use unified on cgroup v1 (this host has no cgroup2 mount)');
-      hybridUnifiedControllers(ctx.unifiedMount, r.unified);
-      continue;
-    }
-    if (ctx.paths[controller]) continue;
-    if (controller === 'hugetlb' && ctx.unifiedMount && controllersOf(ctx.unifiedMount).includes('hugetlb')) continue;
-    throw fieldError(field, `cannot set ${controller} limit: no ${controller} cgroup hierarchy is mounted on this host`);
-  }
-  const m = r.memory;
-  if (m?.swappiness !== undefined && m.swappiness > 100) {
-    throw fieldError('memory.swappiness', `invalid memory swappiness value: ${m.swappiness} (valid range is 0-100)`);
-  }
-  if (m && (m.limit ?? 0) > 0 && (m.swap ?? 0) > 0 && m.swap! < m.limit!) {
-    throw fieldError('memory.swap', 'memory+swap limit should be >= memory limit');
-  }
-  if (m?.kernel && !hasFile(ctx.paths.memory, 'memory.kmem.limit_in_bytes')) {
-    throw fieldError('memory.kernel', 'kernel memory accounting not supported by this kernel (no memory.kmem.limit_in_bytes)');
-  }
-  if (m?.kernelTCP && !hasFile(ctx.paths.memory, 'memory.kmem.tcp.limit_in_bytes')) {
-    throw fieldError('memory.kernelTCP', 'kernel TCP memory accounting not supported by this kernel (no memory.kmem.tcp.limit_in_bytes)');
-  }
-  if (r.hugepageLimits?.length) checkHugePageSizes(r.hugepageLimits);
-}
-
 export function applyV1(ctx: V1Context, r: LinuxResources, opts: ApplyOptions = {}): void {
-  check(ctx, r);
   const p = ctx.paths;
 
   // cpuset
@@ -130,13 +79,12 @@ export function applyV1(ctx: V1Context, r: LinuxResources, opts: ApplyOptions = 
   // hybrid: controllers of the cgroup2 mount
   const unifiedHugetlb = Boolean(r.hugepageLimits?.length && !p.hugetlb);
   if (ctx.unifiedMount && p[''] && (unifiedHugetlb || Object.keys(r.unified ?? {}).length)) {
-    applyHybridUnified(p[''], ctx.unifiedMount, { hugepageLimits: unifiedHugetlb ? r.hugepageLimits : undefined, unified: r.unified }, (cs) => ctx.enableUnified(cs));
+    applyHybridUnified(p[''], { hugepageLimits: unifiedHugetlb ? r.hugepageLimits : undefined, unified: r.unified }, (cs) => ctx.enableUnified(cs));
   }
 }
 
-function applyDevicesV1(dir: string | undefined, r: LinuxResources, opts: ApplyOptions): void {
+function applyDevicesV1(dir: string, r: LinuxResources, opts: ApplyOptions): void {
   const target = DeviceState.fromRules(containerDeviceRules(r.devices, opts.linuxDevicePaths));
-  if (!dir) throw fieldError('devices', 'cannot set devices limit: no devices cgroup hierarchy is mounted on this host');
   const list = () => {
     const text = readControl(dir, 'devices.list');
     if (text === undefined) throw fieldError('devices', `cannot read devices.list in ${dir}`);
@@ -179,9 +127,6 @@ function applyMemoryV1(dir: string, r: LinuxResources): void {
   };
   const setSwap = () => {
     if (swap === 0) return;
-    if (!hasFile(dir, 'memory.memsw.limit_in_bytes')) {
-      throw fieldError('memory.swap', 'swap accounting is not enabled on this host (no memory.memsw.limit_in_bytes; boot with swapaccount=1)');
-    }
     writeControl(dir, 'memory.memsw.limit_in_bytes', intText(swap), 'memory.swap');
   };
   // The kernel wants memory <= memsw at every moment: raising both must write memsw first.
@@ -233,10 +178,9 @@ function applyCpuV1(dir: string, r: LinuxResources): void {
   };
   const period = c.period ? tolerant('cpu.cfs_period_us', intText(c.period), 'cpu.period', Boolean(c.quota)) : undefined;
   let burst: string | undefined;
-  if (c.burst !== undefined) {
-    if (!hasFile(dir, 'cpu.cfs_burst_us')) {
-      if (c.burst !== 0) throw fieldError('cpu.burst', `cpu.cfs_burst_us does not exist in ${dir} (CPU burst needs Linux 5.14)`);
-    } else burst = tolerant('cpu.cfs_burst_us', intText(c.burst), 'cpu.burst', Boolean(c.quota));
+  // A burst of 0 asks for nothing a kernel without bursts (before 5.14) lacks.
+  if (c.burst !== undefined && (c.burst !== 0 || hasFile(dir, 'cpu.cfs_burst_us'))) {
+    burst = tolerant('cpu.cfs_burst_us', intText(c.burst), 'cpu.burst', Boolean(c.quota));
   }
   if (c.quota) {
     writeControl(dir, 'cpu.cfs_quota_us', intText(c.quota), 'cpu.quota');
@@ -271,25 +215,11 @@ function applyBlkioV1(dir: string, r: LinuxResources): void {
   const cfq = hasFile(dir, 'blkio.weight');
   const weightFile = cfq ? 'blkio.weight' : 'blkio.bfq.weight';
   const weightDeviceFile = cfq ? 'blkio.weight_device' : 'blkio.bfq.weight_device';
-  const noWeights = (field: string) =>
-    fieldError(field, `this host's blkio controller has no ${field.includes('eaf') ? 'leaf weight' : 'weight'} files (blkio.weight needs the CFQ I/O scheduler, blkio.bfq.weight BFQ)`);
-  if (b.weight) {
-    if (!hasFile(dir, weightFile)) throw noWeights('blockIO.weight');
-    writeControl(dir, weightFile, intText(b.weight), 'blockIO.weight');
-  }
-  if (b.leafWeight) {
-    if (!hasFile(dir, 'blkio.leaf_weight')) throw noWeights('blockIO.leafWeight');
-    writeControl(dir, 'blkio.leaf_weight', intText(b.leafWeight), 'blockIO.leafWeight');
-  }
+  if (b.weight) writeControl(dir, weightFile, intText(b.weight), 'blockIO.weight');
+  if (b.leafWeight) writeControl(dir, 'blkio.leaf_weight', intText(b.leafWeight), 'blockIO.leafWeight');
   (b.weightDevice ?? []).forEach((d, i) => {
-    if (d.weight) {
-      if (!hasFile(dir, weightDeviceFile)) throw noWeights(`blockIO.weightDevice[${i}].weight`);
-      writeControl(dir, weightDeviceFile, deviceValue(d.major, d.minor, d.weight), `blockIO.weightDevice[${i}].weight`);
-    }
-    if (d.leafWeight) {
-      if (!hasFile(dir, 'blkio.leaf_weight_device')) throw noWeights(`blockIO.weightDevice[${i}].leafWeight`);
-      writeControl(dir, 'blkio.leaf_weight_device', deviceValue(d.major, d.minor, d.leafWeight), `blockIO.weightDevice[${i}].leafWeight`);
-    }
+    if (d.weight) writeControl(dir, weightDeviceFile, deviceValue(d.major, d.minor, d.weight), `blockIO.weightDevice[${i}].weight`);
+    if (d.leafWeight) writeControl(dir, 'blkio.leaf_weight_device', deviceValue(d.major, d.minor, d.leafWeight), `blockIO.weightDevice[${i}].leafWeight`);
   });
   const throttle: Array<[string, 'throttleReadBpsDevice' | 'throttleWriteBpsDevice' | 'throttleReadIOPSDevice' | 'throttleWriteIOPSDevice']> = [
     ['blkio.throttle.read_bps_device', 'throttleReadBpsDevice'],
@@ -300,129 +230,4 @@ function applyBlkioV1(dir: string, r: LinuxResources): void {
   for (const [file, field] of throttle) {
     (b[field] ?? []).forEach((d, i) => writeControl(dir, file, deviceValue(d.major, d.minor, d.rate), `blockIO.${field}[${i}]`));
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stats (runc fs GetStats, in runc's events shape).
-
-const CLOCK_TICKS = 100n; // USER_HZ on every Linux architecture runc supports
-
-function memoryEntryV1(dir: string, prefix: string): { limit: bigint; usage?: bigint; max?: bigint; failcnt: bigint } | undefined {
-  const usage = parseCounter(readControl(dir, `${prefix}.usage_in_bytes`));
-  if (usage === undefined) return undefined;
-  return {
-    usage,
-    max: parseCounter(readControl(dir, `${prefix}.max_usage_in_bytes`)) ?? 0n,
-    failcnt: parseCounter(readControl(dir, `${prefix}.failcnt`)) ?? 0n,
-    limit: parseCounter(readControl(dir, `${prefix}.limit_in_bytes`)) ?? 0n,
-  };
-}
-
-function blkioFirst(dir: string, names: string[]): BlkioEntry[] | undefined {
-  for (const name of names) {
-    const text = readControl(dir, name);
-    if (text !== undefined) {
-      const entries = parseBlkioV1(text);
-      return entries.length ? entries : undefined;
-    }
-  }
-  return undefined;
-}
-
-export function statsV1(ctx: V1Context): Stats {
-  const s = emptyStats();
-  const p = ctx.paths;
-  // cpu / cpuacct
-  if (p.cpuacct) {
-    const stat = parseKeyValues(readControl(p.cpuacct, 'cpuacct.stat'));
-    const ns = (ticks: bigint | undefined) => ((ticks ?? 0n) * 1_000_000_000n) / CLOCK_TICKS;
-    const percpuKernel: bigint[] = [];
-    const percpuUser: bigint[] = [];
-    for (const line of (readControl(p.cpuacct, 'cpuacct.usage_all') ?? '').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length === 3 && /^\d+$/.test(f[1])) {
-        percpuUser.push(BigInt(f[1]));
-        percpuKernel.push(BigInt(f[2]));
-      }
-    }
-    s.cpu.usage = {
-      total: parseCounter(readControl(p.cpuacct, 'cpuacct.usage')) ?? 0n,
-      percpu: parseNumberList(readControl(p.cpuacct, 'cpuacct.usage_percpu')),
-      percpu_kernel: percpuKernel,
-      percpu_user: percpuUser,
-      kernel: ns(stat.system),
-      user: ns(stat.user),
-    };
-  }
-  if (p.cpu) {
-    const stat = parseKeyValues(readControl(p.cpu, 'cpu.stat'));
-    s.cpu.throttling = { periods: stat.nr_periods, throttledPeriods: stat.nr_throttled, throttledTime: stat.throttled_time };
-  }
-  // cpuset
-  if (p.cpuset) {
-    const px = ctx.cpusetPrefix;
-    const u = (name: string) => parseCounter(readControl(p.cpuset, px + name)) ?? 0n;
-    s.cpuset = {
-      cpus: parseCpuList(readControl(p.cpuset, px + 'cpus')),
-      cpu_exclusive: u('cpu_exclusive'),
-      mems: parseCpuList(readControl(p.cpuset, px + 'mems')),
-      mem_hardwall: u('mem_hardwall'),
-      mem_exclusive: u('mem_exclusive'),
-      memory_migrate: u('memory_migrate'),
-      memory_spread_page: u('memory_spread_page'),
-      memory_spread_slab: u('memory_spread_slab'),
-      memory_pressure: u('memory_pressure'),
-      sched_load_balance: u('sched_load_balance'),
-      sched_relax_domain_level: BigInt((readControl(p.cpuset, px + 'sched_relax_domain_level') ?? '0').trim() || '0'),
-    };
-  }
-  // memory
-  if (p.memory) {
-    const raw = parseKeyValues(readControl(p.memory, 'memory.stat'));
-    if (Object.keys(raw).length) s.memory.raw = raw;
-    s.memory.cache = raw.cache ?? 0n;
-    s.memory.usage = memoryEntryV1(p.memory, 'memory');
-    s.memory.swap = memoryEntryV1(p.memory, 'memory.memsw');
-    s.memory.kernel = memoryEntryV1(p.memory, 'memory.kmem');
-    s.memory.kernelTCP = memoryEntryV1(p.memory, 'memory.kmem.tcp');
-  }
-  // pids
-  if (p.pids) {
-    const max = parseCounter(readControl(p.pids, 'pids.max'));
-    s.pids = { current: parseCounter(readControl(p.pids, 'pids.current')), limit: max === MAX_UINT64 ? 0n : max };
-  }
-  // blkio: CFQ's counters, else BFQ's, else the throttling layer's (what runc falls back to)
-  if (p.blkio) {
-    s.blkio.ioServiceBytesRecursive = blkioFirst(p.blkio, ['blkio.io_service_bytes_recursive', 'blkio.bfq.io_service_bytes_recursive', 'blkio.throttle.io_service_bytes_recursive']);
-    s.blkio.ioServicedRecursive = blkioFirst(p.blkio, ['blkio.io_serviced_recursive', 'blkio.bfq.io_serviced_recursive', 'blkio.throttle.io_serviced_recursive']);
-    s.blkio.ioQueueRecursive = blkioFirst(p.blkio, ['blkio.io_queued_recursive']);
-    s.blkio.ioServiceTimeRecursive = blkioFirst(p.blkio, ['blkio.io_service_time_recursive']);
-    s.blkio.ioWaitTimeRecursive = blkioFirst(p.blkio, ['blkio.io_wait_time_recursive']);
-    s.blkio.ioMergedRecursive = blkioFirst(p.blkio, ['blkio.io_merged_recursive']);
-    s.blkio.ioTimeRecursive = blkioFirst(p.blkio, ['blkio.time_recursive']);
-    s.blkio.sectorsRecursive = blkioFirst(p.blkio, ['blkio.sectors_recursive']);
-  }
-  // hugetlb
-  if (p.hugetlb) {
-    for (const size of hostHugePageSizes()) {
-      const usage = parseCounter(readControl(p.hugetlb, `hugetlb.${size}.usage_in_bytes`));
-      if (usage === undefined) continue;
-      s.hugetlb[size] = {
-        usage,
-        max: parseCounter(readControl(p.hugetlb, `hugetlb.${size}.max_usage_in_bytes`)),
-        failcnt: parseCounter(readControl(p.hugetlb, `hugetlb.${size}.failcnt`)) ?? 0n,
-      };
-    }
-  } else if (p['']) {
-    hugetlbStatsV2(p[''], s);
-  }
-  return s;
-}
-
-/** OOM kills so far ("oom_kill N" in memory.oom_control, Linux 4.13+); undefined without memory. */
-export function oomKillCountV1(paths: Readonly<Record<string, string>>): number | undefined {
-  if (!paths.memory) return undefined;
-  const text = readControl(paths.memory, 'memory.oom_control');
-  if (text === undefined) return undefined;
-  return Number(parseKeyValues(text).oom_kill ?? 0n);
 }

@@ -4,7 +4,8 @@
  * that the container's processes are placed there too (as runc does).
  *
  * linux.resources are written by v1-resources.ts through this.paths (memory.limit_in_bytes in
- * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory).
+ * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory),
+ * and usage is read by v1-stats.ts.
  */
 import * as path from 'path';
 import { RuntimeError } from '../errors';
@@ -12,7 +13,8 @@ import type { LinuxResources } from '../generated/config';
 import { ApplyOptions, CgroupBase, resolveDir } from './common';
 import { enableControllers, errCode, readCgroupFile, sleepMs, waitFor, writeCgroupFile } from './cgroup-fs';
 import type { CgroupLayout } from './detect';
-import { applyV1, oomKillCountV1, statsV1, V1Context } from './v1-resources';
+import { applyV1, V1Context } from './v1-resources';
+import { oomKillCountV1, statsV1 } from './v1-stats';
 import type { Stats } from './stats';
 
 const FREEZE_TIMEOUT_MS = 5000;

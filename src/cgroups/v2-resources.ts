@@ -4,10 +4,9 @@
  * cpu.max.burst / cpu.idle, cpuset.cpus / cpuset.mems, hugetlb.<size>.max (+ .rsvd.max),
  * rdma.max, the `unified` key/values, and devices as an eBPF filter.
  *
- * Fields that only exist in v1 (swappiness, kernel memory, disabling the OOM killer, realtime
- * CPU, leaf weights, net_cls/net_prio) are errors naming the field when they ask for something,
- * as crun reports them: runc drops them silently, which leaves the container without the limit
- * its config asked for.
+ * The resources have passed the plan's rules (src/plan/rules/resources.ts): no v1-only field,
+ * every controller offered by this host. What fails here is what only the live cgroup can
+ * refuse: a controller not enabled for this directory, a value the kernel does not take.
  *
  * Also used by the v1 driver on hybrid hosts for the controllers bound to the cgroup2 mount
  * (hugetlb here) and for `unified` keys of those controllers.
@@ -17,15 +16,13 @@ import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { HugepageLimit, LinuxResources } from '../generated/config';
 import { ApplyOptions } from './common';
-import { errCode, hasFile, readControl, writeCgroupFile, writeControl } from './cgroup-fs';
+import { errCode, hasFile, readControl, writeCgroupFile, writeError } from './cgroup-fs';
 import { containerDeviceRules } from './devices';
 import { deviceFilter } from './ebpf';
 import {
   blkioWeightToIoWeight,
-  checkUnifiedKey,
   cpuMax,
   fieldError,
-  hugePageSizeName,
   intText,
   ioMaxLine,
   memorySwapToV2,
@@ -36,39 +33,16 @@ import {
   v2Limit,
 } from './resources';
 import { emptyStats, MAX_UINT64, parseCounter, parseIoStatV2, parseKeyValues, Stats } from './stats';
+import { hostHugePageSizes } from './detect';
 
 /** Controllers enabled for dir (its cgroup.controllers). */
 export function controllersOf(dir: string): string[] {
   return (readControl(dir, 'cgroup.controllers') ?? '').split(/\s+/).filter(Boolean);
 }
 
-/** Huge page sizes of this host ("2MB", "1GB"), from /sys/kernel/mm/hugepages. */
-export function hostHugePageSizes(): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync('/sys/kernel/mm/hugepages');
-  } catch {
-    return [];
-  }
-  return names.map(hugePageSizeName).filter((s): s is string => s !== undefined);
-}
-
-/** Check page sizes against the host's before anything is written. */
-export function checkHugePageSizes(limits: HugepageLimit[]): void {
-  const sizes = hostHugePageSizes();
-  limits.forEach((l, i) => {
-    if (!sizes.includes(l.pageSize)) {
-      throw fieldError(
-        `hugepageLimits[${i}].pageSize`,
-        `${JSON.stringify(l.pageSize)} is not a huge page size of this host (${sizes.length ? sizes.join(', ') : 'it has no huge pages'})`,
-      );
-    }
-  });
-}
-
 /**
- * A writer for one v2 directory that explains a missing file by the missing controller:
- * "the pids controller is not enabled for <dir> (available: cpu memory)".
+ * A writer for one v2 directory that explains a missing file by the controller not enabled
+ * there: "the pids controller is not available for cgroup <dir> (it has: cpu memory)".
  */
 class V2Writer {
   private controllers?: string[];
@@ -80,11 +54,15 @@ class V2Writer {
   }
 
   write(file: string, value: string, field: string): void {
-    const controller = unifiedController(file);
-    if (controller && controller !== 'cgroup' && !this.has(controller) && !hasFile(this.dir, file)) {
-      throw fieldError(field, this.missing(controller));
+    try {
+      writeCgroupFile(path.join(this.dir, file), value);
+    } catch (e) {
+      const controller = unifiedController(file);
+      if (errCode(e) === 'ENOENT' && controller && controller !== 'cgroup' && !this.has(controller) && fs.existsSync(this.dir)) {
+        throw fieldError(field, this.missing(controller));
+      }
+      throw writeError(e, this.dir, file, value, field);
     }
-    writeControl(this.dir, file, value, field);
   }
 
   missing(controller: string): string {
@@ -93,37 +71,8 @@ class V2Writer {
   }
 }
 
-/** Errors for the v1-only fields (see the file comment), before anything is written. */
-export function checkV2Fields(r: LinuxResources): void {
-  const m = r.memory;
-  if (m) {
-    if (m.kernel) throw fieldError('memory.kernel', 'kernel memory limits do not exist on cgroup v2 (kernel memory is counted in memory.max)');
-    if (m.kernelTCP) throw fieldError('memory.kernelTCP', 'kernel TCP memory limits do not exist on cgroup v2 (it is counted in memory.max)');
-    if (m.swappiness !== undefined) throw fieldError('memory.swappiness', 'cgroup v2 has no per-cgroup swappiness');
-    if (m.disableOOMKiller) throw fieldError('memory.disableOOMKiller', 'the OOM killer cannot be disabled on cgroup v2');
-    if (m.useHierarchy === false) throw fieldError('memory.useHierarchy', 'cgroup v2 memory accounting is always hierarchical');
-    memorySwapToV2(m.swap ?? 0, m.limit ?? 0);
-  }
-  if (r.cpu?.realtimeRuntime) throw fieldError('cpu.realtimeRuntime', 'realtime CPU limits are not supported on cgroup v2');
-  if (r.cpu?.realtimePeriod) throw fieldError('cpu.realtimePeriod', 'realtime CPU limits are not supported on cgroup v2');
-  if (r.blockIO?.leafWeight) throw fieldError('blockIO.leafWeight', 'leaf weights do not exist on cgroup v2');
-  r.blockIO?.weightDevice?.forEach((d, i) => {
-    if (d.leafWeight) throw fieldError(`blockIO.weightDevice[${i}].leafWeight`, 'leaf weights do not exist on cgroup v2');
-  });
-  if (r.network?.classID) throw fieldError('network.classID', 'net_cls does not exist on cgroup v2 (use an eBPF program or nftables cgroup matching)');
-  if (r.network?.priorities?.length) throw fieldError('network.priorities', 'net_prio does not exist on cgroup v2');
-  const w = r.blockIO?.weight;
-  if (w && (w < 10 || w > 1000)) throw fieldError('blockIO.weight', `blkio weight ${w} is out of range (10-1000)`);
-  r.blockIO?.weightDevice?.forEach((d, i) => {
-    if (d.weight && (d.weight < 10 || d.weight > 1000)) throw fieldError(`blockIO.weightDevice[${i}].weight`, `blkio weight ${d.weight} is out of range (10-1000)`);
-  });
-  if (r.hugepageLimits?.length) checkHugePageSizes(r.hugepageLimits);
-  for (const key of Object.keys(r.unified ?? {})) checkUnifiedKey(key);
-}
-
 /** Apply r to the cgroup v2 directory dir (pure v2 hosts). */
 export function applyV2(dir: string, r: LinuxResources, opts: ApplyOptions = {}): void {
-  checkV2Fields(r);
   const w = new V2Writer(dir);
 
   // pids
@@ -259,39 +208,10 @@ function applyHugetlbV2(w: V2Writer, limits: HugepageLimit[]): void {
 
 /** One `unified` key: written line by line like runc's WriteFileByLine, errors explained. */
 function writeUnified(w: V2Writer, key: string, value: string): void {
-  checkUnifiedKey(key);
-  const field = `unified["${key}"]`;
-  const controller = unifiedController(key);
-  if (!controller) throw fieldError(field, 'unified resource must be in the form CONTROLLER.PARAMETER');
-  if (controller !== 'cgroup' && !w.has(controller) && !hasFile(w.dir, key)) throw fieldError(field, w.missing(controller));
   for (const line of value.split('\n')) {
     if (line === '' && value !== '') continue;
-    writeControl(w.dir, key, line, field);
+    w.write(key, line, `unified["${key}"]`);
   }
-}
-
-/**
- * Hybrid hosts: the controllers the `unified` keys need, all of which must be bound to the
- * cgroup2 mount ("cgroup.*" core files need none); anything else is runc's "cannot use unified
- * on cgroup v1", naming the key.
- */
-export function hybridUnifiedControllers(mountPoint: string, unified: Record<string, string> | undefined): string[] {
-  const rootControllers = controllersOf(mountPoint);
-  const needed = new Set<string>();
-  for (const key of Object.keys(unified ?? {})) {
-    checkUnifiedKey(key);
-    const c = unifiedController(key);
-    if (!c) throw fieldError(`unified["${key}"]`, 'unified resource must be in the form CONTROLLER.PARAMETER');
-    if (c === 'cgroup') continue;
-    if (!rootControllers.includes(c)) {
-      throw fieldError(
-        `unified["${key}"]`,
-        `invalid configuration: cannot use unified on cgroup v1 (the ${c} controller is not bound to the cgroup2 mount ${mountPoint}, which has: ${rootControllers.join(' ') || 'none'})`,
-      );
-    }
-    needed.add(c);
-  }
-  return [...needed];
 }
 
 /**
@@ -299,16 +219,13 @@ export function hybridUnifiedControllers(mountPoint: string, unified: Record<str
  * mount, written into the container's cgroup2 directory (the controllers are enabled down the
  * path first).
  */
-export function applyHybridUnified(dir: string, mountPoint: string, r: LinuxResources, enable: (controllers: string[]) => void): void {
-  const needed = hybridUnifiedControllers(mountPoint, r.unified);
-  if (r.hugepageLimits?.length) needed.push('hugetlb');
-  if (needed.length === 0 && !Object.keys(r.unified ?? {}).length) return;
-  enable(needed);
+export function applyHybridUnified(dir: string, r: LinuxResources, enable: (controllers: string[]) => void): void {
+  const needed = new Set(Object.keys(r.unified ?? {}).map(unifiedController).filter((c): c is string => c !== undefined && c !== 'cgroup'));
+  if (r.hugepageLimits?.length) needed.add('hugetlb');
+  if (needed.size === 0 && !Object.keys(r.unified ?? {}).length) return;
+  enable([...needed]);
   const w = new V2Writer(dir);
-  if (r.hugepageLimits?.length) {
-    checkHugePageSizes(r.hugepageLimits);
-    applyHugetlbV2(w, r.hugepageLimits);
-  }
+  if (r.hugepageLimits?.length) applyHugetlbV2(w, r.hugepageLimits);
   for (const [key, value] of Object.entries(r.unified ?? {})) writeUnified(w, key, value);
 }
 

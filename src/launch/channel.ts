@@ -15,6 +15,8 @@ export interface ChannelHandlers {
   pid?(pid: number): void;
   /** The process passed an fd (a pty master). */
   fd?(fd: number): void;
+  /** The process reached a MARK op (--debug): the group it starts (none: the last ended), and when. */
+  mark?(group: string | undefined, timeNs: bigint): void;
 }
 
 export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], what: string, h: ChannelHandlers): void {
@@ -35,6 +37,9 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
         break;
       case Msg.FD:
         if (msg.fd >= 0) h.fd?.(msg.fd);
+        break;
+      case Msg.MARK:
+        h.mark?.(ops[msg.op]?.tag, msg.timeNs);
         break;
       default:
         throw new LaunchError(`${what} sent an unknown message (${msg.kind})`);

@@ -3,9 +3,10 @@
  * whether one is the runtime's own (by device and inode).
  */
 import * as fs from 'fs';
-import { ContainerStateError, RuntimeError } from '../errors';
-import { checkNamespaceLink } from '../plan/namespaces-plan';
-import { NAMESPACE_PROC_NAME } from '../plan/linux-constants';
+import { ContainerStateError, InvalidConfigError, RuntimeError } from '../errors';
+import { namespaceFileProblem, NamespaceFile } from '../plan/namespaces-plan';
+import { NAMESPACE_FLAG, NAMESPACE_PROC_NAME } from '../plan/linux-constants';
+import { loadHostProcess } from '../native/host-process';
 import { EXEC_JOIN_ORDER } from '../plan/build-exec-plan';
 import type { ContainerRecord } from '../state/store';
 import { isAlive } from '../state/proc';
@@ -23,17 +24,18 @@ function sameFile(a: fs.Stats, b: fs.Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-/** Whether nsPath names the runtime's own namespace of that type. */
-export function isRuntimeNamespace(type: string, nsPath: string): boolean {
+/** Whether the namespace open as fd is the runtime's own of that type (same device and inode). */
+export function isRuntimeNamespace(type: string, fd: number): boolean {
   const ours = ourNamespace(type);
   try {
-    return ours !== undefined && sameFile(fs.statSync(nsPath), ours);
+    return ours !== undefined && sameFile(fs.fstatSync(fd), ours);
   } catch {
     return false;
   }
 }
 
 const NSFS_MAGIC = 0x6e736673;
+const O_PATH = 0o10000000;
 
 function isNsfs(fd: number): boolean {
   try {
@@ -43,33 +45,66 @@ function isNsfs(fd: number): boolean {
   }
 }
 
-export function openNamespace(type: string, nsPath: string): number {
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'regular file';
+}
+
+/** The runtime-spec type of the namespace open as fd, or undefined when the kernel cannot say. */
+function namespaceType(fd: number): string | undefined {
+  const flag = loadHostProcess().nsType(fd);
+  if (flag < 0) return undefined;
+  return Object.keys(NAMESPACE_FLAG).find((type) => NAMESPACE_FLAG[type] === flag);
+}
+
+/**
+ * What an open file is, as a namespace: nsfs inodes are regular files to stat(), so only the
+ * filesystem tells them apart, whatever path they were opened by (a bind mount reads as its own
+ * path in /proc/self/fd, not as "net:[4026532378]").
+ */
+function namespaceFile(fd: number): NamespaceFile {
+  const st = fs.fstatSync(fd);
+  if (!st.isFile() || !isNsfs(fd)) return { kind: 'other', what: fileKind(st) };
+  return { kind: 'namespace', type: namespaceType(fd) };
+}
+
+function unopenable(e: unknown): NamespaceFile {
+  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  // Node's message is "ENOENT: no such file or directory, open '<path>'".
+  const text = /^\w+: (.*?), \w+ '/.exec((e as Error).message)?.[1];
+  return { kind: 'unopenable', code, text };
+}
+
+/**
+ * Opens linux.namespaces[index].path for the init to setns into, or throws saying why it cannot
+ * be joined. The path is first opened O_PATH, which has no effect on whatever it names (a fifo
+ * does not block, a device is not opened); only a namespace is reopened for reading, through
+ * that very fd, so what was checked is what is joined.
+ */
+export function openNamespace(index: number, type: string, nsPath: string): number {
+  let file: NamespaceFile;
+  let fd: number | undefined;
+  let pathFd: number | undefined;
   try {
-    const fd = fs.openSync(nsPath, 'r');
-    let link = '';
-    try {
-      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      /* checked below */
+    pathFd = fs.openSync(nsPath, O_PATH);
+    file = namespaceFile(pathFd);
+    if (file.kind === 'namespace') {
+      fd = fs.openSync(`/proc/self/fd/${pathFd}`, 'r');
+      file = namespaceFile(fd);
     }
-    // A namespace kept as a bind mount (`ip netns add`, Podman's and CNI's /run/netns/*) reads
-    // there as its own path, not "net:[4026532378]". It is a namespace if the file is on nsfs;
-    // its type is then checked by the kernel: the init's setns(fd, <type>) refuses another type.
-    if (!/^\w+:\[\d+\]$/.test(link) && isNsfs(fd)) return fd;
-    const wrong = checkNamespaceLink(type, nsPath, link);
-    if (wrong) {
-      fs.closeSync(fd);
-      throw new RuntimeError(wrong);
-    }
-    return fd;
   } catch (e) {
-    if (e instanceof RuntimeError) throw e;
-    // Node's message is "ENOENT: no such file or directory, open '<path>'".
-    const code = (e as NodeJS.ErrnoException).code;
-    const text = /^\w+: (.*?), \w+ '/.exec((e as Error).message)?.[1];
-    const why = code ? `${code}${text ? ` (${text})` : ''}` : (e as Error).message;
-    throw new RuntimeError(`linux.namespaces: ${type} namespace path ${nsPath}: ${why}`);
+    file = unopenable(e);
+  } finally {
+    if (pathFd !== undefined) fs.closeSync(pathFd);
   }
+  const problem = namespaceFileProblem(type, nsPath, file);
+  if (problem === undefined && fd !== undefined) return fd;
+  if (fd !== undefined) fs.closeSync(fd);
+  throw new InvalidConfigError(`linux.namespaces[${index}].path: ${problem ?? `cannot open ${nsPath}`}`);
 }
 
 /**
@@ -90,9 +125,12 @@ export function openContainerNamespaces(rec: ContainerRecord, fds: number[]): Re
       throw new ContainerStateError('cannot exec in a stopped container', rec.id, 'stopped');
     }
     fds.push(fd);
-    const theirs = fs.fstatSync(fd);
+    // The same rules as for a config's paths: a /proc that is not procfs must not hand us
+    // something else to join.
+    const problem = namespaceFileProblem(type, `/proc/${rec.pid}/ns/${name}`, namespaceFile(fd));
+    if (problem) throw new RuntimeError(`exec: join the container's ${type} namespace: ${problem}`);
     // Joining our own namespace is an error for user, a no-op for the rest.
-    if (sameFile(theirs, ours)) continue;
+    if (isRuntimeNamespace(type, fd)) continue;
     namespaceFds[type] = fd;
   }
   // The fds name the namespaces of whatever process had the pid when they were opened: it must

@@ -76,6 +76,9 @@ export function launch(input: LaunchInput): Launched {
     closeAll(fds.splice(0)); // the child has its copies
     joinLater?.join(pid);
     input.beforeGo?.(pid);
+    // The plan's MARKs (--debug) read the clock process.hrtime reads (CLOCK_MONOTONIC): from the
+    // go byte to the first is the start-up of tsr-init (exec, /proc, the plan), then group by group.
+    let group = trace ? { name: 'start-up', since: process.hrtime.bigint() } : undefined;
     if (shim.writeByte(parentFd) < 0) throw new LaunchError(`${input.what} exited before setup`);
     trace?.timing(`${input.what}: spawn`, since);
     since = process.hrtime.bigint();
@@ -92,6 +95,10 @@ export function launch(input: LaunchInput): Launched {
         cloned = 0;
         pid = forked;
         input.onProcess?.(pid);
+      },
+      mark(next, at) {
+        if (group) trace?.duration(`${input.what}: ${group.name}`, at - group.since);
+        group = next === undefined ? undefined : { name: next, since: at };
       },
       fd(fd) {
         if (!input.consoleSocket) {

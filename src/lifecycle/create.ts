@@ -99,24 +99,24 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   const hooks = spec.hooks ?? {};
   // Opening a namespace file makes nothing on the host: the plan can name the real fds.
   const nsFds: Record<string, number> = {};
-  for (const ns of spec.linux?.namespaces ?? []) {
-    if (!ns.path) continue;
-    nsFds[ns.type] = openNamespace(ns.type, ns.path);
+  (spec.linux?.namespaces ?? []).forEach((ns, index) => {
+    if (!ns.path) return;
+    nsFds[ns.type] = openNamespace(index, ns.type, ns.path);
     fds.push(nsFds[ns.type]);
-  }
+  });
   // The plan, once. The exec fifo and the cgroup's tasks files do not exist yet: the plan names
-  // them by slot. The sd_notify socket's directory neither: the host facts know it will be one.
+  // them by slot. The sd_notify socket's directory neither: the plan is told it will be one.
   const host = hostFacts(cgroups.cgroupsPath);
+  const pendingDirs: string[] = [];
   if (process.env.NOTIFY_SOCKET) {
     withNotify(spec, store.dir(opts.id));
-    const probe = host.pathKind;
-    host.pathKind = (p) => (p === notifyDir(store.dir(opts.id)) ? 'dir' : probe(p));
+    pendingDirs.push(notifyDir(store.dir(opts.id)));
   }
   const plan = log.step('plan', () => buildInitPlan({
-    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp,
+    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp, pendingDirs,
     hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
     startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
-    cgroupJoin: v1JoinDirs(cgroups),
+    cgroupJoin: v1JoinDirs(cgroups), trace: log.tracing,
   }));
   for (const w of plan.warnings) log.warn(w);
   return { config, spec, bundle, rootfs, cgroups, nsFds, plan };

@@ -129,7 +129,7 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   const selfJoin = !lateJoin && !proc.execCPUAffinity?.initial;
   const plan = log.step('plan', () => buildExecPlan({
     process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
-    cgroupJoin: selfJoin ? v1JoinDirs(joinTarget) : [],
+    cgroupJoin: selfJoin ? v1JoinDirs(joinTarget) : [], trace: log.tracing,
   }));
   for (const w of plan.warnings) log.warn(w);
   return { joinTarget, lateJoin, selfJoin, plan };

@@ -2,9 +2,10 @@
  * update: change the resources of a created, running or paused container, as `runc update` does.
  *
  * The request (flags, or a linux.resources JSON document with --resources) is merged into the
- * resources recorded at create, the merged set is applied to the cgroup (everything is written
- * again, like runc's Set; devices are left alone, as runc's update never touches them), and the
- * record is updated so that `update` calls build on each other.
+ * resources recorded at create, the merged set goes through the rules create checks it with
+ * (src/plan/rules/resources.ts) and is applied to the cgroup (everything is written again, like
+ * runc's Set; devices are left alone, as runc's update never touches them), and the record is
+ * updated so that `update` calls build on each other.
  *
  * runc's update handles memory, cpu, blockIO, pids and unified; the other sections
  * (devices, hugepageLimits, network, rdma) are errors here rather than silently dropped.
@@ -15,6 +16,8 @@ import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from
 import { StateStore } from '../state/store';
 import { OCI_VERSION } from '../spec/version';
 import { containerCgroupManager } from '../cgroups';
+import { checkResourceRules } from '../plan/rules/resources';
+import { cgroupFacts } from '../launch/host-probe';
 import { computeStatus } from './status';
 
 /** The command-line flags of `runc update` (strings as typed; undefined when absent). */
@@ -197,6 +200,7 @@ export function updateResources(store: StateStore, id: string, request: LinuxRes
     if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError('container not running', id, 'stopped');
     const spec = (rec.config ?? {}) as Spec;
     const merged = mergeResources(spec.linux?.resources ?? {}, request);
+    checkResourceRules(merged, cgroupFacts(), { update: true });
     const cgroups = containerCgroupManager(rec);
     cgroups.applyResources(merged, { update: true });
     rec.config = { ...spec, linux: { ...(spec.linux ?? {}), resources: merged } };

@@ -1,6 +1,6 @@
 /**
  * Bindings of native/shim/host-process.c (in libtsrshim.so): pidfds for signalling a
- * container's init, and reading a file inside a container's root. Loading koffi costs about
+ * container's init, reading a file inside a container's root, and the type of a namespace file. Loading koffi costs about
  * 7 ms, so callers require this module only when they have something to do with it.
  */
 import { shimLibrary } from './shim';
@@ -19,6 +19,8 @@ export interface HostProcess {
    * when it cannot be read, is not a regular file, or is larger than maxBytes.
    */
   readInRoot(root: string, file: string, maxBytes?: number): Buffer | undefined;
+  /** The CLONE_NEW* flag of the namespace open as fd (ioctl NS_GET_NSTYPE), or -errno. */
+  nsType(fd: number): number;
 }
 
 let cached: HostProcess | undefined;
@@ -29,6 +31,7 @@ export function loadHostProcess(): HostProcess {
   const pidfdOpen: Fn = lib.func('int tsr_pidfd_open(int pid)');
   const pidfdSendSignal: Fn = lib.func('int tsr_pidfd_send_signal(int pidfd, int sig)');
   const readInRoot: Fn = lib.func('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');
+  const nsType: Fn = lib.func('int tsr_ns_type(int fd)');
   cached = {
     pidfdOpen: (pid) => pidfdOpen(pid),
     pidfdSendSignal: (fd, sig) => pidfdSendSignal(fd, sig),
@@ -41,6 +44,7 @@ export function loadHostProcess(): HostProcess {
         if (buf.length > maxBytes) return undefined;
       }
     },
+    nsType: (fd) => nsType(fd),
   };
   return cached;
 }

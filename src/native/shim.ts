@@ -13,8 +13,8 @@ export interface Shim {
    * cgroup. keepFds: the fds the plan uses (fdsUsedBy); no other fd of ours reaches it.
    */
   spawn(plan: Buffer, cloneFlags: number, childSyncFd: number, parentSyncFd: number, cgroupFd: number, keepFds: readonly number[]): number;
-  /** One message from the init; `fd` is an fd it passed along (a pty master), or -1. */
-  readMsg(fd: number): { rc: number; kind: number; op: number; err: number; value: number; fd: number };
+  /** One message from the init; `fd` is an fd it passed along (a pty master), or -1; `timeNs` a MARK's CLOCK_MONOTONIC time. */
+  readMsg(fd: number): { rc: number; kind: number; op: number; err: number; value: number; timeNs: bigint; fd: number };
   /** Send fd to a --console-socket (runc's protocol); 0 or -errno. */
   sendConsole(socketPath: string, fd: number, name: string): number;
   setWinsize(fd: number, rows: number, cols: number): number;
@@ -65,7 +65,9 @@ export function loadShim(): Shim {
   const spawn: Fn = lib.func(
     'int tsr_spawn(const char *init, const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd, const int32_t *keep, uint32_t keep_count)',
   );
-  const readMsg: Fn = lib.func('int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *value, _Out_ int32_t *passed)');
+  const readMsg: Fn = lib.func(
+    'int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *value, _Out_ int64_t *time, _Out_ int32_t *passed)',
+  );
   const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
   const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
   const consoleListen: Fn = lib.func('int tsr_console_listen(const char *path)');
@@ -82,8 +84,9 @@ export function loadShim(): Shim {
     spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
     readMsg(fd) {
       const kind = [0], op = [0], err = [0], value = [0], passed = [-1];
-      const rc = readMsg(fd, kind, op, err, value, passed);
-      return { rc, kind: kind[0], op: op[0], err: err[0], value: value[0], fd: passed[0] };
+      const time = new BigInt64Array(1);
+      const rc = readMsg(fd, kind, op, err, value, time, passed);
+      return { rc, kind: kind[0], op: op[0], err: err[0], value: value[0], timeNs: time[0], fd: passed[0] };
     },
     sendConsole: (p, fd, name) => sendConsole(p, fd, name),
     setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),

@@ -11,6 +11,8 @@ import { cgroupJoinOps } from './cgroup-join-plan';
 import { NAMESPACE_FLAG, PR } from './linux-constants';
 import { planExec, planProcessSetup } from './process-ops';
 import { LsmFacts, planProcessFields } from './process-fields';
+import type { SeccompFilter } from './seccomp-plan';
+import { insertEndMark, markOp } from './marks';
 
 const CLONE_PARENT = 0x8000;
 
@@ -22,7 +24,7 @@ export interface ExecPlanInput {
   /** The container's config: its seccomp profile, personality and memory policy apply to exec too. */
   spec: Spec;
   lsm?: LsmFacts;
-  compileSeccomp?(rules: string): Buffer;
+  compileSeccomp?(filter: SeccompFilter): Buffer;
   /** fds of the container's namespaces to join (those that differ from ours), by type. */
   namespaceFds: Partial<Record<string, number>>;
   lastCap: number;
@@ -34,6 +36,8 @@ export interface ExecPlanInput {
   lateCgroupJoin?: boolean;
   /** cgroup v1 directories the process joins itself, first thing (none when it joins late). */
   cgroupJoin?: readonly string[];
+  /** --debug: the process reports the time at each group of ops (marks.ts). */
+  trace?: boolean;
 }
 
 export interface ExecPlan {
@@ -48,6 +52,11 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     spec: input.spec, proc: input.process, lastCap: input.lastCap, lsm: input.lsm, compileSeccomp: input.compileSeccomp, forExec: true,
   });
   const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
+  const mark = (group: string): void => {
+    if (input.trace) ops.push(markOp(group));
+  };
+  if (input.trace && ops.length) ops.unshift(markOp('cgroup'));
+  mark('namespaces');
   // Until exec, nothing in the container may open our /proc/PID (mem, fds, exe) or ptrace us.
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the exec helper non-dumpable' });
   for (const type of EXEC_JOIN_ORDER) {
@@ -60,9 +69,12 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // The container's / (setns into its mount namespace made it ours): cwd and the terminal are
   // resolved inside it.
   ops.push({ op: 'OPEN_ROOT', strs: ['/'], what: "open the container's /" });
+  mark('process');
   planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
+  mark('exec');
   planExec(ops, input.process, { preserveFds: input.preserveFds, waitAfterReady: input.lateCgroupJoin });
   // Scheduler, personality, LSM labels, seccomp... at the places runc puts them.
   fields.apply(ops);
+  if (input.trace) insertEndMark(ops);
   return { ops, warnings: fields.warnings, initialAffinity: fields.initialAffinity };
 }

@@ -7,9 +7,11 @@
  * the runtime has created anything.
  *
  * Field by field, the work is in: namespaces-plan.ts (namespaces, id maps, time offsets, the fork
- * for pid/time), sysctl-plan.ts, seccomp-plan.ts (translated here, compiled by the parent with
+ * for pid/time), sysctl-plan.ts, seccomp-plan.ts (decided here, compiled by the parent with
  * libseccomp), process-fields.ts (scheduler, ioPriority, personality, memoryPolicy, LSM labels,
- * rlimit checks), netdevices-plan.ts, mounts-plan.ts (with mount-options.ts); process-ops.ts is shared with `exec`.
+ * rlimit checks), netdevices-plan.ts, mounts-plan.ts (with mount-options.ts), rules/resources.ts
+ * (linux.resources, checked here and written by the cgroup drivers); process-ops.ts is shared
+ * with `exec`.
  * The order of the ops follows runc's (libcontainer/standard_init_linux.go, rootfs_linux.go).
  */
 import * as path from 'path';
@@ -26,6 +28,9 @@ import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
 import { planNetDevices } from './netdevices-plan';
 import { LsmFacts, planProcessFields } from './process-fields';
+import type { SeccompFilter } from './seccomp-plan';
+import { CgroupFacts, checkResourceRules } from './rules/resources';
+import { insertEndMark, markOp } from './marks';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -46,12 +51,14 @@ export interface HostFacts {
   cgroupHierarchies: CgroupHierarchy[];
   /** The container's cgroup path inside each hierarchy, e.g. /tsruntime/abc. */
   cgroupPath: string;
+  /** The cgroup layout, controllers and files linux.resources is checked against. */
+  cgroup: CgroupFacts;
   /** Which LSMs are enabled (default: none). */
   lsm?: LsmFacts;
   /** Where the resctrl filesystem is mounted, if it is (for linux.intelRdt). */
   resctrlMount?: string;
-  /** Whether a namespace path names the runtime's own namespace of that type (default: no). */
-  isRuntimeNamespace?(type: string, nsPath: string): boolean;
+  /** Whether the namespace open as fd (a linux.namespaces[].path) is the runtime's own of that type (default: no). */
+  isRuntimeNamespace?(type: string, fd: number): boolean;
 }
 
 export interface InitPlanInput {
@@ -66,19 +73,26 @@ export interface InitPlanInput {
   cgroupJoin?: readonly string[];
   /** fds opened on linux.namespaces[].path, by namespace type. */
   namespaceFds: Record<string, number>;
+  /**
+   * Host directories the runtime makes only once the id is claimed, after planning (the
+   * sd_notify socket's, in the state directory): bind sources that are directories to be.
+   */
+  pendingDirs?: readonly string[];
   noPivot?: boolean;
   preserveFds?: number;
   /** Runs prestart/createRuntime/createContainer hooks: the init stops and waits for them. */
   hookSyncs?: boolean;
   /** startContainer hooks, run by the init after `start` (with the container state). */
   startHooks?: StartHooks;
+  /** --debug: the init reports the time at each group of ops (marks.ts). */
+  trace?: boolean;
   host: HostFacts;
   /**
-   * Compiles linux.seccomp's serialized rules into BPF (native, in the parent: see
-   * src/native/config-shim.ts). Without it a plan still validates the profile and holds an
-   * empty program (dry runs, unit tests).
+   * Compiles linux.seccomp's decided filter into the BPF program the init loads (libseccomp, in
+   * the parent: see src/launch/host-probe.ts). Without it a plan still validates the profile and
+   * holds an empty program (unit tests).
    */
-  compileSeccomp?(rules: string): Buffer;
+  compileSeccomp?(filter: SeccompFilter): Buffer;
 }
 
 export interface InitPlan {
@@ -124,6 +138,11 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const proc = spec.process;
   if (!proc) throw new InvalidConfigError('config.json: process is required to create a container');
   const ops: Op[] = cgroupJoinOps(input.cgroupJoin);
+  const mark = (group: string): void => {
+    if (input.trace) ops.push(markOp(group));
+  };
+  if (input.trace && ops.length) ops.unshift(markOp('cgroup'));
+  mark('namespaces');
   const warnings: string[] = specWarnings(spec);
   // Until it execs, the init is a copy of the runtime: nothing in the container may open its
   // /proc/PID/exe, mem or fds (the runc CVE-2019-5736 class), so it is not dumpable.
@@ -135,8 +154,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const userns = ns.userns;
   // In any user namespace but the initial one (new or joined), devices are bound, not made.
   const inUserns = ns.types.has('user');
-  const netPath = (linux.namespaces ?? []).find((n) => n.type === 'network')?.path;
-  const netIsHost = netPath ? host.isRuntimeNamespace?.('network', netPath) ?? false : false;
+  const netFd = ns.joined.has('network') ? input.namespaceFds.network : undefined;
+  const netIsHost = netFd !== undefined && (host.isRuntimeNamespace?.('network', netFd) ?? false);
   // A new network namespace has its loopback down; runc brings it up.
   if (ns.types.has('network') && !ns.joined.has('network')) ops.push({ op: 'LOOPBACK_UP', what: 'bring up the loopback interface' });
 
@@ -144,6 +163,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   const sysctl = sysctlOps(linux.sysctl, { types: ns.types, netIsHost });
   const fields = planProcessFields({ spec, proc, lastCap: host.lastCap, lsm: host.lsm, compileSeccomp: input.compileSeccomp });
   warnings.push(...fields.warnings);
+  checkResourceRules(linux.resources ?? {}, host.cgroup, { linuxDevicePaths: (linux.devices ?? []).map((d) => d.path) });
   if (linux.intelRdt && !host.resctrlMount) {
     throw new InvalidConfigError('linux.intelRdt: Intel RDT is specified in config, but no resctrl filesystem is mounted on this host');
   }
@@ -156,7 +176,11 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
     warnings.push('linux.mountLabel: SELinux mount labels are not applied by tsruntime yet');
   }
 
-  if (input.hookSyncs) ops.push({ op: 'SYNC', what: 'run prestart/createRuntime hooks', tag: 'createRuntime' });
+  if (input.hookSyncs) {
+    mark('wait for createRuntime hooks');
+    ops.push({ op: 'SYNC', what: 'run prestart/createRuntime hooks', tag: 'createRuntime' });
+  }
+  mark('mounts');
 
   // --- root filesystem: nothing we mount may propagate to the host (runc's prepareRoot).
   const rootProp = rootPropagationFlags(linux.rootfsPropagation);
@@ -180,6 +204,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
 
   // --- /dev: default devices, then linux.devices, then the standard symlinks.
+  mark('devices');
   const devMounted = (spec.mounts ?? []).some((m) => path.posix.normalize(m.destination) === '/dev');
   if (devMounted) {
     for (const d of DEFAULT_DEVICES) planDevice(ops, { path: d.path, type: 'c', major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 }, inUserns);
@@ -190,7 +215,11 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
     ops.push({ op: 'SYMLINK_IN_ROOT', strs: ['pts/ptmx', '/dev/ptmx'], what: 'symlink /dev/ptmx -> pts/ptmx' });
   }
 
-  if (input.hookSyncs) ops.push({ op: 'SYNC', what: 'run createContainer hooks', tag: 'createContainer' });
+  if (input.hookSyncs) {
+    mark('wait for createContainer hooks');
+    ops.push({ op: 'SYNC', what: 'run createContainer hooks', tag: 'createContainer' });
+  }
+  mark('rootfs');
 
   // Before pivot_root: a masked file gets the /dev/null the init verified among the runtime's
   // mounts (init/procfs.c), which the container's mount namespace can no longer bind once the
@@ -220,13 +249,16 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   ops.push(...sysctl);
   if (spec.root?.readonly) ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: ['/'], what: 'remount / read-only' });
 
+  mark('process');
   planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
+  mark('exec');
   planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds, startHooks: input.startHooks });
   // oom_score_adj first of all (runc's nsexec order: once the init is non-dumpable, its /proc
   // files belong to the host's root, which the root of a new user namespace is not); scheduler,
   // I/O priority, personality, memory policy, LSM labels while still privileged; seccomp last
   // with no_new_privs, before the capability drop without.
   fields.apply(ops);
+  if (input.trace) insertEndMark(ops);
 
   return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, warnings, netDevices };
 }

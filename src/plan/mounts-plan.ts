@@ -69,7 +69,7 @@ export function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountC
 
   if (isBind) {
     const src = path.resolve(input.bundle, source ?? ''); // relative sources are relative to the bundle
-    const kind = input.host.pathKind(src);
+    const kind = input.pendingDirs?.includes(src) ? 'dir' : input.host.pathKind(src);
     if (kind === 'missing') throw new InvalidConfigError(`mounts: ${m.destination}: bind source ${src} does not exist`);
     if (kind === 'dir') ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     else ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [dest], what: `create mount point ${dest}` });

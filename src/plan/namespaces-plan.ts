@@ -170,14 +170,30 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
 }
 
 /**
- * What /proc/self/fd/N of an opened namespace file reads as ("net:[4026531833]") must name the
- * namespace type the config says: runtime-spec config-linux.md requires an error otherwise.
- * Returns an error message, or undefined when it matches.
+ * What the runtime found at a namespace path (src/launch/namespaces.ts looks, without opening
+ * anything that is not a namespace): a namespace, with its runtime-spec type when the kernel can
+ * tell (NS_GET_NSTYPE, Linux 4.11); another kind of file; or nothing it could open.
  */
-export function checkNamespaceLink(type: string, nsPath: string, link: string): string | undefined {
-  const procName: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
-  const m = /^(\w+):\[\d+\]$/.exec(link);
-  if (!m) return `linux.namespaces: ${type} namespace path ${nsPath} is not a namespace file`;
-  if (m[1] !== procName[type]) return `linux.namespaces: ${type} namespace path ${nsPath} is a ${m[1]} namespace, not ${procName[type]}`;
+export type NamespaceFile =
+  | { kind: 'namespace'; type?: string }
+  | { kind: 'other'; what: string }
+  | { kind: 'unopenable'; code: string; text?: string };
+
+/** "an ipc namespace", "a uts namespace" (said you-tee-ess), "a regular file". */
+const article = (word: string): string => (word === 'ipc' ? 'an' : 'a');
+
+/**
+ * Why a namespace file cannot be joined as a namespace of `type`, or undefined when it can.
+ * runtime-spec config-linux.md requires an error when the path is not a namespace of that type.
+ * Any nsfs file qualifies, /proc/PID/ns/* or a bind mount of one (`ip netns add`, Podman, CNI,
+ * the CRI's pod sandboxes). Without a type from the kernel, setns(fd, type) still refuses.
+ */
+export function namespaceFileProblem(type: string, nsPath: string, file: NamespaceFile): string | undefined {
+  if (file.kind === 'unopenable') {
+    if (file.code === 'ENOENT') return `${nsPath} does not exist`;
+    return `cannot open ${nsPath}: ${file.code}${file.text ? ` (${file.text})` : ''}`;
+  }
+  if (file.kind === 'other') return `${nsPath} is not a namespace file (it is ${article(file.what)} ${file.what})`;
+  if (file.type !== undefined && file.type !== type) return `${nsPath} is ${article(file.type)} ${file.type} namespace, not ${article(type)} ${type} namespace`;
   return undefined;
 }

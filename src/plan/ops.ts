@@ -40,6 +40,7 @@ export const Opcode = {
   CLOSE: 34,
   MOUNT_SETATTR: 36,
   OPEN_CWD: 37,
+  MARK: 38,
   // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,
@@ -59,7 +60,7 @@ export const Opcode = {
 export type OpName = keyof typeof Opcode;
 
 /** The messages the init sends on the sync socket (native/plan.h TSR_MSG_*). */
-export const Msg = { READY: 1, ERROR: 2, SYNC: 3, PID: 4, FD: 5 } as const;
+export const Msg = { READY: 1, ERROR: 2, SYNC: 3, PID: 4, FD: 5, MARK: 6 } as const;
 
 /** An ERROR message's op before the first op ran: which start-up step failed (TSR_STEP_*). */
 export const StartStep = { START: -1, NS_ROOT: -2, PLAN: -3, PROCFS: -4 } as const;
@@ -87,7 +88,7 @@ export interface Op {
   bytes?: Buffer;
   /** What this step does, for error messages: "mount proc on /proc". */
   what: string;
-  /** For SYNC: which hooks the parent runs at this point. */
+  /** For SYNC: which hooks the parent runs at this point; for MARK: the op group that starts here. */
   tag?: string;
   /** For FIND_EXEC: the program as the config names it (args[0]), for runc's wording of a failure. */
   program?: string;

@@ -9,7 +9,7 @@ import type { Process, Spec } from '../generated/config';
 import { InvalidConfigError } from '../errors';
 import { Op } from './ops';
 import { CAPABILITIES } from './linux-constants';
-import { insertSeccomp, seccompOp, seccompRules } from './seccomp-plan';
+import { SeccompFilter, insertSeccomp, seccompFilter, seccompOp } from './seccomp-plan';
 
 const SCHED_POLICY: Record<string, number> = {
   SCHED_OTHER: 0,
@@ -229,8 +229,8 @@ export interface ProcessFieldsInput {
   proc: Process;
   lastCap: number;
   lsm?: LsmFacts;
-  /** Compiles serialized seccomp rules to BPF (the parent's native helper); absent: an empty program. */
-  compileSeccomp?(rules: string): Buffer;
+  /** Compiles the decided seccomp filter to BPF (libseccomp, in the parent); absent: an empty program. */
+  compileSeccomp?(filter: SeccompFilter): Buffer;
   /** For `exec`: also process.execCPUAffinity.final (the init never gets it). */
   forExec?: boolean;
 }
@@ -261,8 +261,8 @@ export function planProcessFields(input: ProcessFieldsInput): ProcessFields {
     ...schedulerOps(proc), ...ioPriorityOps(proc), ...personalityOps(spec, warnings), ...memoryPolicyOps(spec),
     ...lsmOps(proc, input.lsm ?? { apparmor: false, selinux: false }), ...affinity.finalOps,
   ];
-  const seccomp = seccompRules(spec.linux?.seccomp as Parameters<typeof seccompRules>[0]);
-  const bpf = seccomp ? (input.compileSeccomp ? input.compileSeccomp(seccomp.rules) : Buffer.alloc(0)) : undefined;
+  const seccomp = seccompFilter(spec.linux?.seccomp as Parameters<typeof seccompFilter>[0]);
+  const bpf = seccomp ? (input.compileSeccomp ? input.compileSeccomp(seccomp) : Buffer.alloc(0)) : undefined;
   return {
     warnings,
     initialAffinity: affinity.initial,

@@ -1,15 +1,19 @@
 /**
- * linux.seccomp → a rule list for the native compiler (libseccomp, in the parent: see
- * native/shim/seccomp.c tsr_seccomp_compile) and the SECCOMP op that loads the program in the
- * init. Validation and translation are pure; only the compilation touches native code.
+ * linux.seccomp → a typed filter (SeccompFilter) that libseccomp compiles in this process
+ * (src/native/seccomp.ts, which decides nothing), runc's ENOSYS stub in front of its program
+ * (seccomp-enosys.ts), and the SECCOMP op that loads the program in the init. Every decision is
+ * here and pure; libseccomp only answers questions (which syscalls and architectures it knows,
+ * their numbers) and exports the program.
  *
- * Semantics follow runc: SCMP_ACT_KILL is KILL_THREAD; errnoRet defaults to EPERM; syscalls
- * the local libseccomp does not know are skipped; a rule whose action is the default action is
- * dropped; several conditions on the same argument index make one rule per condition (OR),
- * otherwise the conditions of a rule are ANDed.
+ * Semantics follow runc: SCMP_ACT_KILL is KILL_THREAD; errnoRet defaults to EPERM; syscalls and
+ * architectures the local libseccomp does not know are skipped; a rule whose action is the
+ * default action is dropped; several conditions on the same argument index make one rule per
+ * condition (OR), otherwise the conditions of a rule are ANDed; no ENOSYS stub when the default
+ * action lets calls through (ALLOW, LOG, TRACE).
  */
 import { InvalidConfigError, UnsupportedError } from '../errors';
 import { Op } from './ops';
+import { ArchLastSyscall, assemble, enosysStub } from './seccomp-enosys';
 
 export interface SeccompConfig {
   defaultAction: string;
@@ -100,9 +104,32 @@ function action(name: string, errnoRet: number | undefined, where: string): numb
   return (base | e) >>> 0;
 }
 
-export interface SeccompRules {
-  /** For tsr_seccomp_compile. */
-  rules: string;
+/** An argument condition (struct scmp_arg_cmp). */
+export interface SeccompArg {
+  index: number;
+  /** SCMP_CMP_* as libseccomp numbers them. */
+  op: number;
+  value: bigint;
+  valueTwo: bigint;
+}
+
+/** One libseccomp rule: an action for one syscall when all of args hold. */
+export interface SeccompRule {
+  /** Where in config.json it comes from, for messages: linux.seccomp.syscalls[i]. */
+  where: string;
+  name: string;
+  action: number;
+  args: SeccompArg[];
+}
+
+/** linux.seccomp, decided: what libseccomp is asked to compile, and what the SECCOMP op needs. */
+export interface SeccompFilter {
+  defaultAction: number;
+  /** libseccomp's names of linux.seccomp.architectures (it adds the native one itself). */
+  architectures: string[];
+  rules: SeccompRule[];
+  /** Every syscall the profile names, for the ENOSYS stub; undefined: no stub. */
+  enosysNames?: string[];
   /** seccomp(2) flags for the SECCOMP op. */
   flags: number;
 }
@@ -124,11 +151,11 @@ function checkNotify(cfg: SeccompConfig): void {
   if (notify.length && !cfg.listenerPath) throw new InvalidConfigError('linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath');
 }
 
-/** Validate linux.seccomp and serialize it for the compiler; undefined when there is nothing to load. */
-export function seccompRules(cfg: SeccompConfig | undefined): SeccompRules | undefined {
+/** Validate linux.seccomp and decide the filter; undefined when there is nothing to load. */
+export function seccompFilter(cfg: SeccompConfig | undefined): SeccompFilter | undefined {
   if (!cfg) return undefined;
   checkNotify(cfg);
-  const def = action(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
+  const defaultAction = action(cfg.defaultAction, cfg.defaultErrnoRet, 'linux.seccomp.defaultAction');
   let flags = 0;
   for (const f of cfg.flags ?? []) {
     const bit = SECCOMP_FLAGS[f];
@@ -136,32 +163,79 @@ export function seccompRules(cfg: SeccompConfig | undefined): SeccompRules | und
     flags |= bit;
   }
   if (cfg.listenerMetadata && !cfg.listenerPath) throw new InvalidConfigError('linux.seccomp.listenerMetadata: set without listenerPath');
-  const lines = [`default ${def}`];
-  for (const a of cfg.architectures ?? []) {
+  const architectures = (cfg.architectures ?? []).map((a) => {
     const name = ARCHES[a];
     if (!name) throw new InvalidConfigError(`linux.seccomp.architectures: unknown architecture "${a}"`);
-    lines.push(`arch ${name}`);
-  }
+    return name;
+  });
+  const rules: SeccompRule[] = [];
+  const names: string[] = [];
   (cfg.syscalls ?? []).forEach((sc, i) => {
     const where = `linux.seccomp.syscalls[${i}]`;
     if (!sc.names?.length) throw new InvalidConfigError(`${where}.names: must contain at least one entry`);
     const act = action(sc.action, sc.errnoRet, `${where}.action`);
-    const conds = (sc.args ?? []).map((arg, j) => {
+    const args = (sc.args ?? []).map((arg, j): SeccompArg => {
       const op = OPERATORS[arg.op];
       if (op === undefined) throw new InvalidConfigError(`${where}.args[${j}].op: unknown operator "${arg.op}"`);
       if (!Number.isInteger(arg.index) || arg.index < 0 || arg.index > 5) throw new InvalidConfigError(`${where}.args[${j}].index: must be 0 to 5`);
-      return `${arg.index} ${op} ${BigInt(arg.value)} ${BigInt(arg.valueTwo ?? 0)}`;
+      return { index: arg.index, op, value: BigInt.asUintN(64, BigInt(arg.value)), valueTwo: BigInt.asUintN(64, BigInt(arg.valueTwo ?? 0)) };
     });
-    if (act === def) return; // libseccomp refuses a rule that does what the default does
-    const indexes = (sc.args ?? []).map((a) => a.index);
-    const repeated = new Set(indexes).size !== indexes.length;
-    for (const name of sc.names) {
-      if (!/^[a-z0-9_]+$/.test(name)) throw new InvalidConfigError(`${where}.names: invalid syscall name "${name}"`);
-      if (repeated) for (const c of conds) lines.push(`rule ${act} ${name} 1 ${c}`);
-      else lines.push(`rule ${act} ${name} ${conds.length}${conds.length ? ' ' + conds.join(' ') : ''}`);
-    }
+    // Names go to libseccomp as C strings: nothing outside the syscall alphabet (a NUL would cut one short).
+    for (const name of sc.names) if (!/^[a-z0-9_]+$/.test(name)) throw new InvalidConfigError(`${where}.names: invalid syscall name "${name}"`);
+    names.push(...sc.names);
+    if (act === defaultAction) return; // libseccomp refuses a rule that does what the default does
+    const indexes = args.map((a) => a.index);
+    // libseccomp ANDs the conditions of a rule and refuses two on one argument: runc ORs those.
+    const alternatives = new Set(indexes).size !== indexes.length ? args.map((a) => [a]) : [args];
+    for (const name of sc.names) for (const alt of alternatives) rules.push({ where, name, action: act, args: alt });
   });
-  return { rules: lines.join('\n') + '\n', flags };
+  // A tracer handles a new syscall itself; an allowing default needs no ENOSYS.
+  const letsThrough = ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(cfg.defaultAction);
+  return { defaultAction, architectures, rules, enosysNames: letsThrough ? undefined : [...new Set(names)], flags };
+}
+
+/** What the filter needs of libseccomp (src/native/seccomp.ts): answers and the export, no decision. */
+export interface SeccompLibrary {
+  /** Its token for an architecture name (x86_64, aarch64...); undefined when this libseccomp does not know it. */
+  archToken(name: string): number | undefined;
+  /** The token of the architecture this process runs on, which every filter holds. */
+  nativeArch(): number;
+  /**
+   * A syscall's number on arch; without arch, the number rules take (negative, a pseudo-syscall,
+   * for one the native architecture lacks). Undefined when unknown there.
+   */
+  syscallNumber(name: string, arch?: number): number | undefined;
+  /** Its BPF program (struct sock_filter[]) for rules whose syscalls are resolved; throws naming a rule it refuses. */
+  exportBpf(filter: ResolvedSeccompFilter): Buffer;
+}
+
+export interface ResolvedSeccompFilter {
+  defaultAction: number;
+  architectures: Array<{ name: string; token: number }>;
+  rules: Array<SeccompRule & { nr: number }>;
+}
+
+/** The program the SECCOMP op loads: the ENOSYS stub (when the filter wants one), then libseccomp's. */
+export function seccompProgram(filter: SeccompFilter, lib: SeccompLibrary): Buffer {
+  const architectures: ResolvedSeccompFilter['architectures'] = [];
+  for (const name of filter.architectures) {
+    const token = lib.archToken(name);
+    // An architecture this libseccomp does not know, this host cannot run either.
+    if (token !== undefined) architectures.push({ name, token });
+  }
+  const rules: ResolvedSeccompFilter['rules'] = [];
+  for (const rule of filter.rules) {
+    const nr = lib.syscallNumber(rule.name);
+    if (nr !== undefined) rules.push({ ...rule, nr }); // a syscall this libseccomp does not know: skipped, as runc does
+  }
+  const program = lib.exportBpf({ defaultAction: filter.defaultAction, architectures, rules });
+  if (!filter.enosysNames) return program;
+  const lasts: ArchLastSyscall[] = [...new Set([lib.nativeArch(), ...architectures.map((a) => a.token)])].map((arch) => {
+    let last = -1;
+    for (const name of filter.enosysNames!) last = Math.max(last, lib.syscallNumber(name, arch) ?? -1);
+    return { arch, last };
+  });
+  return Buffer.concat([assemble(enosysStub(lasts)), program]);
 }
 
 /** The op that loads a compiled program (struct sock_filter[], 8 bytes each). */

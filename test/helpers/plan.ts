@@ -6,6 +6,7 @@ import type { Spec } from '../../src/generated/config';
 import { buildInitPlan, CgroupHierarchy, HostFacts, InitPlan, InitPlanInput, PathKind } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { RuntimeError } from '../../src/errors';
+import type { CgroupFacts } from '../../src/plan/rules/resources';
 
 export const ROOTFS = '/bundles/b1/rootfs';
 export const BUNDLE = '/bundles/b1';
@@ -19,6 +20,43 @@ export const HYBRID: CgroupHierarchy[] = [
 ];
 export const PURE_V2: CgroupHierarchy[] = [{ mountpoint: '/sys/fs/cgroup', name: '', version: 2 }];
 
+const V1_ROOT_FILES: Record<string, string[]> = {
+  memory: ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.kmem.limit_in_bytes', 'memory.kmem.tcp.limit_in_bytes', 'memory.swappiness'],
+  cpu: ['cpu.shares', 'cpu.cfs_period_us', 'cpu.cfs_quota_us', 'cpu.cfs_burst_us', 'cpu.rt_period_us', 'cpu.rt_runtime_us', 'cpu.idle'],
+  blkio: ['blkio.throttle.read_bps_device', 'blkio.throttle.write_bps_device'],
+};
+
+/** Cgroup facts of a hybrid host like this project's VM: v1 controllers, hugetlb alone on cgroup2. */
+export function hybridCgroups(over: Partial<CgroupFacts> = {}): CgroupFacts {
+  return {
+    mode: 'hybrid',
+    v1Controllers: ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'],
+    unifiedMount: '/sys/fs/cgroup/unified',
+    unifiedControllers: ['hugetlb'],
+    hugePageSizes: ['2MB', '1GB'],
+    rootFiles: (c) => (c === '' ? ['cgroup.controllers', 'cgroup.max.depth', 'cpu.pressure'] : V1_ROOT_FILES[c] ?? []),
+    ...over,
+  };
+}
+
+/** A v1 host: the same hierarchies, no cgroup2 mount, and hugetlb as a v1 hierarchy. */
+export function v1Cgroups(over: Partial<CgroupFacts> = {}): CgroupFacts {
+  return hybridCgroups({ mode: 'v1', v1Controllers: [...hybridCgroups().v1Controllers, 'hugetlb'], unifiedMount: undefined, unifiedControllers: [], ...over });
+}
+
+/** A pure cgroup v2 host (what user-mode Linux offers: no cpuset, hugetlb or rdma). */
+export function v2Cgroups(over: Partial<CgroupFacts> = {}): CgroupFacts {
+  return {
+    mode: 'v2',
+    v1Controllers: [],
+    unifiedMount: '/sys/fs/cgroup',
+    unifiedControllers: ['cpu', 'io', 'memory', 'pids'],
+    hugePageSizes: ['2MB'],
+    rootFiles: (c) => (c === '' ? ['cgroup.controllers', 'cgroup.subtree_control', 'cpu.pressure', 'memory.pressure', 'io.pressure'] : []),
+    ...over,
+  };
+}
+
 /** A hybrid host with 41 capabilities where every path is missing unless `paths` says otherwise. */
 export function host(over: Partial<HostFacts> = {}, paths: Record<string, PathKind> = {}): HostFacts {
   return {
@@ -26,6 +64,7 @@ export function host(over: Partial<HostFacts> = {}, paths: Record<string, PathKi
     pathKind: (p) => paths[p] ?? 'missing',
     cgroupHierarchies: HYBRID,
     cgroupPath: '/tsruntime/c1',
+    cgroup: hybridCgroups(),
     ...over,
   };
 }

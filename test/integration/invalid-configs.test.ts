@@ -107,7 +107,7 @@ const CASES: Case[] = [
   {
     name: 'namespace path that does not exist',
     bundle: edit(['true'], (s) => (s.linux.namespaces[1] = { type: 'network', path: '/run/netns/tsruntime-no-such-netns' })),
-    error: 'linux.namespaces: network namespace path /run/netns/tsruntime-no-such-netns: ENOENT (no such file or directory)',
+    error: 'linux.namespaces[1].path: /run/netns/tsruntime-no-such-netns does not exist',
   },
   {
     name: 'args[0] is not executable',
@@ -169,6 +169,16 @@ const CASES: Case[] = [
     name: 'SCMP_ACT_NOTIFY as the seccomp default action',
     bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' })),
     error: 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
+  },
+  {
+    name: 'a seccomp rule libseccomp refuses (errnoRet above 4095)',
+    bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 5000 }] })),
+    error: 'linux.seccomp.syscalls[0]: libseccomp refused the rule for syscall mkdir: EINVAL (check its action, errnoRet and args)',
+  },
+  {
+    name: 'seccomp architectures libseccomp cannot put in one filter',
+    bundle: edit(['true'], (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_S390X'] })),
+    error: 'linux.seccomp.architectures: libseccomp cannot add s390x to this filter: EDOM',
   },
   {
     name: 'id-mapped mount that is not a bind mount',

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 
-t.test('--debug --log-format json: each step of create, start and exec with its duration', { skip: NEEDS_ROOT }, async (t) => {
+t.test('--debug --log-format json: each step of create, start and exec with its duration, the init\'s op groups too', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const id = sb.id();
   const log = path.join(sb.dir, 'log.json');
@@ -25,6 +25,15 @@ t.test('--debug --log-format json: each step of create, start and exec with its 
   ]) {
     t.ok(names.includes(want), `the trace has "${want}"`);
   }
+  // The init's own op groups, timed by the init at each boundary, in the order it ran them.
+  const initGroups = [
+    'start-up', 'namespaces', 'wait for createRuntime hooks', 'mounts', 'devices', 'rootfs', 'process', 'exec',
+  ].map((g) => `container init: ${g}`);
+  t.same(names.filter((n) => initGroups.includes(n)), initGroups, 'the init\'s groups, each once, in plan order');
+  const execGroups = ['start-up', 'namespaces', 'process', 'exec'].map((g) => `exec: ${g}`);
+  t.same(names.filter((n) => execGroups.includes(n)), execGroups, 'the exec\'d process\'s groups');
+  const line = lines.find((l) => l.step === 'container init: mounts');
+  t.match(line?.msg, /^timing: container init: mounts \d+\.\d\d ms$/, 'a step a person reads too');
   const quiet = path.join(sb.dir, 'quiet.json');
   t.equal(sb.tsr(['--log-format', 'json', '--log', quiet, 'exec', id, 'true']).status, 0);
   t.notOk(fs.existsSync(quiet) && fs.readFileSync(quiet, 'utf8').includes('"step"'), 'no trace without --debug');

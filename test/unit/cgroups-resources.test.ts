@@ -13,14 +13,13 @@ import {
   memorySwapToV2,
   pidsMax,
   rdmaLine,
-  requestedFields,
   sharesToWeight,
   v2Limit,
 } from '../../src/cgroups/resources';
 import { containerDeviceRules, DEFAULT_ALLOWED_DEVICES, DeviceRule, DeviceState, ruleText } from '../../src/cgroups/devices';
 import { deviceFilter, disassemble, encodeInsns, OP, runFilter } from '../../src/cgroups/ebpf';
 import { emptyStats, eventJSON, parseBlkioV1, parseCpuList, parseIoStatV2, statsJSON } from '../../src/cgroups/stats';
-import { applyV2, checkV2Fields, hybridUnifiedControllers } from '../../src/cgroups/v2-resources';
+import { applyV2 } from '../../src/cgroups/v2-resources';
 import { mergeResources, ramInBytes, resourcesFromFlags } from '../../src/lifecycle/update';
 import { parseDuration } from '../../src/lifecycle/events';
 import { RuntimeError } from '../../src/errors';
@@ -56,10 +55,6 @@ t.test('memory+swap → memory.swap.max (runc ConvertMemorySwapToCgroupV2Value)'
   t.equal(memorySwapToV2(0, 300), 0, 'swap unset');
   t.equal(memorySwapToV2(300, 300), 0, 'memory+swap == memory: no swap');
   t.equal(memorySwapToV2(500, 300), 200, 'swap = memory+swap - memory');
-  t.throws(() => memorySwapToV2(300, 0), /memory\.swap: unable to set swap limit without memory limit/);
-  t.throws(() => memorySwapToV2(300, 400), /memory\.swap: memory\+swap limit should be >= memory limit/);
-  t.throws(() => memorySwapToV2(300, -2), /invalid memory value: -2/);
-  t.throws(() => memorySwapToV2(-2, 100), /invalid memory\+swap value/);
 });
 
 t.test('control file texts', async (t) => {
@@ -83,29 +78,6 @@ t.test('control file texts', async (t) => {
   t.equal(hugePageSizeName('hugepages-64kB'), '64KB');
   t.equal(hugePageSizeName('hugepages-16384kB'), '16MB');
   t.equal(hugePageSizeName('other'), undefined);
-  t.same(
-    requestedFields({ memory: { limit: 0, swappiness: 0, disableOOMKiller: false }, cpu: { shares: 0, cpus: '' }, pids: { limit: 0 }, network: { classID: 0 } }),
-    ['memory.swappiness', 'pids.limit'],
-    'zeros mean unset, except where 0 is a value',
-  );
-});
-
-t.test('v2: fields that only exist in v1 are errors naming the field', async (t) => {
-  const cases: Array<[object, RegExp]> = [
-    [{ memory: { kernel: 1 } }, /^linux\.resources\.memory\.kernel: /],
-    [{ memory: { kernelTCP: 1 } }, /^linux\.resources\.memory\.kernelTCP: /],
-    [{ memory: { swappiness: 0 } }, /^linux\.resources\.memory\.swappiness: /],
-    [{ memory: { disableOOMKiller: true } }, /^linux\.resources\.memory\.disableOOMKiller: /],
-    [{ memory: { useHierarchy: false } }, /^linux\.resources\.memory\.useHierarchy: /],
-    [{ cpu: { realtimePeriod: 1000000 } }, /^linux\.resources\.cpu\.realtimePeriod: /],
-    [{ blockIO: { leafWeight: 100 } }, /^linux\.resources\.blockIO\.leafWeight: /],
-    [{ blockIO: { weightDevice: [{ major: 8, minor: 0, leafWeight: 100 }] } }, /^linux\.resources\.blockIO\.weightDevice\[0\]\.leafWeight: /],
-    [{ blockIO: { weight: 5 } }, /^linux\.resources\.blockIO\.weight: blkio weight 5 is out of range/],
-    [{ network: { priorities: [{ name: 'eth0', priority: 1 }] } }, /^linux\.resources\.network\.priorities: /],
-    [{ unified: { 'a/b': '1' } }, /must be a file name/],
-  ];
-  for (const [r, re] of cases) t.throws(() => checkV2Fields(r), re, JSON.stringify(r));
-  t.doesNotThrow(() => checkV2Fields({ memory: { disableOOMKiller: false, useHierarchy: true, kernel: 0 }, cpu: { realtimeRuntime: 0 } }), 'values that ask for nothing are fine');
 });
 
 t.test('applyV2 on a fake cgroup directory: the files and the converted values', async (t) => {
@@ -155,33 +127,17 @@ t.test('applyV2 on a fake cgroup directory: the files and the converted values',
   fs.rmSync(path.join(dir, 'io.weight'));
   t.throws(() => applyV2(dir, { blockIO: { weight: 100 } }, { update: true }), /^linux\.resources\.blockIO\.weight: the io controller is not available/);
   t.throws(() => applyV2(dir, { unified: { 'hugetlb.2MB.max': '0' } }, { update: true }), /^linux\.resources\.unified\["hugetlb\.2MB\.max"\]: the hugetlb controller is not available/);
-  t.throws(() => applyV2(dir, { unified: { nodot: '0' } }, { update: true }), /CONTROLLER\.PARAMETER/);
-  t.throws(() => applyV2(dir, { memory: { swap: 100 } }, { update: true }), /unable to set swap limit without memory limit/);
-});
-
-t.test('hybrid: unified keys only for controllers bound to the cgroup2 mount', async (t) => {
-  const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-fake-unified-'));
-  t.teardown(() => fs.rmSync(mount, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(mount, 'cgroup.controllers'), 'hugetlb\n');
-  t.same(hybridUnifiedControllers(mount, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), ['hugetlb']);
-  t.same(hybridUnifiedControllers(mount, undefined), []);
-  t.throws(
-    () => hybridUnifiedControllers(mount, { 'memory.high': '1' }),
-    /^linux\.resources\.unified\["memory\.high"\]: invalid configuration: cannot use unified on cgroup v1 \(the memory controller is not bound to the cgroup2 mount .*, which has: hugetlb\)$/,
-  );
 });
 
 const rule = (type: 'a' | 'b' | 'c', major: number, minor: number, access: string, allow: boolean): DeviceRule => ({ type, major, minor, access, allow });
 
-t.test('device rules: runc defaults, normalization, errors', async (t) => {
+t.test('device rules: runc defaults, normalization', async (t) => {
   const rules = containerDeviceRules([{ allow: false, access: 'rwm' }]);
   t.equal(rules.length, 1 + DEFAULT_ALLOWED_DEVICES.length, 'config rules, then every default');
   t.same(rules[0], rule('a', -1, -1, 'rwm', false), 'type defaults to a, numbers to *');
   t.same(rules[3], rule('c', 1, 3, 'rwm', true), '/dev/null');
   t.equal(containerDeviceRules([], ['/dev/null']).length, DEFAULT_ALLOWED_DEVICES.length - 1, 'a default whose path the config lists is dropped (runc)');
   t.same(containerDeviceRules([{ allow: true, type: 'c', major: 4, access: 'mwr' }])[0], rule('c', 4, -1, 'rwm', true), 'access normalized, minor *');
-  t.throws(() => containerDeviceRules([{ allow: true, access: '' }]), /devices\[0\]\.access: device access cannot be empty/);
-  t.throws(() => containerDeviceRules([{ allow: true, access: 'rwx' }]), /devices\[0\]\.access: invalid access/);
   t.equal(ruleText(rule('c', 136, -1, 'rwm', true)), 'c 136:* rwm');
   t.equal(ruleText(rule('a', -1, -1, 'rwm', false)), 'a *:* rwm');
 });

@@ -167,7 +167,6 @@ t.test('resources as unit properties (v2)', async (t) => {
   t.same(props(resourceProperties({ memory: { limit: 100, swap: 100 } }, { ...o, update: true }).properties), { MemoryMax: 100n, MemorySwapMax: 0n }, 'memory+swap = memory: no swap');
   t.same(props(resourceProperties({ cpu: { cpus: '0-1' } }, { ...o, systemdVersion: 243, update: true }).properties), {}, 'systemd < 244: no AllowedCPUs (the file still gets it)');
   t.same(props(resourceProperties({ cpu: { idle: 1, shares: 2048 } }, { ...o, update: true }).properties), { CPUWeight: 0n }, 'cpu.idle wins over shares');
-  t.throws(() => resourceProperties({ memory: { swap: 100 } }, o), /unable to set swap limit without memory limit/);
   const rounded = resourceProperties({ cpu: { quota: 12345 } }, { ...o, update: true });
   t.equal(rounded.resources.cpu?.quota, 13000, 'the files get the rounded quota');
   t.ok(resourceProperties({}, o).properties.some((p) => p.name === 'DevicePolicy'), 'create: devices always set');

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { encodePlan, Msg, Op, Opcode, StartStep } from '../../src/plan/ops';
 import { buildInitPlan } from '../../src/plan/build-init-plan';
 import type { Spec } from '../../src/generated/config';
+import { hybridCgroups } from '../helpers/plan';
 
 const PROJECT = path.resolve(__dirname, '..', '..', '..');
 const MAGIC = 0x54535231;
@@ -140,7 +141,27 @@ t.test('messages and start-up steps match native/plan.h', async (t) => {
   const steps = new Map([...header.matchAll(/TSR_STEP_([A-Z_]+)\s*=\s*(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
   t.same(Object.fromEntries(msgs), Msg, 'TSR_MSG_* = Msg');
   t.same(Object.fromEntries(steps), StartStep, 'TSR_STEP_* = StartStep');
-  t.match(header, /struct tsr_msg \{\s*int32_t kind;[^}]*int32_t op;[^}]*int32_t err;[^}]*int32_t value;[^}]*\}/, 'struct tsr_msg is four int32: kind, op, err, value');
+  t.match(
+    header,
+    /struct tsr_msg \{\s*int32_t kind;[^}]*int32_t op;[^}]*int32_t err;[^}]*int32_t value;[^}]*int64_t time_ns;[^}]*\}/,
+    'struct tsr_msg is four int32 (kind, op, err, value) and an int64 (time_ns): 24 bytes, no padding',
+  );
+});
+
+t.test('a MARK message from C reads back whole through the shim (24 bytes, 64-bit time)', async (t) => {
+  const { loadShim } = require('../../src/native/shim') as typeof import('../../src/native/shim');
+  const shim = loadShim();
+  const [ours, theirs] = shim.socketpair();
+  t.teardown(() => [ours, theirs].forEach((fd) => fs.closeSync(fd)));
+  // As native/init/channel.c lays it out: kind, op, err, value (int32), time_ns (int64).
+  const msg = Buffer.alloc(24);
+  msg.writeInt32LE(Msg.MARK, 0);
+  msg.writeInt32LE(17, 4);
+  msg.writeBigInt64LE(987654321012345678n, 16);
+  fs.writeSync(theirs, msg);
+  t.match(shim.readMsg(ours), { rc: 0, kind: Msg.MARK, op: 17, err: 0, value: 0, timeNs: 987654321012345678n, fd: -1 });
+  fs.writeSync(theirs, msg.subarray(0, 16));
+  t.ok(shim.readMsg(ours).rc < 0, 'a record of the old 16-byte size is refused');
 });
 
 t.test('a whole init plan encodes into well-formed records', async (t) => {
@@ -161,7 +182,7 @@ t.test('a whole init plan encodes into well-formed records', async (t) => {
     bundle: '/b',
     fifoFd: 9,
     namespaceFds: {},
-    host: { lastCap: 40, pathKind: () => 'dir', cgroupHierarchies: [], cgroupPath: '/x' },
+    host: { lastCap: 40, pathKind: () => 'dir', cgroupHierarchies: [], cgroupPath: '/x', cgroup: hybridCgroups() },
   });
   const recs = decode(t, encodePlan(plan.ops));
   t.equal(recs.length, plan.ops.length);

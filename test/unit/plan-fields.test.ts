@@ -1,6 +1,6 @@
 /**
  * The config fields the init planner gained with issue 3: namespaces (joins, user namespace
- * order, time offsets, pid by path), sysctl validation, seccomp translation, scheduler,
+ * order, time offsets, pid by path), sysctl validation, seccomp decisions, scheduler,
  * ioPriority, personality, memoryPolicy, LSM labels, rlimits checks, devices, mount flags,
  * rootfs propagation. Pure: fake HostFacts, no root.
  */
@@ -10,9 +10,9 @@ import type { InitPlan } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { CLONE, MS, S_IFCHR, S_IFIFO, makedev } from '../../src/plan/linux-constants';
 import { normalizeSysctlKey, sysctlOps } from '../../src/plan/sysctl-plan';
-import { insertSeccomp, seccompOp, seccompRules } from '../../src/plan/seccomp-plan';
+import { SeccompFilter, insertSeccomp, seccompFilter, seccompOp } from '../../src/plan/seccomp-plan';
 import { execCpuAffinity, idMask, parseIdList, planProcessFields } from '../../src/plan/process-fields';
-import { checkNamespaceLink, CLONE_PARENT } from '../../src/plan/namespaces-plan';
+import { namespaceFileProblem, CLONE_PARENT } from '../../src/plan/namespaces-plan';
 import { parseMountOptions, MOUNT_ATTR } from '../../src/plan/mount-options';
 import { bare, baseSpec, host, indexOf, named, plan, planError } from '../helpers/plan';
 
@@ -71,10 +71,31 @@ t.test('namespaces: time namespace offsets, pid by path, duplicates', async (t) 
   t.ok(named(pid, 'LOOPBACK_UP').length === 1, 'a new network namespace gets lo up');
 });
 
-t.test('namespaces: path checks by the link of the opened file', async (t) => {
-  t.equal(checkNamespaceLink('network', '/run/netns/x', 'net:[4026531833]'), undefined);
-  t.equal(checkNamespaceLink('network', '/proc/1/ns/ipc', 'ipc:[4026531839]'), 'linux.namespaces: network namespace path /proc/1/ns/ipc is a ipc namespace, not net');
-  t.match(checkNamespaceLink('mount', '/etc/passwd', '/etc/passwd'), /is not a namespace file/);
+t.test('namespaces: a path is judged by what the kernel says the opened file is, not by its name or link', async (t) => {
+  // A bind mount (ip netns add, Podman, CNI, CRI pods) is a namespace like /proc/PID/ns/net.
+  t.equal(namespaceFileProblem('network', '/run/netns/x', { kind: 'namespace', type: 'network' }), undefined);
+  t.equal(namespaceFileProblem('network', '/proc/1/ns/ipc', { kind: 'namespace', type: 'ipc' }), '/proc/1/ns/ipc is an ipc namespace, not a network namespace');
+  t.equal(namespaceFileProblem('network', '/tmp/u', { kind: 'namespace', type: 'uts' }), '/tmp/u is a uts namespace, not a network namespace');
+  // A kernel without NS_GET_NSTYPE cannot say: setns(fd, type) decides in the init.
+  t.equal(namespaceFileProblem('mount', '/run/x', { kind: 'namespace' }), undefined);
+  t.equal(namespaceFileProblem('mount', '/etc/passwd', { kind: 'other', what: 'regular file' }), '/etc/passwd is not a namespace file (it is a regular file)');
+  t.equal(namespaceFileProblem('ipc', '/tmp', { kind: 'other', what: 'directory' }), '/tmp is not a namespace file (it is a directory)');
+  t.equal(namespaceFileProblem('uts', '/nope', { kind: 'unopenable', code: 'ENOENT', text: 'no such file or directory' }), '/nope does not exist');
+  t.equal(namespaceFileProblem('uts', '/x/y', { kind: 'unopenable', code: 'EACCES', text: 'permission denied' }), 'cannot open /x/y: EACCES (permission denied)');
+});
+
+t.test('namespaces: a joined network namespace that is the runtime\'s own keeps net sysctls out', async (t) => {
+  const joinNet = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n));
+    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+  };
+  const asked: Array<[string, number]> = [];
+  const h = { ...host(), isRuntimeNamespace: (type: string, fd: number) => (asked.push([type, fd]), true) };
+  t.match(planError(joinNet, { namespaceFds: { network: 11 }, host: h }), /net\.ipv4\.ip_forward/);
+  t.same(asked, [['network', 11]], 'asked about the opened fd, not the path');
+  const other = { ...host(), isRuntimeNamespace: () => false };
+  const sysctls = named(plan(joinNet, { namespaceFds: { network: 11 }, host: other }), 'WRITE_PROC').filter((o) => o.strs![0]!.startsWith('sys/'));
+  t.same(sysctls.map((o) => o.strs), [['sys/net/ipv4/ip_forward', '1']], 'another network namespace takes them');
 });
 
 t.test('sysctl: validated against the container namespaces, as runc does', async (t) => {
@@ -110,7 +131,7 @@ t.test('sysctl: validated against the container namespaces, as runc does', async
 });
 
 t.test('seccomp: actions, errno, args, arches, flags; placement by noNewPrivileges', async (t) => {
-  const r = seccompRules({
+  const r = seccompFilter({
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: 38,
     architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
@@ -124,20 +145,27 @@ t.test('seccomp: actions, errno, args, arches, flags; placement by noNewPrivileg
     ],
   })!;
   t.equal(r.flags, 2);
-  t.same(r.rules.trim().split('\n'), [
-    `default ${0x00050000 | 38}`,
-    'arch x86_64',
-    'arch x86',
-    `rule ${0x7fff0000} read 0`,
-    `rule ${0x7fff0000} write 0`,
-    `rule ${0x7fff0000} personality 1 0 4 0 0`,
-    `rule ${0x7fff0000} personality 1 0 4 8 0`,
-    `rule ${0x7fff0000} clone 2 0 7 2114060288 0 1 1 0 0`,
-    `rule ${0x80000000} kill 0`,
+  t.equal(r.defaultAction, 0x00050000 | 38);
+  t.same(r.architectures, ['x86_64', 'x86'], "libseccomp's names");
+  const ALLOW = 0x7fff0000;
+  const at = (i: number) => `linux.seccomp.syscalls[${i}]`;
+  const arg = (index: number, op: number, value: bigint, valueTwo = 0n) => ({ index, op, value, valueTwo });
+  t.same(r.rules, [
+    { where: at(0), name: 'read', action: ALLOW, args: [] },
+    { where: at(0), name: 'write', action: ALLOW, args: [] },
+    { where: at(1), name: 'personality', action: ALLOW, args: [arg(0, 4, 0n)] },
+    { where: at(1), name: 'personality', action: ALLOW, args: [arg(0, 4, 8n)] },
+    { where: at(2), name: 'clone', action: ALLOW, args: [arg(0, 7, 0x7e020000n), arg(1, 1, 0n)] },
+    { where: at(4), name: 'kill', action: 0x80000000, args: [] },
   ], 'same-index conditions are ORed (one rule each); a rule doing the default action is dropped');
+  t.same(r.enosysNames, ['read', 'write', 'personality', 'clone', 'mkdir', 'kill'], 'the ENOSYS stub counts every name, the dropped rule\'s too');
+  const stub = (defaultAction: string) => seccompFilter({ defaultAction, syscalls: [{ names: ['read'], action: 'SCMP_ACT_KILL_PROCESS' }] })!.enosysNames;
+  for (const a of ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE']) t.equal(stub(a), undefined, `no ENOSYS stub with ${a}: calls go through`);
+  for (const a of ['SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP']) t.same(stub(a), ['read'], `an ENOSYS stub with ${a}`);
+  t.same(seccompFilter({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: -1, op: 'SCMP_CMP_EQ' }] }] })!.rules[0].args, [arg(1, 4, 0xffffffffffffffffn)], 'a negative value is its 64-bit two\'s complement');
   const bad = (cfg: object) => {
     try {
-      seccompRules(cfg as never);
+      seccompFilter(cfg as never);
       return '(no error)';
     } catch (e) {
       return (e as Error).message;
@@ -150,9 +178,10 @@ t.test('seccomp: actions, errno, args, arches, flags; placement by noNewPrivileg
   t.match(bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'SCMP_ACT_NOTIFY' }] }), /SCMP_ACT_NOTIFY/);
   t.match(bad({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_VAX'] }), /unknown architecture/);
   t.match(bad({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NEW_LISTENER'] }), /unknown or unsupported flag/);
+  t.match(bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read\u0000x'], action: 'SCMP_ACT_ERRNO' }] }), /invalid syscall name/);
 
-  const compiled: string[] = [];
-  const compile = (rules: string) => (compiled.push(rules), Buffer.alloc(16));
+  const compiled: SeccompFilter[] = [];
+  const compile = (filter: SeccompFilter) => (compiled.push(filter), Buffer.alloc(16));
   const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
   const nnp = plan((s) => ((s.linux as any).seccomp = seccomp, s.process!.noNewPrivileges = true), { compileSeccomp: compile });
   t.same(bare(named(nnp, 'SECCOMP')), [{ op: 'SECCOMP', a: [2, 0], bytes: Buffer.alloc(16) }]);
@@ -332,7 +361,7 @@ t.test('namespace rules: the field named is the one at fault', async (t) => {
 t.test('seccomp notify: runc\'s rules, before the runtime says it cannot hand the listener over', async (t) => {
   const bad = (cfg: object) => {
     try {
-      seccompRules(cfg as never);
+      seccompFilter(cfg as never);
       return '(no error)';
     } catch (e) {
       return `${(e as Error).constructor.name}: ${(e as Error).message}`;

@@ -138,6 +138,13 @@ t.test('bind mount, read-only: bind then remount with the flags', async (t) => {
     planError((s) => (s.mounts = [{ destination: '/data', type: 'bind', source: '/nope', options: ['bind'] }])),
     'mounts: /data: bind source /nope does not exist',
   );
+  // The sd_notify socket's directory is made once the id is claimed, after the plan.
+  const notify = '/run/tsruntime/c1/notify';
+  const pending = plan((s) => (s.mounts = [{ destination: '/run/notify', type: 'bind', source: notify, options: ['bind', 'ro'] }]), { pendingDirs: [notify] });
+  t.same(bare(touching(pending, '/run/notify')).slice(0, 2), [
+    { op: 'MKDIR_IN_ROOT', a: [0o755], strs: ['/run/notify'] },
+    { op: 'MOUNT_IN_ROOT', a: [MS.BIND, 0, 1], strs: [notify, '/run/notify', null, null] },
+  ], 'a directory the runtime makes after planning is a directory source');
 });
 
 t.test('tmpfs with data, and other filesystems', async (t) => {
