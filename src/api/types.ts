@@ -32,7 +32,7 @@ export interface CreateOptions extends CommonOptions {
   noNewKeyring?: boolean;
   /** Pass this many fds of the calling process, from fd 3, to the container. */
   preserveFds?: number;
-  /** Use the systemd cgroup driver (not supported yet). */
+  /** Use the systemd cgroup driver: cgroupsPath is "slice:prefix:name", the cgroup a transient scope unit. */
   systemdCgroup?: boolean;
   /**
    * runc's --rootless: whether a cgroup the caller may not make is skipped (when the config asks

@@ -24,6 +24,13 @@ export interface CgroupManager {
    */
   readonly paths: Readonly<Record<string, string>>;
   /**
+   * Whether a new process can enter the cgroup as it starts (born in it with CLONE_INTO_CGROUP, or
+   * writing the v1 tasks files itself). false while the cgroup cannot exist before its first
+   * process (a systemd scope is started with its pids): the process is then spawned where the
+   * runtime is, and join(pid) puts it in before it is let go.
+   */
+  readonly selfJoin: boolean;
+  /**
    * mkdir -p in every hierarchy used (v1: also fills empty cpuset.cpus/mems; v2: enables the available
    * controllers down the path). On failure, removes the directories this call created and throws.
    */
@@ -79,7 +86,7 @@ export interface CgroupManagerOptions {
   cgroupsPath?: string;
   /** Container id (names the default cgroup). */
   id: string;
-  /** --systemd-cgroup: not supported yet. */
+  /** --systemd-cgroup: cgroupsPath is "slice:prefix:name", the cgroup a transient systemd scope. */
   systemd?: boolean;
 }
 
@@ -135,6 +142,7 @@ export function resolveDir(mountPoint: string, mountRoot: string, cgroupsPath: s
 /** The parts of a manager that do not depend on the cgroup version. */
 export abstract class CgroupBase implements CgroupManager {
   abstract readonly driver: 'v1' | 'v2';
+  readonly selfJoin = true;
   protected constructor(
     readonly mode: CgroupMode,
     readonly cgroupsPath: string,

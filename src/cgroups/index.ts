@@ -1,7 +1,8 @@
 /**
- * Cgroup manager factory. The driver is chosen from /proc/self/mountinfo (v2 on a pure cgroup2
- * host, v1 on v1 and hybrid hosts), never from config. Nothing is serialized: the lifecycle keeps
- * manager.cgroupsPath in its state and calls cgroupManager({ cgroupsPath, id }) again later.
+ * Cgroup manager factory. The cgroupfs driver is chosen from /proc/self/mountinfo (v2 on a pure
+ * cgroup2 host, v1 on v1 and hybrid hosts), never from config; --systemd-cgroup puts a systemd
+ * scope over it (systemd.ts). Nothing is serialized: the lifecycle keeps manager.cgroupsPath (and
+ * whether systemd was used) in its state and calls containerCgroupManager(record) later.
  *
  * cgroupsPath follows runc's cgroupfs driver: absolute paths are taken from each hierarchy's root,
  * relative ones from the calling process's own cgroup (v1: per controller; v2: its parent, as in
@@ -10,9 +11,10 @@
  *
  * Cheap to import: only fs and path, and the one driver the host needs, loaded when first used.
  */
-import { RuntimeError } from '../errors';
 import { CgroupManager, CgroupManagerOptions, normalizeCgroupsPath } from './common';
 import { detectLayout, parseProcCgroup, readLayout, readOwnCgroups } from './detect';
+import { parseSystemdCgroupsPath, SystemdUnit, systemdUnitFromCgroupPath } from './systemd-unit';
+import type { SystemdManager } from './systemd';
 import type { V1Manager } from './v1';
 import type { V2Manager } from './v2';
 
@@ -21,6 +23,8 @@ export type { Stats } from './stats';
 export { DEFAULT_PARENT, normalizeCgroupsPath } from './common';
 export type { CgroupLayout, CgroupMode, MountInfoEntry, UnifiedMount, V1Hierarchy } from './detect';
 export { detectLayout, parseMountInfo, parseProcCgroup, readLayout } from './detect';
+export type { SystemdUnit } from './systemd-unit';
+export { expandSlice, parseSystemdCgroupsPath, systemdUnitFromCgroupPath } from './systemd-unit';
 // The drivers are loaded on demand (only one is ever needed): import V1Manager / V2Manager from
 // './v1' and './v2' directly when the class itself is wanted.
 export type { V1Manager, V2Manager };
@@ -33,9 +37,32 @@ export interface CgroupHostInfo {
   procSelfCgroup?: string;
 }
 
+/** The manager a new container's config asks for (create). */
 export function cgroupManager(opts: CgroupManagerOptions, host: CgroupHostInfo = {}): CgroupManager {
-  if (opts.systemd) throw new RuntimeError('systemd cgroup driver is not supported yet (--systemd-cgroup)');
-  const cgroupsPath = normalizeCgroupsPath(opts.cgroupsPath, opts.id);
+  if (opts.systemd) return systemdManager(parseSystemdCgroupsPath(opts.cgroupsPath, opts.id), true, host);
+  return filesManager(normalizeCgroupsPath(opts.cgroupsPath, opts.id), host);
+}
+
+/** What a container's state keeps of its cgroup: the path create's manager had, and the driver. */
+export interface RecordedCgroup {
+  id: string;
+  cgroupsPath: string;
+  systemdCgroup?: boolean;
+}
+
+/** The manager of an existing container, with the driver its create used. */
+export function containerCgroupManager(rec: RecordedCgroup, host: CgroupHostInfo = {}): CgroupManager {
+  if (rec.systemdCgroup) return systemdManager(systemdUnitFromCgroupPath(rec.cgroupsPath), false, host);
+  return filesManager(normalizeCgroupsPath(rec.cgroupsPath, rec.id), host);
+}
+
+function systemdManager(unit: SystemdUnit, fresh: boolean, host: CgroupHostInfo): CgroupManager {
+  const { SystemdManager: Driver } = require('./systemd') as { SystemdManager: typeof SystemdManager };
+  return new Driver(unit, filesManager(unit.cgroupPath, host), fresh);
+}
+
+/** The cgroupfs manager (v1 or v2, as the host is) of a normalized path. */
+function filesManager(cgroupsPath: string, host: CgroupHostInfo): CgroupManager {
   const layout = host.mountinfo !== undefined ? detectLayout(host.mountinfo) : readLayout();
   let own: Map<string, string> | undefined;
   if (!cgroupsPath.startsWith('/')) own = host.procSelfCgroup !== undefined ? parseProcCgroup(host.procSelfCgroup) : readOwnCgroups();

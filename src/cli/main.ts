@@ -42,7 +42,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   log: { type: 'string', describe: 'log file (default: stderr)' },
   'log-format': { type: 'string', describe: 'log format: text or json', default: 'text' },
   debug: { type: 'bool', describe: 'enable debug logging' },
-  'systemd-cgroup': { type: 'bool', describe: 'use the systemd cgroup driver (not supported yet)' },
+  'systemd-cgroup': { type: 'bool', describe: 'use the systemd cgroup driver (cgroupsPath "slice:prefix:name")' },
   rootless: { type: 'string', describe: "ignore cgroup permission errors ('true', 'false', or 'auto')", default: 'auto' },
   criu: { type: 'string', describe: 'ignored: accepted for runc compatibility' },
   help: { type: 'bool', alias: ['h'], describe: 'show help' },

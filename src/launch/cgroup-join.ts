@@ -9,6 +9,8 @@
  *    (src/plan/cgroup-join-plan.ts), which moves just that thread and skips the global lock.
  *    The files are opened here, by the runtime, so the kernel checks the runtime's
  *    credentials, as with a write from here.
+ * Unless the cgroup cannot exist before its process (a systemd scope): then launch asks the
+ * manager to put the process in (join) before letting it go.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -18,6 +20,7 @@ import { closeAll } from '../state/proc';
 
 /** The v1 directories the process joins itself: the planner's input. */
 export function v1JoinDirs(m: CgroupManager): string[] {
+  if (!m.selfJoin) return [];
   return [...new Set(Object.entries(m.paths).filter(([k]) => k !== '').map(([, dir]) => dir))];
 }
 
@@ -34,6 +37,7 @@ export interface SelfJoin {
 export function openSelfJoin(m: CgroupManager): SelfJoin {
   const fds: number[] = [];
   const slots: Record<string, number> = {};
+  if (!m.selfJoin) return { cgroupFd: -1, slots, fds };
   try {
     const v2 = m.paths[''];
     const cgroupFd = v2 ? fs.openSync(v2, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;

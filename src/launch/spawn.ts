@@ -23,7 +23,7 @@ export interface LaunchInput {
   cloneFlags: number;
   /** Fds bound to the plan's slots (the exec fifo). */
   slots?: Record<string, number>;
-  /** The cgroup the process joins itself as it starts (the plan holds the v1 join ops). */
+  /** The cgroup the process joins itself as it starts (the plan holds the v1 join ops), or is put in before it goes on. */
   join?: CgroupManager;
   /** The process exists (cloned, or forked by the plan): record it. */
   onProcess?(pid: number): void;
@@ -63,6 +63,8 @@ export function launch(input: LaunchInput): Launched {
   let master: number | undefined;
   let parentFd = -1;
   try {
+    // A cgroup that cannot exist before its process (a systemd scope) is joined from here.
+    const joinLater = input.join && !input.join.selfJoin ? input.join : undefined;
     const join = input.join ? openSelfJoin(input.join) : undefined;
     if (join) fds.push(...join.fds);
     const slots = { ...input.slots, ...join?.slots };
@@ -74,6 +76,7 @@ export function launch(input: LaunchInput): Launched {
     cloned = pid = spawned;
     input.onProcess?.(pid);
     closeAll(fds.splice(0)); // the child has its copies
+    joinLater?.join(pid);
     input.beforeGo?.(pid);
     // The plan's MARKs (--debug) read the clock process.hrtime reads (CLOCK_MONOTONIC): from the
     // go byte to the first is the start-up of tsr-init (exec, /proc, the plan), then group by group.

@@ -5,13 +5,13 @@
  */
 import * as fs from 'fs';
 import { UnsupportedError } from '../errors';
-import { cgroupManager, CgroupManager } from '../cgroups';
+import { containerCgroupManager, CgroupManager } from '../cgroups';
 import type { ContainerRecord } from '../state/store';
 import { isAlive } from '../state/proc';
 
 export function containerCgroup(rec: ContainerRecord): CgroupManager | undefined {
   if (rec.noCgroup) return undefined;
-  return cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id });
+  return containerCgroupManager(rec);
 }
 
 /**

@@ -31,7 +31,7 @@ export function runtimeFeatures(): Features {
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAG).sort(), // every type the planner can create or join
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

@@ -15,8 +15,8 @@ export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   if (rec.noCgroup) return 'running'; // no freezer: never paused
   try {
     // Loaded here, not at the top: `start` and `kill` of a created container never need it.
-    const { cgroupManager } = require('../cgroups') as typeof import('../cgroups');
-    if (cgroupManager({ cgroupsPath: rec.cgroupsPath, id: rec.id }).isFrozen()) return 'paused';
+    const { containerCgroupManager } = require('../cgroups') as typeof import('../cgroups');
+    if (containerCgroupManager(rec).isFrozen()) return 'paused';
   } catch {
     /* no freezer here: cannot be paused */
   }

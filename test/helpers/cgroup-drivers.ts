@@ -6,7 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { execFileSync, spawnSync } from 'child_process';
+import { expandSlice, parseSystemdCgroupsPath } from '../../src/cgroups/systemd-unit';
 import { cgroupRoots, TapLike } from './runtime';
+import { waitSync } from './wait';
 
 export interface CgroupDriver {
   name: string;
@@ -54,4 +57,46 @@ export const cgroupfs: CgroupDriver = {
   },
 };
 
-export const CGROUP_DRIVERS: CgroupDriver[] = [cgroupfs];
+function systemdIsPid1(): boolean {
+  try {
+    return fs.readFileSync('/proc/1/comm', 'utf8').trim() === 'systemd' && fs.statSync('/run/systemd/system').isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * runc's systemd driver as containerd's SystemdCgroup uses it: the kubelet makes the pod a
+ * transient slice, kubepods-besteffort-pod<uid>.slice (its parents are made implicitly), and a
+ * container's cgroupsPath is "<pod slice>:cri-containerd:<id>".
+ */
+export const systemd: CgroupDriver = {
+  name: 'systemd',
+  skip: () => (systemdIsPid1() ? false : 'needs systemd as PID 1 (npm run test:systemd boots a guest where it is)'),
+  flags: ['--systemd-cgroup'],
+  makePodCgroup(t, podUid) {
+    const slice = `kubepods-besteffort-pod${podUid.replace(/-/g, '_')}.slice`;
+    t.teardown(() => void spawnSync('systemctl', ['stop', slice, 'kubepods-besteffort.slice', 'kubepods.slice']));
+    execFileSync('busctl', [
+      'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StartTransientUnit', 'ssa(sv)a(sa(sv))',
+      slice, 'replace', '2', 'Description', 's', 'tsruntime test pod', 'Wants', 'as', '1', 'kubepods-besteffort.slice', '0',
+    ]);
+    const active = () => execFileSync('systemctl', ['show', slice, '-p', 'ActiveState', '--value'], { encoding: 'utf8' }).trim() === 'active';
+    if (!waitSync(active, 10_000)) throw new Error(`the pod slice ${slice} did not become active`);
+    return slice;
+  },
+  cgroupsPath: (parent, id) => `${parent}:cri-containerd:${id}`,
+  dirs(cgroup) {
+    const rel = cgroup.includes(':') ? parseSystemdCgroupsPath(cgroup, '').cgroupPath : expandSlice(cgroup);
+    return cgroupRoots().map((root) => path.join(root, rel));
+  },
+  removePodCgroup(parent) {
+    // As the kubelet's rmdir would, refuse while a container's cgroup is still in the pod's.
+    for (const dir of this.dirs(parent)) {
+      if (fs.existsSync(dir) && fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) throw new Error(`${dir} is not empty`);
+    }
+    execFileSync('systemctl', ['stop', parent]);
+  },
+};
+
+export const CGROUP_DRIVERS: CgroupDriver[] = [cgroupfs, systemd];

@@ -89,6 +89,7 @@ t.test('features (runtime-spec features.md)', async (t) => {
   t.ok(f.mountOptions.includes('rbind') && f.mountOptions.includes('rro'));
   t.same(f.linux.namespaces, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'], 'every namespace type, time included');
   t.ok(f.linux.capabilities.includes('CAP_SYS_ADMIN'));
+  t.same(f.linux.cgroup, { v1: true, v2: true, systemd: true, systemdUser: false }, "the systemd driver (--systemd-cgroup), not systemd's user instance");
 });
 
 t.test('list formats', { skip: NEEDS_ROOT }, async (t) => {

@@ -253,8 +253,8 @@ t.test('relative cgroupsPath follows runc: under our own cgroup', async (t) => {
 
 t.test('rejections', async (t) => {
   t.throws(
-    () => cgroupManager({ id: 'abc', systemd: true }, { mountinfo: MOUNTINFO_V2 }),
-    new RuntimeError('systemd cgroup driver is not supported yet (--systemd-cgroup)'),
+    () => cgroupManager({ id: 'abc', systemd: true, cgroupsPath: '/a/b' }, { mountinfo: MOUNTINFO_V2 }),
+    new RuntimeError('expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/a/b" instead'),
   );
   t.throws(() => cgroupManager({ id: 'abc', cgroupsPath: '/../etc' }, { mountinfo: MOUNTINFO_V2 }), RuntimeError);
   t.throws(() => cgroupManager({ id: 'abc', cgroupsPath: '/' }, { mountinfo: MOUNTINFO_HYBRID }), RuntimeError);
