@@ -64,17 +64,39 @@ int op_wait_fifo(struct init_state *s, const struct tsr_op *op)
 	return rc;
 }
 
-/* FORK: a0 clone flags. The child goes on with the plan; we report its pid and exit. */
+/*
+ * FORK: a0 clone flags. The child goes on with the plan; we report its pid and exit. Both share
+ * the sync socket, so the child waits on a pipe until we are gone: otherwise its first message
+ * (READY, SYNC, an error) can reach the runtime before our PID one, and the runtime would take
+ * us for the process (join us to a frozen cgroup, write our pid to --pid-file, run hooks with it).
+ */
 int op_fork(struct init_state *s, const struct tsr_op *op)
 {
-	/* fork-like raw clone (no stack: the child runs on its copy of ours). */
-	long child = syscall(SYS_clone, (unsigned long)op->a[0] | SIGCHLD, 0, 0, 0, 0);
-	if (child < 0)
+	int gate[2], e;
+	long child;
+	ssize_t n;
+	char c;
+	if (pipe2(gate, O_CLOEXEC) < 0)
 		return -1;
-	if (child > 0) {
-		send_msg(s->sync_fd, TSR_MSG_PID, (int)s->index, 0, (int)child);
-		_exit(0);
+	/* fork-like raw clone (no stack: the child runs on its copy of ours). */
+	child = syscall(SYS_clone, (unsigned long)op->a[0] | SIGCHLD, 0, 0, 0, 0);
+	if (child < 0) {
+		e = errno;
+		close(gate[0]);
+		close(gate[1]);
+		errno = e;
+		return -1;
 	}
+	if (child > 0) {
+		close(gate[0]);
+		send_msg(s->sync_fd, TSR_MSG_PID, (int)s->index, 0, (int)child);
+		_exit(0); /* closes gate[1]: the child's read sees EOF */
+	}
+	close(gate[1]);
+	do
+		n = read(gate[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(gate[0]);
 	return 0;
 }
 
