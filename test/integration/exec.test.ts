@@ -83,9 +83,20 @@ t.test('exec --process file, --detach with --pid-file, no helper left behind', {
   t.ok(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/tsruntime/${id}`), 'in the container cgroup');
 
   // A foreground exec from a process we watch: nothing but the exec'd process is ever its child.
-  const child = spawn(BIN, ['--root', sb.root, 'exec', id, 'sleep', '0.5'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
-  const kids = childrenOf(child.pid!);
+  const child = spawn(BIN, ['--root', sb.root, 'exec', id, 'sleep', '2'], { stdio: 'ignore' });
+  // Counted once the exec'd program itself runs (a fixed wait counted too early on a busy host).
+  const isSleep = (p: number): boolean => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('sleep\x002');
+    } catch {
+      return false;
+    }
+  };
+  let kids = childrenOf(child.pid!);
+  for (let i = 0; i < 400 && child.exitCode === null && !kids.some(isSleep); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    kids = childrenOf(child.pid!);
+  }
   t.equal(kids.length, 1, 'one child: the exec process (the helper is reaped)');
   await new Promise((r) => child.on('exit', r));
 });
