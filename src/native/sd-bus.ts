@@ -8,6 +8,7 @@
  */
 import { RuntimeError, errnoName } from '../errors';
 import type { DBusValue, Variant } from './sd-bus-types';
+import { loadKoffi } from './koffi';
 
 export type { DBusValue, Variant } from './sd-bus-types';
 
@@ -40,7 +41,7 @@ let fns: Fns | undefined;
 
 function load(): Fns {
   if (fns) return fns;
-  const koffi = require('koffi');
+  const koffi = loadKoffi();
   let lib: any;
   try {
     lib = koffi.load(LIBSYSTEMD);

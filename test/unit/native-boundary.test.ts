@@ -24,3 +24,10 @@ t.test('no file outside src/native/ loads koffi', async (t) => {
   const offenders = files.filter((f) => !f.startsWith(NATIVE) && LOADS_KOFFI.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(PROJECT, f));
   t.same(offenders, [], 'only src/native/ loads koffi');
 });
+
+t.test('inside src/native/, only koffi.ts loads the koffi package: the others go through loadKoffi()', async (t) => {
+  // koffi's own entry loads https, crypto and zlib (its installer) on every require: koffi.ts
+  // loads its native module instead, and is the one place that knows how.
+  const files = sources(NATIVE).filter((f) => LOADS_KOFFI.test(fs.readFileSync(f, 'utf8')));
+  t.same(files.map((f) => path.relative(PROJECT, f)), [path.join('src', 'native', 'koffi.ts')]);
+});
