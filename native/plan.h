@@ -63,6 +63,8 @@ enum tsr_opcode {
 	TSR_OP_MOUNT_SETATTR = 36, /* a0 attr_set, a1 attr_clr, a2 propagation, a3 flags (AT_RECURSIVE); s: path in root */
 	TSR_OP_OPEN_CWD = 37,      /* s: path: open it as a directory inside the open root (no magic link), for CHDIR */
 	TSR_OP_MARK = 38,          /* send the time now (TSR_MSG_MARK): the plan has these only for --debug's trace */
+	TSR_OP_MOVE_MOUNT_IN_ROOT = 39, /* a0 fd of a detached mount (open_tree), a2 1: refuse (EXDEV) a target on a
+	                            * procfs; s: path in root: move the mount there, then close a0 */
 	/* 40-59: config fields (see the planner; implemented in init/process.c and init/mounts.c); 60+: exec and terminals. */
 	TSR_OP_PERSONALITY = 40,   /* a0 persona */
 	TSR_OP_SCHED_SETATTR = 41, /* data: struct sched_attr (its size field set) */

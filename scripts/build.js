@@ -5,6 +5,7 @@
  *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
  *   2. ajv standalone validators from schemas/           → dist/src/generated/validators.js
  *   3. TypeScript                                        → dist/
+ *      and the code cache of create, run and exec          → dist/code-cache/
  *   4. the C shim and helpers, compiled here with cc     → native/build/
  * Nothing prebuilt is downloaded.
  */
@@ -18,6 +19,10 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit'
 run(process.execPath, ['scripts/gen-types.js']);
 run(process.execPath, ['scripts/gen-validators.js']);
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+// The flags bin/tsruntime starts node with (scripts/node-flags.json): the code cache is made
+// under the same ones, or V8 would reject it.
+const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'node-flags.json'), 'utf8'));
+run(process.execPath, ['scripts/code-cache.js', ...NODE_FLAGS]);
 
 const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
@@ -31,6 +36,10 @@ const initSources = sources('init');
 run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), ...sources('shim'), 'native/init/util.c']);
 run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
+// bin/tsruntime links to this launcher: it finds the package from /proc/self/exe, or (a copy
+// moved elsewhere) from the directory it was built in.
+run(cc, [...cflags, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
+  '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'sd-notify'), 'native/tools/sd-notify.c']);

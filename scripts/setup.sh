@@ -4,10 +4,13 @@
 #   1. system packages (apt-get): busybox-static (test/demo rootfs), build-essential (cc and a static
 #      libc for native/), libseccomp2 (seccomp profiles are compiled with it, through koffi), runc
 #      and crun (compared against in tests and `npm run bench`), time (bench's RSS column),
-#      user-mode-linux (`npm run test:cgroup2` boots a pure cgroup v2 kernel), iproute2 (the
-#      netDevices test), podman, conmon, containerd and docker.io (`npm run test:engines` runs each
-#      engine privately, with tsruntime and runc; they are installed without starting their
-#      services, which the tests do not use);
+#      qemu-system-x86, xz-utils, systemd and dbus (`npm run test:cgroup2` and `test:systemd` boot
+#      qemu guests: pure cgroup v2, and systemd as PID 1; their kernel is prepared once by
+#      scripts/vm-kernel.sh, which this script does not run), iproute2 (the netDevices test),
+#      podman, conmon, containerd and docker.io (`npm run test:engines` runs each engine privately,
+#      with tsruntime and runc; they are installed without starting their services, which the tests
+#      do not use), uidmap (newuidmap/newgidmap: rootless containers with subordinate ids, rootless
+#      Podman);
 #   2. npm dependencies (`npm ci`, which also builds: its prepare script is scripts/build.js);
 #   3. the build (`npm run build`) when a source file is newer than the last build.
 # scripts/demo.sh and .ci/run call it. SETUP_QUIET=1 hides npm's and apt's progress output.
@@ -23,7 +26,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js 20 or newer is required, found $(node --version)"
 command -v npm >/dev/null 2>&1 || die "npm is required (it comes with Node.js)"
 
-PACKAGES=(busybox-static build-essential libseccomp2 runc crun time user-mode-linux iproute2 podman conmon containerd docker.io)
+PACKAGES=(busybox-static build-essential libseccomp2 runc crun time iproute2 qemu-system-x86 xz-utils systemd dbus podman conmon containerd docker.io uidmap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")

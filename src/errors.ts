@@ -79,3 +79,31 @@ export function errnoName(errno: number): string {
   for (const [name, value] of Object.entries(table)) if (value === errno) return name;
   return `errno ${errno}`;
 }
+
+const ERRNO_WORDS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'file exists',
+  ENOTDIR: 'not a directory',
+  EBUSY: 'device or resource busy',
+};
+
+/**
+ * A system call that failed where no step had words for it: the call and its path, and for a
+ * refusal what to try. Never "internal error: EACCES".
+ */
+export function describeSystemError(e: NodeJS.ErrnoException): string {
+  const what = [e.syscall, e.path, (e as { dest?: string }).dest ? `to ${(e as { dest?: string }).dest}` : ''].filter(Boolean).join(' ');
+  const words = ERRNO_WORDS[e.code ?? ''];
+  let fix = '';
+  if (e.code === 'EACCES' || e.code === 'EPERM') {
+    const euid = process.geteuid?.() ?? 0;
+    fix = euid !== 0
+      ? `: tsruntime runs as uid ${euid}, not root: give this user access to it, or run as root`
+      : ': check the permissions and mount options of that path';
+  }
+  return `${what || 'system call'}: ${e.code}${words ? ` (${words})` : ''}${fix}`;
+}

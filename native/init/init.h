@@ -112,6 +112,7 @@ int op_pivot_root(struct init_state *s, const struct tsr_op *op);
 int op_move_root(struct init_state *s, const struct tsr_op *op);
 int op_chroot(struct init_state *s, const struct tsr_op *op);
 int op_mount_setattr(struct init_state *s, const struct tsr_op *op);
+int op_move_mount_in_root(struct init_state *s, const struct tsr_op *op);
 int op_bind_remount(struct init_state *s, const struct tsr_op *op);
 int op_parent_mount_propagation(struct init_state *s, const struct tsr_op *op);
 int op_device_in_root(struct init_state *s, const struct tsr_op *op);

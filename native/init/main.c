@@ -51,6 +51,7 @@ static const op_fn OPS[TSR_OP_MAX] = {
 	[TSR_OP_MOUNT_SETATTR] = op_mount_setattr,
 	[TSR_OP_OPEN_CWD] = op_open_cwd,
 	[TSR_OP_MARK] = op_mark,
+	[TSR_OP_MOVE_MOUNT_IN_ROOT] = op_move_mount_in_root,
 	[TSR_OP_PERSONALITY] = op_personality,
 	[TSR_OP_SCHED_SETATTR] = op_sched_setattr,
 	[TSR_OP_IOPRIO_SET] = op_ioprio_set,

@@ -310,3 +310,26 @@ int op_mount_setattr(struct init_state *s, const struct tsr_op *op)
 	errno = e;
 	return rc;
 }
+
+/*
+ * MOVE_MOUNT_IN_ROOT: a0 a detached mount the runtime made (an id-mapped bind: MOUNT_ATTR_IDMAP
+ * needs privilege over the source's filesystem that an init in a user namespace lacks), a2 as
+ * MOUNT_IN_ROOT's; s: target, resolved in root. The fd is closed either way: it must not reach
+ * the container's process.
+ */
+int op_move_mount_in_root(struct init_state *s, const struct tsr_op *op)
+{
+	int from = (int)op->a[0], to, rc = -1, e;
+
+	to = open_in_root(s->root_fd, op_str(op, 0), O_PATH);
+	if (to >= 0 && op->a[2] && on_procfs(to))
+		errno = EXDEV;
+	else if (to >= 0)
+		rc = (int)syscall(SYS_move_mount, from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	e = errno;
+	if (to >= 0)
+		close(to);
+	close(from);
+	errno = e;
+	return rc;
+}

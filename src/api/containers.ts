@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Logger } from '../log';
-import { DEFAULT_ROOT, StateStore, validateId } from '../state/store';
+import { StateStore, validateId } from '../state/store';
+import { defaultRoot, prepareXdgRoot } from '../state/root';
 import { containerState, listContainers } from '../lifecycle/state';
 import { runtimeFeatures } from '../lifecycle/features';
 import { startContainer } from '../lifecycle/start';
@@ -39,7 +40,10 @@ import type {
 
 function storeOf(o: CommonOptions = {}): StateStore {
   reapExited();
-  return new StateStore(o.root ?? DEFAULT_ROOT);
+  if (o.root !== undefined) return new StateStore(o.root);
+  const byDefault = defaultRoot();
+  if (byDefault.xdg) prepareXdgRoot(byDefault.root);
+  return new StateStore(byDefault.root);
 }
 
 function loggerOf(o: CommonOptions = {}): Logger {
@@ -56,6 +60,7 @@ function createOptions(id: string, o: CreateOptions): import('../lifecycle/creat
     noNewKeyring: Boolean(o.noNewKeyring),
     preserveFds: o.preserveFds ?? 0,
     systemdCgroup: Boolean(o.systemdCgroup),
+    rootless: o.rootless === undefined || o.rootless === 'auto' ? 'auto' : o.rootless ? 'true' : 'false',
   };
 }
 

@@ -13,7 +13,7 @@ export type ContainerListEntry = State;
 
 /** What every call takes: where container state lives and where the runtime logs. */
 export interface CommonOptions {
-  /** The state root (runc's --root). Default: /run/tsruntime. */
+  /** The state root (runc's --root). Default: /run/tsruntime, or $XDG_RUNTIME_DIR/tsruntime when rootless. */
   root?: string;
   /** Where warnings and debug messages go (like --log, --log-format, --debug). Default: stderr, text. */
   log?: LogOptions;
@@ -34,6 +34,11 @@ export interface CreateOptions extends CommonOptions {
   preserveFds?: number;
   /** Use the systemd cgroup driver: cgroupsPath is "slice:prefix:name", the cgroup a transient scope unit. */
   systemdCgroup?: boolean;
+  /**
+   * runc's --rootless: whether a cgroup the caller may not make is skipped (when the config asks
+   * for none) rather than an error. Default 'auto': when not running as real root.
+   */
+  rootless?: boolean | 'auto';
 }
 
 export interface RunOptions extends CreateOptions {

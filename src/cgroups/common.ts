@@ -74,6 +74,11 @@ export interface ApplyOptions {
    * (runc's update never touches them).
    */
   update?: boolean;
+  /**
+   * Leave the device rules alone (a rootless create): only root may load a device filter or
+   * write devices.allow, and runc skips them too.
+   */
+  skipDevices?: boolean;
 }
 
 export interface CgroupManagerOptions {
@@ -213,8 +218,11 @@ export abstract class CgroupBase implements CgroupManager {
     if (!this.exists()) return;
     if (this.fastKill(signal)) return;
     const self = process.pid;
+    const pids = this.pids(true);
+    // Nothing to freeze or signal in an empty cgroup: a stopped container's, which delete sees most.
+    if (!pids.some((pid) => pid !== self)) return;
     // Never freeze a cgroup we are in ourselves: we could not thaw it.
-    const freezable = this.canFreeze() && !this.pids(true).includes(self);
+    const freezable = !pids.includes(self) && this.canFreeze();
     const wasFrozen = freezable && this.isFrozen();
     let froze = false;
     if (freezable && !wasFrozen) {

@@ -105,9 +105,9 @@ function visibleMounts(entries: MountInfoEntry[]): MountInfoEntry[] {
   return entries.filter((e, i) => !entries.some((later, j) => j > i && isUnder(e.mountPoint, later.mountPoint)));
 }
 
-/** The cgroup layout described by mountinfo text. Throws RuntimeError when no cgroup is mounted. */
-export function detectLayout(mountinfo: string): CgroupLayout {
-  const mounts = visibleMounts(parseMountInfo(mountinfo));
+/** The cgroup layout described by mountinfo (text or parsed). Throws RuntimeError when no cgroup is mounted. */
+export function detectLayout(mountinfo: string | MountInfoEntry[]): CgroupLayout {
+  const mounts = visibleMounts(typeof mountinfo === 'string' ? parseMountInfo(mountinfo) : mountinfo);
 
   const v1: V1Hierarchy[] = [];
   const seen = new Set<string>();
@@ -138,11 +138,22 @@ export function detectLayout(mountinfo: string): CgroupLayout {
   throw new RuntimeError('no cgroup filesystem is mounted (checked /proc/self/mountinfo)');
 }
 
+let selfMounts: MountInfoEntry[] | undefined;
+
+/**
+ * This process's mounts, read and parsed once per process: the cgroup layout and the planner's
+ * host facts (cgroup hierarchies, resctrl) all come from this one read. The runtime mounts nothing
+ * in its own namespace, so it cannot go stale while a command runs.
+ */
+export function selfMountInfo(): MountInfoEntry[] {
+  return (selfMounts ??= parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')));
+}
+
 let cachedLayout: CgroupLayout | undefined;
 
 /** The layout of this process's mount namespace (read once per process). */
 export function readLayout(): CgroupLayout {
-  if (!cachedLayout) cachedLayout = detectLayout(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  if (!cachedLayout) cachedLayout = detectLayout(selfMountInfo());
   return cachedLayout;
 }
 

@@ -39,7 +39,7 @@ export function applyV1(ctx: V1Context, r: LinuxResources, opts: ApplyOptions = 
   if (c?.mems) writeControl(p.cpuset, `${ctx.cpusetPrefix}mems`, c.mems, 'cpu.mems');
 
   // devices
-  if (!opts.update) applyDevicesV1(p.devices, r, opts);
+  if (!opts.update && !opts.skipDevices) applyDevicesV1(p.devices, r, opts);
 
   // memory
   if (r.memory) applyMemoryV1(p.memory, r);

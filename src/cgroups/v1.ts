@@ -13,8 +13,7 @@ import type { LinuxResources } from '../generated/config';
 import { ApplyOptions, CgroupBase, resolveDir } from './common';
 import { enableControllers, errCode, readCgroupFile, sleepMs, waitFor, writeCgroupFile } from './cgroup-fs';
 import type { CgroupLayout } from './detect';
-import { applyV1, V1Context } from './v1-resources';
-import { oomKillCountV1, statsV1 } from './v1-stats';
+import type { V1Context } from './v1-resources';
 import type { Stats } from './stats';
 
 const FREEZE_TIMEOUT_MS = 5000;
@@ -63,16 +62,16 @@ export class V1Manager extends CgroupBase {
   }
 
   applyResources(resources: LinuxResources, opts?: ApplyOptions): void {
-    applyV1(this.context(), resources, opts);
+    resourcesV1().applyV1(this.context(), resources, opts);
   }
 
   stats(): Stats {
     if (!this.exists()) throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist`);
-    return statsV1(this.context());
+    return (require('./v1-stats') as typeof import('./v1-stats')).statsV1(this.context());
   }
 
   oomKillCount(): number | undefined {
-    return oomKillCountV1(this.paths);
+    return (require('./v1-stats') as typeof import('./v1-stats')).oomKillCountV1(this.paths);
   }
 
   protected prepareDir(dir: string): void {
@@ -183,4 +182,12 @@ export class V1Manager extends CgroupBase {
       return true; // old kernels: no self_freezing
     }
   }
+}
+
+/**
+ * Resources and stats (v1-resources.ts, v1-stats.ts and what they load) load when used: state,
+ * start, kill and delete use this manager only to freeze, kill and remove, and pay for no more.
+ */
+function resourcesV1(): typeof import('./v1-resources') {
+  return require('./v1-resources');
 }

@@ -132,7 +132,7 @@ export function applyV2(dir: string, r: LinuxResources, opts: ApplyOptions = {})
   }
 
   // devices
-  if (!opts.update) {
+  if (!opts.update && !opts.skipDevices) {
     const rules = containerDeviceRules(r.devices, opts.linuxDevicePaths);
     const filter = deviceFilter(rules);
     const { attachDeviceFilter } = require('./bpf') as typeof import('./bpf');

@@ -13,7 +13,6 @@ import { enableControllers, errCode, isSigkill, readCgroupFile, waitFor, writeCg
 import type { CgroupLayout } from './detect';
 import type { LinuxResources } from '../generated/config';
 import type { ApplyOptions } from './common';
-import { applyV2, oomKillCountV2, statsV2 } from './v2-resources';
 import type { Stats } from './stats';
 
 const FREEZE_TIMEOUT_MS = 5000;
@@ -40,15 +39,15 @@ export class V2Manager extends CgroupBase {
   }
 
   applyResources(resources: LinuxResources, opts?: ApplyOptions): void {
-    applyV2(this.dir, resources, opts);
+    resourcesV2().applyV2(this.dir, resources, opts);
   }
 
   stats(): Stats {
-    return statsV2(this.dir);
+    return resourcesV2().statsV2(this.dir);
   }
 
   oomKillCount(): number | undefined {
-    return oomKillCountV2(this.dir);
+    return resourcesV2().oomKillCountV2(this.dir);
   }
 
   protected prepareDir(dir: string): void {
@@ -122,4 +121,12 @@ export class V2Manager extends CgroupBase {
       return false; // no such cgroup, or no freezer
     }
   }
+}
+
+/**
+ * Resources and stats load when used: state, start, kill and delete use this manager only to
+ * freeze, kill and remove, and pay for no more.
+ */
+function resourcesV2(): typeof import('./v2-resources') {
+  return require('./v2-resources');
 }

@@ -7,6 +7,8 @@ export interface Globals {
   root: string;
   log: Logger;
   systemdCgroup: boolean;
+  /** --rootless: true, false or auto. */
+  rootless: import('../plan/rootless').RootlessFlag;
   debug: boolean;
   store(): StateStore;
 }

@@ -5,8 +5,10 @@
 import { parseFlags, FlagSpecs } from './flags';
 import type { Command, Globals } from './command';
 import { Logger, writeStderr, writeStdout } from '../log';
-import { RuntimeError } from '../errors';
+import { describeSystemError, RuntimeError } from '../errors';
 import { OCI_VERSION } from '../spec/version';
+import { parseRootlessFlag } from '../plan/rootless';
+import { defaultRoot, prepareXdgRoot } from '../state/root';
 
 export const VERSION = '0.1.0';
 
@@ -32,14 +34,16 @@ export const COMMAND_LOADERS: Record<string, () => { command: Command }> = {
   events: () => require('./commands/events'),
 };
 export const COMMANDS = Object.keys(COMMAND_LOADERS);
+/** The commands that load enough code for the build's code cache to pay (cli/code-cache.ts). */
+const CODE_CACHED = new Set(['create', 'run', 'exec']);
 
 export const GLOBAL_FLAGS: FlagSpecs = {
-  root: { type: 'string', describe: 'root directory for storage of container state', default: '/run/tsruntime' },
+  root: { type: 'string', describe: 'root directory for storage of container state (default: /run/tsruntime, or $XDG_RUNTIME_DIR/tsruntime when rootless)' },
   log: { type: 'string', describe: 'log file (default: stderr)' },
   'log-format': { type: 'string', describe: 'log format: text or json', default: 'text' },
   debug: { type: 'bool', describe: 'enable debug logging' },
   'systemd-cgroup': { type: 'bool', describe: 'use the systemd cgroup driver (cgroupsPath "slice:prefix:name")' },
-  rootless: { type: 'string', describe: 'ignored: accepted for runc compatibility' },
+  rootless: { type: 'string', describe: "ignore cgroup permission errors ('true', 'false', or 'auto')", default: 'auto' },
   criu: { type: 'string', describe: 'ignored: accepted for runc compatibility' },
   help: { type: 'bool', alias: ['h'], describe: 'show help' },
   version: { type: 'bool', alias: ['v'], describe: 'print the version' },
@@ -62,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       return name || g.flags.help ? 0 : 1;
     }
     if (!Object.hasOwn(COMMAND_LOADERS, name)) throw new RuntimeError(`no such command: ${name}`);
+    if (CODE_CACHED.has(name)) require('./code-cache').installCodeCache();
     const cmd: Command = COMMAND_LOADERS[name]().command;
     const p = parseFlags(g.positionals.slice(1), { ...cmd.flags, help: { type: 'bool', alias: ['h'], describe: 'show help' } });
     if (p.flags.help) {
@@ -69,13 +74,17 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     let store: import('../state/store').StateStore | undefined;
+    const rootless = parseRootlessFlag(g.flags.rootless as string);
+    const byDefault = g.flags.root === undefined ? defaultRoot() : undefined;
     const globals: Globals = {
-      root: g.flags.root as string,
+      root: (g.flags.root as string | undefined) ?? byDefault!.root,
       log,
       systemdCgroup: Boolean(g.flags['systemd-cgroup']),
+      rootless,
       debug: Boolean(g.flags.debug),
       store() {
         if (!store) {
+          if (byDefault?.xdg) prepareXdgRoot(this.root);
           const { StateStore } = require('../state/store');
           store = new StateStore(this.root) as import('../state/store').StateStore;
         }
@@ -95,7 +104,12 @@ export async function main(argv: string[]): Promise<number> {
       log.error(e.message);
       return e.exitCode;
     }
-    const err = e as Error;
+    const err = e as NodeJS.ErrnoException;
+    if (err.code && err.syscall) {
+      log.error(describeSystemError(err));
+      if (process.env.TSRUNTIME_TRACE) writeStderr(`${err.stack}\n`);
+      return 1;
+    }
     log.error(`internal error: ${err.message}`);
     if (process.env.TSRUNTIME_TRACE) writeStderr(`${err.stack}\n`);
     return 1;

@@ -19,7 +19,13 @@ export interface ChannelHandlers {
   mark?(group: string | undefined, timeNs: bigint): void;
 }
 
-export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], what: string, h: ChannelHandlers): void {
+/**
+ * For a runtime without real root, what a refusal means: the kernel keeps some things to the
+ * initial user namespace's root, whatever the container's user namespace allows.
+ */
+const ROOTLESS_HINT = 'a rootless container cannot do this: it needs privileges this user does not have on the host (run as root, or change the config)';
+
+export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], what: string, h: ChannelHandlers, rootless = false): void {
   for (;;) {
     const msg = shim.readMsg(parentFd);
     if (msg.rc < 0) throw new LaunchError(`${what} exited during setup without saying why`);
@@ -27,7 +33,7 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
       case Msg.READY:
         return;
       case Msg.ERROR:
-        throw new LaunchError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err)}`);
+        throw new LaunchError(`${what}: ${msg.op < 0 ? describeStartFailure(msg.op, msg.err) : describeFailure(ops[msg.op], msg.err, rootless)}`);
       case Msg.SYNC:
         h.sync?.(ops[msg.op]?.tag);
         if (shim.writeByte(parentFd) < 0) throw new LaunchError(`${what} exited during setup`);
@@ -78,7 +84,7 @@ export function describeStartFailure(step: number, errno: number): string {
 }
 
 /** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
-export function describeFailure(op: Op | undefined, errno: number): string {
+export function describeFailure(op: Op | undefined, errno: number, rootless = false): string {
   const name = errnoName(errno);
   const text = ERRNO_TEXT[name];
   if (op?.op === 'FIND_EXEC') {
@@ -88,7 +94,8 @@ export function describeFailure(op: Op | undefined, errno: number): string {
     }
     return `exec "${arg0}": ${text ?? name}`;
   }
-  if (op?.op === 'MOUNT_IN_ROOT' && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
+  if ((op?.op === 'MOUNT_IN_ROOT' || op?.op === 'MOVE_MOUNT_IN_ROOT') && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
   if (op?.op === 'CHDIR' && name === 'EXDEV') return `${op.what}: the directory is outside the container's root`;
-  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}`;
+  const hint = rootless && (name === 'EPERM' || name === 'EACCES') ? `: ${ROOTLESS_HINT}` : '';
+  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}${hint}`;
 }

@@ -1,23 +1,62 @@
-/** User namespace id maps, written by the runtime for the init (uid_map, gid_map). */
+/**
+ * User namespace id maps, written by the runtime for the init (uid_map, gid_map): by the runtime
+ * itself, or through newuidmap/newgidmap when an unprivileged caller maps more than its own ids
+ * (how, is the plan's: src/plan/rootless.ts planIdMapWrite).
+ */
 import * as fs from 'fs';
+import { spawnSync } from 'child_process';
 import type { Spec } from '../generated/config';
-import { RuntimeError } from '../errors';
+import { LaunchError, RuntimeError } from '../errors';
+import { formatMappings, IdMapWrite, PRIVILEGED_ID_MAPS } from '../plan/rootless';
+import { findProgram } from './host-probe';
+
+type IdMapping = { containerID: number; hostID: number; size: number };
 
 export function hostIdOf(mappings: Array<{ containerID: number; hostID: number; size: number }> | undefined, id: number): number {
   for (const m of mappings ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
   return id;
 }
 
-export function writeIdMaps(pid: number, spec: Spec): void {
-  const fmt = (maps: Array<{ containerID: number; hostID: number; size: number }> | undefined) =>
-    (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-  const write = (file: string, text: string) => {
-    try {
-      fs.writeFileSync(`/proc/${pid}/${file}`, text);
-    } catch (e) {
-      throw new RuntimeError(`linux.${file === 'uid_map' ? 'uidMappings' : 'gidMappings'}: write /proc/${pid}/${file}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-  };
-  if (spec.linux?.uidMappings?.length) write('uid_map', fmt(spec.linux.uidMappings));
-  if (spec.linux?.gidMappings?.length) write('gid_map', fmt(spec.linux.gidMappings));
+const WORDS: Record<string, string> = { EPERM: 'operation not permitted', EACCES: 'permission denied', EINVAL: 'invalid argument' };
+
+function writeProc(pid: number, file: string, text: string, field: string, how: IdMapWrite): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/${file}`, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const words = WORDS[code] ? ` (${WORDS[code]})` : '';
+    const hint = how !== PRIVILEGED_ID_MAPS && (code === 'EPERM' || code === 'EACCES')
+      ? `: an unprivileged user may write only a map of its own id; map the others through /etc/subuid and /etc/subgid (newuidmap, newgidmap)`
+      : '';
+    throw new LaunchError(`${field}: write ${JSON.stringify(text.trim())} to /proc/${pid}/${file}: ${code}${words}${hint}`);
+  }
+}
+
+/** newuidmap PID ns host count ...: the setuid helper checks the ranges against /etc/subuid. */
+function runHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IdMapping[], field: string): void {
+  const bin = findProgram(helper);
+  const ranges = formatMappings(maps);
+  if (!bin) throw new RuntimeError(`${field}: mapping ${ranges} needs ${helper}, which is not installed (Debian and Ubuntu: package uidmap)`);
+  const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status === 0) return;
+  const said = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? (r.error ? r.error.message : `exit status ${r.status ?? r.signal}`);
+  const db = helper === 'newuidmap' ? '/etc/subuid' : '/etc/subgid';
+  throw new LaunchError(`${field}: ${helper} refused to map ${ranges}: ${said}; the host ids must be the caller's own or its subordinate ids in ${db}`);
+}
+
+export function writeIdMaps(pid: number, spec: Spec, how: IdMapWrite = PRIVILEGED_ID_MAPS): void {
+  const fmt = (maps: IdMapping[]) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  const uid = spec.linux?.uidMappings ?? [];
+  const gid = spec.linux?.gidMappings ?? [];
+  if (uid.length) {
+    if (how.uid === 'helper') runHelper('newuidmap', pid, uid, 'linux.uidMappings');
+    else writeProc(pid, 'uid_map', fmt(uid), 'linux.uidMappings', how);
+  }
+  if (gid.length) {
+    // The kernel takes an unprivileged gid_map only once setgroups(2) is off for good.
+    if (how.denySetgroups) writeProc(pid, 'setgroups', 'deny', 'linux.gidMappings', how);
+    if (how.gid === 'helper') runHelper('newgidmap', pid, gid, 'linux.gidMappings');
+    else writeProc(pid, 'gid_map', fmt(gid), 'linux.gidMappings', how);
+  }
 }

@@ -35,6 +35,8 @@ export interface LaunchInput {
   consoleSocket?: string;
   /** For --debug's timing trace: the spawn, and the setup between sync points. */
   log?: Logger;
+  /** The runtime lacks real root: a refused step says that may be why. */
+  rootless?: boolean;
 }
 
 export interface Launched {
@@ -112,7 +114,7 @@ export function launch(input: LaunchInput): Launched {
           fs.closeSync(fd);
         }
       },
-    });
+    }, input.rootless);
     trace?.timing(`${input.what}: setup until ready`, since);
     return { pid, terminalMaster: master, syncFd: parentFd };
   } catch (e) {

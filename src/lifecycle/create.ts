@@ -17,10 +17,13 @@ import { loadBundle } from '../config/load-bundle';
 import { buildInitPlan, InitPlan, PathKind } from '../plan/build-init-plan';
 import { planView, PlanView } from '../launch/plan-view';
 import { loadShim } from '../native/shim';
-import { compileSeccomp, hostFacts } from '../launch/host-probe';
+import { cgroupAccess, compileSeccomp, containerCgroupDirs, hostFacts } from '../launch/host-probe';
+import { caller } from '../launch/caller';
+import { planCgroupUse, rootlessCgroups, RootlessFlag } from '../plan/rootless';
 import { openNamespace } from '../launch/namespaces';
 import { hostIdOf, writeIdMaps } from '../launch/id-maps';
 import { moveNetDevices } from '../launch/net-devices';
+import { makeIdmapMounts } from '../launch/idmap-mounts';
 import { ContainerRecord, Lock, OCI_VERSION, StateStore, writeFileAtomic } from '../state/store';
 import { readProcStat, selfIdentity } from '../state/proc';
 import { cgroupManager, CgroupManager } from '../cgroups';
@@ -33,6 +36,7 @@ import { checkExecLimits } from './exec-limits';
 import { closeAll } from '../state/proc';
 import { v1JoinDirs } from '../launch/cgroup-join';
 import { destroyCgroup } from './delete';
+import { recordedCgroupsPath } from './container-cgroup';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -46,6 +50,8 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** `run` in the foreground: with process.terminal the runtime itself proxies the pty. */
   foreground?: boolean;
+  /** --rootless: how cgroups the caller may not make are handled (default auto: see plan/rootless.ts). */
+  rootless?: RootlessFlag;
 }
 
 export interface Created {
@@ -65,7 +71,13 @@ interface Prepared {
   spec: Spec;
   bundle: string;
   rootfs: string;
-  cgroups: CgroupManager;
+  /** Recorded in the state: the cgroup's path, even when the container goes without one. */
+  cgroupsPath: string;
+  /** undefined: a rootless container without a cgroup (noCgroup says why). */
+  cgroups?: CgroupManager;
+  noCgroup?: string;
+  /** The runtime lacks real root. */
+  rootless: boolean;
   nsFds: Record<string, number>;
   plan: InitPlan;
 }
@@ -95,7 +107,13 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   }
   if (rootKind !== 'dir') throw new InvalidConfigError(`root.path: rootfs ${rootfs} ${rootKind === 'missing' ? 'does not exist' : 'is not a directory'}`);
 
-  const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id: opts.id, systemd: opts.systemdCgroup });
+  // Rootless cgroups: runc's default place, <id> under the runtime's own cgroup (where a
+  // delegated subtree would be), used if the caller may write there; else none (planCgroupUse).
+  const rootlessCg = rootlessCgroups(opts.rootless ?? 'auto', caller());
+  const configPath = spec.linux?.cgroupsPath || undefined;
+  const manager = cgroupManager({ cgroupsPath: configPath ?? (rootlessCg ? opts.id : undefined), id: opts.id, systemd: opts.systemdCgroup });
+  const use = planCgroupUse({ rootless: rootlessCg, configPath, access: rootlessCg ? cgroupAccess(manager) : { writable: true }, resources: spec.linux?.resources });
+  const cgroups = use.use ? manager : undefined;
   const hooks = spec.hooks ?? {};
   // Opening a namespace file makes nothing on the host: the plan can name the real fds.
   const nsFds: Record<string, number> = {};
@@ -106,7 +124,8 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
   });
   // The plan, once. The exec fifo and the cgroup's tasks files do not exist yet: the plan names
   // them by slot. The sd_notify socket's directory neither: the plan is told it will be one.
-  const host = hostFacts(cgroups.cgroupsPath);
+  const host = hostFacts(manager.cgroupsPath);
+  host.cgroupHierarchies = containerCgroupDirs(host.cgroupHierarchies, cgroups);
   const pendingDirs: string[] = [];
   if (process.env.NOTIFY_SOCKET) {
     withNotify(spec, store.dir(opts.id));
@@ -116,10 +135,14 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
     spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp, pendingDirs,
     hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
     startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
-    cgroupJoin: v1JoinDirs(cgroups), trace: log.tracing,
+    cgroupJoin: cgroups ? v1JoinDirs(cgroups) : [], trace: log.tracing,
   }));
   for (const w of plan.warnings) log.warn(w);
-  return { config, spec, bundle, rootfs, cgroups, nsFds, plan };
+  if (!use.use) log.debug(`container ${opts.id}: no cgroup (rootless: ${use.reason})`);
+  const noCgroup = use.use ? undefined : use.reason;
+  // The rootless default is found from the runtime's own cgroup: record where it is.
+  const cgroupsPath = cgroups && !configPath && rootlessCg ? recordedCgroupsPath(cgroups, host.cgroupHierarchies.map((h) => h.mountpoint)) : manager.cgroupsPath;
+  return { config, spec, bundle, rootfs, cgroupsPath, cgroups, noCgroup, rootless: Boolean(host.rootless), nsFds, plan };
 }
 
 /** create --dry-run: the launch plan, with nothing made (no state, cgroup, mount or process). */
@@ -144,16 +167,23 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     const prepared = prepareCreate(store, opts, log, fdsToClose);
     const { config, spec, bundle, rootfs, nsFds, plan } = prepared;
     const hooks = spec.hooks ?? {};
-    const record = newRecord(opts, config, bundle, rootfs, prepared.cgroups.cgroupsPath);
+    // Before the id is claimed: they are fds only (detached mounts), closed with the others.
+    const idmapSlots = plan.idmapMounts.length ? log.step('make the id-mapped mounts', () => makeIdmapMounts(plan.idmapMounts, fdsToClose)) : {};
+    const record = newRecord(opts, config, bundle, rootfs, prepared.cgroupsPath);
+    if (prepared.rootless) record.rootless = true;
+    if (prepared.noCgroup) record.noCgroup = prepared.noCgroup;
     lock = log.step('claim the id', () => store.claim(record));
     if (process.env.NOTIFY_SOCKET) makeNotifyDir(store.dir(opts.id));
-    const fifoFd = makeExecFifo(store.fifoPath(opts.id), spec);
+    const fifoFd = makeExecFifo(store.fifoPath(opts.id), spec, prepared.rootless);
     fdsToClose.push(fifoFd);
-    log.step('make the cgroup and apply linux.resources', () => {
-      prepared.cgroups.create();
-      cgroups = prepared.cgroups;
-      cgroups.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
-    });
+    if (prepared.cgroups) {
+      const made = prepared.cgroups;
+      log.step('make the cgroup and apply linux.resources', () => {
+        createCgroup(made, prepared.rootless);
+        cgroups = made;
+        made.applyResources(spec.linux?.resources ?? {}, { linuxDevicePaths: (spec.linux?.devices ?? []).map((d) => d.path), skipDevices: prepared.rootless });
+      });
+    }
 
     // runtime.md: "created" once the environment exists (lifecycle step 2), which is before the
     // prestart, createRuntime and createContainer hooks (steps 3-5); crun does the same.
@@ -162,22 +192,23 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
       what: 'container init',
       ops: plan.ops,
       cloneFlags: plan.cloneFlags,
-      slots: { [FIFO_SLOT.slot]: fifoFd },
+      slots: { [FIFO_SLOT.slot]: fifoFd, ...idmapSlots },
       join: prepared.cgroups,
       consoleSocket: opts.consoleSocket,
       log,
+      rootless: prepared.rootless,
       onProcess(p) {
         pid = p;
         recordInit(store, record, p);
         log.debug(`container ${opts.id}: init is pid ${p}`);
       },
       beforeGo(p) {
-        if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(p, spec);
+        if (plan.userns && plan.idMapsAt !== 'sync') writeIdMaps(p, spec, plan.idMapWrite);
         if (plan.netDevices.length) moveNetDevices(plan.netDevices, nsFds.network, p);
       },
       onSync(tag, p) {
         if (tag === 'userns') {
-          writeIdMaps(p, spec); // the init unshared its user namespace after joining others
+          writeIdMaps(p, spec, plan.idMapWrite); // the init unshared its user namespace after joining others
         } else if (tag === 'createRuntime') {
           log.step('prestart hooks', () => runHooks('prestart', hooks.prestart, stateForHooks()));
           log.step('createRuntime hooks', () => runHooks('createRuntime', hooks.createRuntime, stateForHooks()));
@@ -208,14 +239,25 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
 }
 
 /** The exec fifo the init waits on until `start`, writable by the container's root; an O_PATH fd on it. */
-function makeExecFifo(fifo: string, spec: Spec): number {
+function makeExecFifo(fifo: string, spec: Spec, rootless: boolean): number {
   const rc = loadShim().mkfifo(fifo, 0o622);
   if (rc < 0) throw new RuntimeError(`mkfifo ${fifo}: ${errnoName(-rc)}`);
   fs.chmodSync(fifo, 0o622); // mkfifo applied our umask: a non-root container user must be able to write it
   const rootUid = hostIdOf(spec.linux?.uidMappings, 0);
   const rootGid = hostIdOf(spec.linux?.gidMappings, 0);
-  if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
+  // Without real root the owner stays the caller's: the mode lets the container's root write it.
+  if ((rootUid !== 0 || rootGid !== 0) && !rootless) fs.chownSync(fifo, rootUid, rootGid);
   return fs.openSync(fifo, O_PATH);
+}
+
+/** Make the cgroup; a refusal to a caller without real root says what to do about it. */
+function createCgroup(m: CgroupManager, rootless: boolean): void {
+  try {
+    m.create();
+  } catch (e) {
+    if (!rootless || !(e instanceof RuntimeError) || !/EACCES|EPERM|EROFS/.test(e.message)) throw e;
+    throw new RuntimeError(`${e.message}: tsruntime runs without root here; with --rootless auto (the default) or true a container the caller cannot make a cgroup for goes without one, or delegate that cgroup to this user`);
+  }
 }
 
 /** The first record, written when the id is claimed: enough for delete to undo whatever follows. */

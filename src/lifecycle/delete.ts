@@ -9,10 +9,10 @@
  */
 import { ContainerNotFoundError, ContainerStateError, RuntimeError } from '../errors';
 import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state/store';
-import { isAlive, signalProcess, sleepMs } from '../state/proc';
+import { isAlive, signalProcess } from '../state/proc';
 import * as fs from 'fs';
 import * as path from 'path';
-import { containerCgroupManager } from '../cgroups';
+import { containerCgroup } from './container-cgroup';
 import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
@@ -21,9 +21,13 @@ import type { Logger } from '../log';
 
 const SIGKILL = 9;
 
-export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger): void {
+/**
+ * collectGarbage: also remove what dead runtimes left under --root (store.gc(), which lists it);
+ * `run` deleting the container it has just made skips that, to cost the same at any scale.
+ */
+export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger, collectGarbage = true): void {
   validateId(id);
-  store.gc();
+  if (collectGarbage) store.gc();
   if (!store.hasDir(id)) {
     // containerd's shim deletes twice, the second time with --force: that must succeed.
     if (force) return;
@@ -68,19 +72,20 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
 }
 
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
-  const cgroups = containerCgroupManager(rec);
-  if (status === 'paused') cgroups.thaw();
+  // A rootless container may have no cgroup: its init then goes alone (with its pid namespace).
+  const cgroups = containerCgroup(rec);
+  if (status === 'paused') cgroups?.thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
-  // SIGKILL. Whatever the status says: a half-made container's init may be alive too.
-  signalProcess(rec.pid, rec.startTime, SIGKILL);
+  // SIGKILL. Whatever the status says: a half-made container's init may be alive too. Its death
+  // (waited for on its pidfd) takes its pid namespace with it, so the cgroup is often empty below.
+  signalProcess(rec.pid, rec.startTime, SIGKILL, { waitExitMs: 5000 });
+  if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
   // Processes that outlived the init (no pid namespace), or an init whose pid create could not
   // record before it died, die with the container's cgroup.
-  if (cgroups.exists()) {
+  if (cgroups?.exists()) {
     cgroups.killAll('SIGKILL');
   }
-  for (let i = 0; i < 500 && isAlive(rec.pid, rec.startTime); i++) sleepMs(i < 50 ? 1 : 10);
-  if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
-  destroyCgroup(cgroups, rec.id);
+  if (cgroups) destroyCgroup(cgroups, rec.id);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
   // The container is gone whatever a poststop hook says: warn, and run the others (runtime.md).

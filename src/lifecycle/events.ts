@@ -11,7 +11,7 @@
 import { ContainerStateError, InvalidArgumentError } from '../errors';
 import { StateStore } from '../state/store';
 import { isAlive } from '../state/proc';
-import { containerCgroupManager } from '../cgroups';
+import { requireCgroup } from './container-cgroup';
 import { eventJSON } from '../cgroups/stats';
 import { computeStatus } from './status';
 
@@ -48,7 +48,7 @@ export async function runEvents(store: StateStore, id: string, opts: EventsOptio
   if (!(opts.intervalMs > 0)) throw new InvalidArgumentError('duration interval must be greater than 0');
   const rec = store.load(id);
   if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError(`container with id ${id} is not running`, id, 'stopped');
-  const cgroups = containerCgroupManager(rec);
+  const cgroups = requireCgroup(rec, 'events');
   if (opts.stats) {
     out(eventJSON('stats', id, cgroups.stats()));
     return;

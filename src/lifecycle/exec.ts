@@ -15,14 +15,15 @@ import { openContainerNamespaces } from '../launch/namespaces';
 import { planView, PlanView } from '../launch/plan-view';
 import type { CgroupManager } from '../cgroups/common';
 import { loadShim } from '../native/shim';
-import { cgroupManager, containerCgroupManager } from '../cgroups';
+import { cgroupManager } from '../cgroups';
+import { containerCgroup, requireCgroup } from './container-cgroup';
 import { checkTerminal, launch, Launched, releaseAfterReady } from '../launch/spawn';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
 import { closeAll } from '../state/proc';
 import { checkExecLimits } from './exec-limits';
 import { v1JoinDirs } from '../launch/cgroup-join';
-import { compileSeccomp, lastCap, lsmFacts } from '../launch/host-probe';
+import { compileSeccomp, lastCap, lsmFacts, setgroupsAllowed } from '../launch/host-probe';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
 import { proxyTerminal } from './tty-proxy';
@@ -92,7 +93,9 @@ export function execProcess(base: Process | undefined, o: ExecOptions): Process 
 }
 
 interface PreparedExec {
-  joinTarget: CgroupManager;
+  /** undefined: a rootless container without a cgroup. */
+  joinTarget?: CgroupManager;
+  rootless: boolean;
   lateJoin: boolean;
   selfJoin: boolean;
   plan: ExecPlan;
@@ -119,20 +122,22 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   checkExecLimits(proc.args ?? [], proc.env, proc.rlimits);
   checkTerminal(Boolean(proc.terminal), o.consoleSocket, Boolean(o.detach));
 
-  const cgroups = containerCgroupManager(rec);
-  const joinTarget = o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : cgroups;
+  const cgroups = o.cgroup ? requireCgroup(rec, 'exec --cgroup') : containerCgroup(rec);
+  const joinTarget = cgroups && o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : cgroups;
   const namespaceFds = openContainerNamespaces(rec, fds);
   // The process joins the cgroup itself, first thing (launch/cgroup-join.ts), unless it must
   // join late (a frozen cgroup: it would stall its own setup) or get its initial CPU affinity
   // before it is inside the cpuset.
   const lateJoin = status === 'paused';
-  const selfJoin = !lateJoin && !proc.execCPUAffinity?.initial;
+  const selfJoin = joinTarget !== undefined && !lateJoin && !proc.execCPUAffinity?.initial;
   const plan = log.step('plan', () => buildExecPlan({
     process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
-    cgroupJoin: selfJoin ? v1JoinDirs(joinTarget) : [], trace: log.tracing,
+    cgroupJoin: selfJoin ? v1JoinDirs(joinTarget!) : [], trace: log.tracing,
+    // The process ends up in the init's user namespace (setgroups may be denied there).
+    setgroups: setgroupsAllowed(rec.pid),
   }));
   for (const w of plan.warnings) log.warn(w);
-  return { joinTarget, lateJoin, selfJoin, plan };
+  return { joinTarget, rootless: Boolean(rec.rootless), lateJoin, selfJoin, plan };
 }
 
 /** exec --dry-run: the plan of the process, with nothing spawned. */
@@ -149,7 +154,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const fds: number[] = [];
   let launched: Launched | undefined;
   try {
-    const { joinTarget, lateJoin, selfJoin, plan } = prepareExec(store, o, log, fds);
+    const { joinTarget, rootless, lateJoin, selfJoin, plan } = prepareExec(store, o, log, fds);
     launched = launch({
       what: 'exec',
       ops: plan.ops,
@@ -157,17 +162,18 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
       join: selfJoin ? joinTarget : undefined,
       consoleSocket: o.consoleSocket,
       log,
+      rootless,
       beforeGo(helper) {
         if (plan.initialAffinity) {
           const rc = loadConfigShim().schedSetaffinity(helper, plan.initialAffinity);
           if (rc < 0) throw new RuntimeError(`process.execCPUAffinity.initial: sched_setaffinity: ${errnoName(-rc)}`);
-          if (!lateJoin) joinTarget.join(helper);
+          if (!lateJoin) joinTarget?.join(helper);
         }
       },
     });
     fds.push(launched.syncFd);
     if (lateJoin) {
-      joinTarget.join(launched.pid); // frozen from here until the container is resumed
+      joinTarget!.join(launched.pid); // frozen from here until the container is resumed
       releaseAfterReady(launched, 'exec process');
     }
     if (o.pidFile) writeFileAtomic(path.resolve(o.pidFile), String(launched.pid), 0o644);

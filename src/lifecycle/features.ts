@@ -2,6 +2,7 @@
 import { CAPABILITIES, NAMESPACE_FLAG } from '../plan/linux-constants';
 import { MOUNT_OPTION_NAMES } from '../plan/mount-options';
 import { OCI_VERSION } from '../spec/version';
+import { idmapMountsSupported } from '../launch/host-probe';
 
 /** The features document (runtime-spec features.md), as far as tsruntime fills it in. */
 export interface Features {
@@ -34,7 +35,7 @@ export function runtimeFeatures(): Features {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: idmapMountsSupported() } },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.tsruntime.version': '0.1.0' },
   };

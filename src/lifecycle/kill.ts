@@ -6,7 +6,7 @@
 import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { signalProcess } from '../state/proc';
-import { containerCgroupManager } from '../cgroups';
+import { containerCgroup, namespacePids } from './container-cgroup';
 import { computeStatus } from './status';
 import { parseSignal } from './signals';
 
@@ -17,8 +17,21 @@ export function killContainer(store: StateStore, id: string, signal: string | un
   if (status === 'creating') throw new ContainerStateError(`container ${id} is being created`, id, status);
   if (status === 'stopped' && !all) throw new ContainerStateError('container not running', id, status);
   if (all) {
-    containerCgroupManager(rec).killAll(sig);
+    const cgroup = containerCgroup(rec);
+    if (cgroup) cgroup.killAll(sig);
+    else signalEach(namespacePids(rec), sig);
     return;
   }
   if (!signalProcess(rec.pid, rec.startTime, sig)) throw new ContainerStateError('container not running', id, 'stopped');
+}
+
+/** kill --all without a cgroup: each process found, one by one (a fork may race, as runc's does). */
+function signalEach(pids: number[], sig: number): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
 }

@@ -1,7 +1,7 @@
 /** pause and resume: freeze and thaw every process of a container through its cgroup. */
 import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
-import { containerCgroupManager } from '../cgroups';
+import { requireCgroup } from './container-cgroup';
 import { computeStatus } from './status';
 
 export function pauseContainer(store: StateStore, id: string): void {
@@ -9,7 +9,7 @@ export function pauseContainer(store: StateStore, id: string): void {
     const rec = store.load(id);
     const status = computeStatus(store, rec);
     if (status !== 'running' && status !== 'created') throw new ContainerStateError(`container ${id} is not running`, id, status);
-    containerCgroupManager(rec).freeze();
+    requireCgroup(rec, 'pause').freeze();
   });
 }
 
@@ -18,6 +18,6 @@ export function resumeContainer(store: StateStore, id: string): void {
     const rec = store.load(id);
     const status = computeStatus(store, rec);
     if (status !== 'paused') throw new ContainerStateError(`container ${id} is not paused`, id, status);
-    containerCgroupManager(rec).thaw();
+    requireCgroup(rec, 'resume').thaw();
   });
 }

@@ -19,12 +19,12 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
     startContainer(store, opts.id, log);
   } catch (e) {
     await proxy?.finish();
-    deleteContainer(store, opts.id, true, log);
+    deleteContainer(store, opts.id, true, log, false);
     throw e;
   }
   if (opts.detach) return 0;
   const code = await waitForeground(record.pid, { terminal: proxy !== undefined });
   await proxy?.finish();
-  if (!opts.keep) deleteContainer(store, opts.id, true, log);
+  if (!opts.keep) deleteContainer(store, opts.id, true, log, false);
   return code;
 }

@@ -1,7 +1,7 @@
 /**
  * start: let a created container's init exec the user process, by reading the exec fifo the
- * init is blocked writing to. The fifo is opened non-blocking and polled while the init is
- * checked for life: opening it blocking would hang forever if the init had died.
+ * init is blocked opening for writing. Never by opening it blocking for reading: that would hang
+ * forever if the init had died (no writer would ever come).
  */
 import * as fs from 'fs';
 import { ContainerStateError } from '../errors';
@@ -25,33 +25,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const notifyFd = notify?.listenNotify(store.dir(id));
     const fifo = store.fifoPath(id);
     const t0 = process.hrtime.bigint();
-    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      const buf = Buffer.alloc(1);
-      for (let waited = 0; ; waited++) {
-        let n = 0;
-        try {
-          n = fs.readSync(fd, buf, 0, 1, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        }
-        if (n === 1) break;
-        if (!isAlive(rec.pid, rec.startTime)) {
-          // It may have written its byte, exec'd and exited between our read and this check
-          // (a short-lived process): the byte is still in the fifo then.
-          try {
-            n = fs.readSync(fd, buf, 0, 1, null);
-          } catch {
-            n = 0;
-          }
-          if (n === 1) break;
-          throw new ContainerStateError('cannot start a container that has stopped', id, 'stopped');
-        }
-        sleepMs(waited < 20 ? 1 : 10);
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    awaitInit(fifo, rec, id);
     log.timing('the init takes start (exec fifo)', t0);
     fs.rmSync(fifo, { force: true });
     rec.status = 'running';
@@ -61,4 +35,40 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     log.step('poststart hooks', () => runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'), (m) => log.warn(m)));
     return rec;
   });
+}
+
+/**
+ * Wait for the init's byte on the exec fifo. A blocking read returns with the byte, or at EOF once
+ * no writer is left: the init died, or (just after READY) has not opened the fifo yet. To open
+ * that blocking read end without waiting for a writer that may never come, we hold a write end of
+ * our own for the open only.
+ */
+function awaitInit(fifo: string, rec: ContainerRecord, id: string): void {
+  const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+  const released = fs.openSync(fifo, O_RDONLY | O_NONBLOCK); // the init's open for writing returns now
+  let fd: number;
+  try {
+    const ours = fs.openSync(fifo, O_WRONLY | O_NONBLOCK);
+    try {
+      fd = fs.openSync(fifo, O_RDONLY);
+    } finally {
+      fs.closeSync(ours);
+    }
+  } finally {
+    fs.closeSync(released);
+  }
+  try {
+    const buf = Buffer.alloc(1);
+    for (let delay = 0.05; ; delay = Math.min(delay * 2, 10)) {
+      if (fs.readSync(fd, buf, 0, 1, null) === 1) return;
+      if (!isAlive(rec.pid, rec.startTime)) {
+        // It may have written its byte, exec'd and exited between our read and this check.
+        if (fs.readSync(fd, buf, 0, 1, null) === 1) return;
+        throw new ContainerStateError('cannot start a container that has stopped', id, 'stopped');
+      }
+      sleepMs(delay); // alive, and its open for writing not made yet: rare, and short
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }

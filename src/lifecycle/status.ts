@@ -12,6 +12,7 @@ export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   if (rec.status === 'creating') return identityAlive(rec.creator) ? 'creating' : 'stopped';
   if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
   if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
+  if (rec.noCgroup) return 'running'; // no freezer: never paused
   try {
     // Loaded here, not at the top: `start` and `kill` of a created container never need it.
     const { containerCgroupManager } = require('../cgroups') as typeof import('../cgroups');

@@ -15,9 +15,9 @@ import { ContainerStateError, InvalidArgumentError, RuntimeError, UnsupportedErr
 import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from '../generated/config';
 import { StateStore } from '../state/store';
 import { OCI_VERSION } from '../spec/version';
-import { containerCgroupManager } from '../cgroups';
 import { checkResourceRules } from '../plan/rules/resources';
 import { cgroupFacts } from '../launch/host-probe';
+import { requireCgroup } from './container-cgroup';
 import { computeStatus } from './status';
 
 /** The command-line flags of `runc update` (strings as typed; undefined when absent). */
@@ -200,8 +200,8 @@ export function updateResources(store: StateStore, id: string, request: LinuxRes
     if (computeStatus(store, rec) === 'stopped') throw new ContainerStateError('container not running', id, 'stopped');
     const spec = (rec.config ?? {}) as Spec;
     const merged = mergeResources(spec.linux?.resources ?? {}, request);
+    const cgroups = requireCgroup(rec, 'update');
     checkResourceRules(merged, cgroupFacts(), { update: true });
-    const cgroups = containerCgroupManager(rec);
     cgroups.applyResources(merged, { update: true });
     rec.config = { ...spec, linux: { ...(spec.linux ?? {}), resources: merged } };
     store.save(rec);

@@ -13,6 +13,8 @@ export interface HostProcess {
   pidfdOpen(pid: number): number;
   /** 0, or -errno (-ESRCH once the process has exited). */
   pidfdSendSignal(pidfd: number, sig: number): number;
+  /** Wait up to timeoutMs for the process to exit: 1 when it has, 0 on timeout, or -errno. */
+  pidfdWait(pidfd: number, timeoutMs: number): number;
   /**
    * The regular file at `file` inside `root`, every component resolved inside it (openat2
    * RESOLVE_IN_ROOT): an absolute symlink means the container's /, never the host's. undefined
@@ -30,11 +32,13 @@ export function loadHostProcess(): HostProcess {
   const lib = shimLibrary();
   const pidfdOpen: Fn = lib.func('int tsr_pidfd_open(int pid)');
   const pidfdSendSignal: Fn = lib.func('int tsr_pidfd_send_signal(int pidfd, int sig)');
+  const pidfdWait: Fn = lib.func('int tsr_pidfd_wait(int pidfd, int timeout_ms)');
   const readInRoot: Fn = lib.func('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');
   const nsType: Fn = lib.func('int tsr_ns_type(int fd)');
   cached = {
     pidfdOpen: (pid) => pidfdOpen(pid),
     pidfdSendSignal: (fd, sig) => pidfdSendSignal(fd, sig),
+    pidfdWait: (fd, ms) => pidfdWait(fd, ms),
     readInRoot(root, file, maxBytes = 16 * 1024 * 1024) {
       for (let size = 64 * 1024; ; size *= 4) {
         const buf = Buffer.alloc(Math.min(size, maxBytes + 1));

@@ -3,6 +3,7 @@
  * (bpf-syscalls.ts, reaper.ts). Loaded on first use: koffi costs a few ms, which commands that
  * never need it do not pay.
  */
+import { loadKoffi } from './koffi';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface Libc {
@@ -14,7 +15,7 @@ let cached: Libc | undefined;
 
 export function libc(): Libc {
   if (cached) return cached;
-  const koffi = require('koffi');
+  const koffi = loadKoffi();
   cached = { koffi, lib: koffi.load('libc.so.6') };
   return cached;
 }

@@ -3,6 +3,7 @@
  * commands that clone (create, run, exec) import this module.
  */
 import { initPath, nativeBuildPath } from './paths';
+import { loadKoffi } from './koffi';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = ((...args: any[]) => any) & { async?: any };
@@ -50,9 +51,8 @@ export function libraryPath(): string {
  */
 export function shimLibrary(): any {
   if (library) return library;
-  const koffi = require('koffi');
   try {
-    library = koffi.load(libraryPath());
+    library = loadKoffi().load(libraryPath());
   } catch (e) {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }

@@ -13,6 +13,7 @@ import { planExec, planProcessSetup } from './process-ops';
 import { LsmFacts, planProcessFields } from './process-fields';
 import type { SeccompFilter } from './seccomp-plan';
 import { insertEndMark, markOp } from './marks';
+import { checkSetgroups } from './rootless';
 
 const CLONE_PARENT = 0x8000;
 
@@ -38,6 +39,8 @@ export interface ExecPlanInput {
   cgroupJoin?: readonly string[];
   /** --debug: the process reports the time at each group of ops (marks.ts). */
   trace?: boolean;
+  /** setgroups(2) is allowed in the container's user namespace (default true). */
+  setgroups?: boolean;
 }
 
 export interface ExecPlan {
@@ -70,7 +73,8 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // resolved inside it.
   ops.push({ op: 'OPEN_ROOT', strs: ['/'], what: "open the container's /" });
   mark('process');
-  planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false });
+  checkSetgroups(input.process, input.setgroups ?? true);
+  planProcessSetup(ops, input.process, { lastCap: input.lastCap, createCwd: false, consoleBind: false, setgroups: input.setgroups });
   mark('exec');
   planExec(ops, input.process, { preserveFds: input.preserveFds, waitAfterReady: input.lateCgroupJoin });
   // Scheduler, personality, LSM labels, seccomp... at the places runc puts them.

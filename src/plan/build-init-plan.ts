@@ -18,11 +18,11 @@ import * as path from 'path';
 import type { Spec } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
 import { specWarnings } from './spec-warnings';
-import { checkIdmapMount } from './mount-rules';
+import type { ContainerUserns } from './mount-rules';
 import { FdSlot, Op } from './ops';
 import { cgroupJoinOps } from './cgroup-join-plan';
 import { MS, PR, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from './linux-constants';
-import { planMount } from './mounts-plan';
+import { IdmapMount, MountContext, planMount } from './mounts-plan';
 import { planExec, planProcessSetup, StartHooks } from './process-ops';
 import { planNamespaces } from './namespaces-plan';
 import { sysctlOps } from './sysctl-plan';
@@ -31,6 +31,7 @@ import { LsmFacts, planProcessFields } from './process-fields';
 import type { SeccompFilter } from './seccomp-plan';
 import { CgroupFacts, checkResourceRules } from './rules/resources';
 import { insertEndMark, markOp } from './marks';
+import { checkRootless, checkSetgroups, IdMapWrite, RootlessFacts } from './rootless';
 
 export type PathKind = 'dir' | 'file' | 'missing';
 
@@ -40,6 +41,8 @@ export interface CgroupHierarchy {
   /** The directory name inside a container's /sys/fs/cgroup: "memory", "unified", "" for pure v2. */
   name: string;
   version: 1 | 2;
+  /** The host directory a `cgroup` mount shows for it (default: mountpoint + HostFacts.cgroupPath). */
+  dir?: string;
 }
 
 export interface HostFacts {
@@ -59,6 +62,10 @@ export interface HostFacts {
   resctrlMount?: string;
   /** Whether the namespace open as fd (a linux.namespaces[].path) is the runtime's own of that type (default: no). */
   isRuntimeNamespace?(type: string, fd: number): boolean;
+  /** The runtime lacks real root (not euid 0 of the initial user namespace): what it may do. */
+  rootless?: RootlessFacts;
+  /** Whether the kernel can make id-mapped mounts (mount_setattr, Linux 5.12; default: yes). */
+  idmapMounts?: boolean;
 }
 
 export interface InitPlanInput {
@@ -105,6 +112,8 @@ export interface InitPlan {
    * stops at the SYNC op tagged 'userns' (namespaces joined by path are entered first).
    */
   idMapsAt?: 'clone' | 'sync';
+  /** How the parent writes those maps (absent: itself, as root). */
+  idMapWrite?: IdMapWrite;
   /** Things the runtime should log as warnings (runtime.md: logged, the operation goes on). */
   warnings: string[];
   /**
@@ -112,6 +121,8 @@ export interface InitPlan {
    * (tsr_netdev_move) once it exists, before the init's first op.
    */
   netDevices: Array<{ name: string; newName: string }>;
+  /** Id-mapped mounts the runtime makes before the spawn, each bound to its slot of the plan. */
+  idmapMounts: IdmapMount[];
 }
 
 
@@ -149,11 +160,19 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the init non-dumpable' });
 
   // --- namespaces (namespaces-plan.ts): clone flags, setns/unshare, the fork for pid/time.
-  const ns = planNamespaces({ spec, namespaceFds: input.namespaceFds });
+  const ns = planNamespaces({ spec, namespaceFds: input.namespaceFds, rootless: Boolean(host.rootless) });
   ops.push(...ns.ops);
   const userns = ns.userns;
-  // In any user namespace but the initial one (new or joined), devices are bound, not made.
-  const inUserns = ns.types.has('user');
+  const idMapWrite = host.rootless ? checkRootless(spec, host.rootless, { types: ns.types, isNew: userns }) : undefined;
+  // In any user namespace but the initial one (new, joined, or the runtime's own), devices are
+  // bound, not made.
+  const inUserns = ns.types.has('user') || Boolean(host.rootless?.inUserns);
+  // setgroups(2) in the namespace the process ends up in: denied when an unprivileged runtime
+  // wrote the gid map itself, or when the runtime's own namespace denies it.
+  let setgroups = true;
+  if (host.rootless && userns) setgroups = !idMapWrite?.denySetgroups;
+  else if (host.rootless && !ns.types.has('user')) setgroups = host.rootless.setgroupsAllowed;
+  checkSetgroups(proc, setgroups);
   const netFd = ns.joined.has('network') ? input.namespaceFds.network : undefined;
   const netIsHost = netFd !== undefined && (host.isRuntimeNamespace?.('network', netFd) ?? false);
   // A new network namespace has its loopback down; runc brings it up.
@@ -199,9 +218,20 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   }
   ops.push({ op: 'OPEN_ROOT', strs: [rootfs], what: `open rootfs ${rootfs}` });
 
-  for (const m of spec.mounts ?? []) checkIdmapMount(m, inUserns);
   const readonlyLater: string[] = [];
-  for (const m of spec.mounts ?? []) planMount(ops, m, input, { userns: inUserns, netns: ns.types.has('network') && !ns.joined.has('network'), readonlyLater });
+  const idmapMounts: IdmapMount[] = [];
+  const mountCtx: MountContext = {
+    userns: inUserns,
+    idmap: {
+      userns: containerUserns(spec, ns.userns, input.namespaceFds.user),
+      unprivileged: Boolean(host.rootless && host.rootless.euid !== 0),
+      supported: () => host.idmapMounts ?? true,
+    },
+    idmapMounts,
+    netns: ns.types.has('network') && !ns.joined.has('network'),
+    readonlyLater,
+  };
+  for (const m of spec.mounts ?? []) planMount(ops, m, input, mountCtx);
 
   // --- /dev: default devices, then linux.devices, then the standard symlinks.
   mark('devices');
@@ -250,7 +280,7 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   if (spec.root?.readonly) ops.push({ op: 'BIND_REMOUNT', a: [MS.RDONLY, 0], strs: ['/'], what: 'remount / read-only' });
 
   mark('process');
-  planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true });
+  planProcessSetup(ops, proc, { lastCap: host.lastCap, createCwd: false, consoleBind: true, setgroups });
   mark('exec');
   planExec(ops, proc, { fifoFd: input.fifoFd, preserveFds: input.preserveFds, startHooks: input.startHooks });
   // oom_score_adj first of all (runc's nsexec order: once the init is non-dumpable, its /proc
@@ -260,7 +290,13 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   fields.apply(ops);
   if (input.trace) insertEndMark(ops);
 
-  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, warnings, netDevices };
+  return { cloneFlags: ns.cloneFlags, ops, userns, idMapsAt: ns.idMapsAt, idMapWrite, warnings, netDevices, idmapMounts };
+}
+
+/** The container's user namespace as an idmap mount without mappings uses it. */
+function containerUserns(spec: Spec, isNew: boolean, joinedFd: number | undefined): ContainerUserns {
+  if (isNew) return { maps: { uid: spec.linux?.uidMappings ?? [], gid: spec.linux?.gidMappings ?? [] } };
+  return joinedFd === undefined ? undefined : { usernsFd: joinedFd };
 }
 
 /** linux.rootfsPropagation → mount flags; undefined when unset (then / is made rslave). */

@@ -136,7 +136,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     } else if (NO_OP.has(opt)) {
       // valid, nothing to do
     } else if (opt === 'tmpcopyup' || opt === 'idmap' || opt === 'ridmap') {
-      // Extensions handled elsewhere (or not yet): they never reach the filesystem as data.
+      // Extensions, never passed to the filesystem as data: idmap and ridmap are mount-rules.ts's.
     } else data.push(opt);
   }
   out.bind = (out.flags & MS.BIND) !== 0;
@@ -152,5 +152,5 @@ export const BIND_REMOUNT_FLAGS =
 /** Every option name this parser understands, for `features`. */
 export const MOUNT_OPTION_NAMES: string[] = [
   ...Object.keys(SET_FLAGS), ...Object.keys(CLEAR_FLAGS), ...Object.keys(PROPAGATION),
-  ...Object.keys(REC), ...NO_OP, 'tmpcopyup',
+  ...Object.keys(REC), ...NO_OP, 'tmpcopyup', 'idmap', 'ridmap',
 ].sort();

@@ -9,15 +9,37 @@ import type { Op } from './ops';
 import { MS } from './linux-constants';
 import { BIND_REMOUNT_FLAGS, parseMountOptions } from './mount-options';
 import type { HostFacts, InitPlanInput } from './build-init-plan';
+import { formatIdMappings, IdmapEnv, IdmapMapping, idmapOf } from './mount-rules';
 
 function mountWhat(m: Mount): string {
   const kind = m.type && m.type !== 'none' && m.type !== 'bind' ? m.type : 'bind';
   return `mount ${kind === 'bind' ? m.source ?? '' : kind} on ${m.destination}`;
 }
 
+/**
+ * An id-mapped bind the runtime makes, detached, before the init exists (native/shim/idmap.c says
+ * why), and binds to `slot`: the init's MOVE_MOUNT_IN_ROOT puts it in place.
+ */
+export interface IdmapMount {
+  slot: string;
+  /** Host path of the bind's source. */
+  source: string;
+  /** For messages: the mount's destination in the container. */
+  destination: string;
+  /** rbind: the whole tree under source. */
+  rbind: boolean;
+  /** ridmap: every mount of that tree is mapped, not only its top. */
+  recursive: boolean;
+  mapping: IdmapMapping;
+}
+
 export interface MountContext {
   /** A new user namespace. */
   userns: boolean;
+  /** For id-mapped mounts: the container's user namespace, rootless, the kernel's support. */
+  idmap: IdmapEnv;
+  /** Id-mapped mounts for the runtime to make (collected here). */
+  idmapMounts: IdmapMount[];
   /** A network namespace of the container's own (not joined). */
   netns: boolean;
   /** Mounts to remount read-only after the pivot (collected here). */
@@ -50,6 +72,7 @@ export function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountC
   const dest = path.posix.resolve('/', m.destination);
   const opts = parseMountOptions(m.options ?? []);
   let isBind = opts.bind || m.type === 'bind';
+  const idmap = idmapOf(m, isBind, ctx.idmap);
   // a2 = 1: the init refuses a target that resolves onto a procfs anyway (a symlink to /proc/sys).
   const procTarget = checkProcMount(m, dest, isBind) ? 0 : 1;
   let source = m.source;
@@ -73,8 +96,13 @@ export function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountC
     if (kind === 'missing') throw new InvalidConfigError(`mounts: ${m.destination}: bind source ${src} does not exist`);
     if (kind === 'dir') ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [dest], what: `create mount point ${dest}` });
     else ops.push({ op: 'MKFILE_IN_ROOT', a: [0o644], strs: [dest], what: `create mount point ${dest}` });
-    const bindFlags = MS.BIND | (opts.flags & MS.REC);
-    ops.push({ op: 'MOUNT_IN_ROOT', a: [bindFlags, 0, procTarget], strs: [src, dest, null, null], what });
+    if (idmap) {
+      const slot = `idmap-mount-${ctx.idmapMounts.length}`;
+      ctx.idmapMounts.push({ slot, source: src, destination: dest, rbind: (opts.flags & MS.REC) !== 0, ...idmap });
+      ops.push({ op: 'MOVE_MOUNT_IN_ROOT', a: [{ slot }, 0, procTarget], strs: [dest], what: `${what}, id-mapped (${describeMapping(idmap.mapping)})` });
+    } else {
+      ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | (opts.flags & MS.REC), 0, procTarget], strs: [src, dest, null, null], what });
+    }
     // A bind mount ignores the other flags until it is remounted (runc: when any flag is set or cleared).
     const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (flags || opts.cleared) {
@@ -101,6 +129,11 @@ export function planMount(ops: Op[], m: Mount, input: InitPlanInput, ctx: MountC
   }
 }
 
+function describeMapping(mapping: IdmapMapping): string {
+  if ('usernsFd' in mapping) return 'as the joined user namespace maps ids';
+  return `uids ${formatIdMappings(mapping.maps.uid)}; gids ${formatIdMappings(mapping.maps.gid)}`;
+}
+
 /**
  * A `cgroup` mount shows the container its own cgroup. On v2 that is one cgroup2 mount; on
  * v1 and hybrid hosts, a tmpfs with one bind per hierarchy, as runc does.
@@ -116,7 +149,7 @@ function planCgroupMount(ops: Op[], dest: string, flags: number, host: HostFacts
     return;
   }
   if (pureV2) {
-    const src = path.posix.join(hierarchies[0].mountpoint, host.cgroupPath);
+    const src = hierarchies[0].dir ?? path.posix.join(hierarchies[0].mountpoint, host.cgroupPath);
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: [src, dest, null, null], what: `bind ${src} on ${dest}` });
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REMOUNT | (flags & ~MS.REC)], strs: [null, dest, null, null], what: `remount ${dest}` });
     return;
@@ -125,7 +158,7 @@ function planCgroupMount(ops: Op[], dest: string, flags: number, host: HostFacts
   ops.push({ op: 'MOUNT_IN_ROOT', a: [baseFlags], strs: ['tmpfs', dest, 'tmpfs', 'mode=755'], what: `mount tmpfs on ${dest}` });
   for (const h of hierarchies) {
     const sub = path.posix.join(dest, h.name);
-    const src = path.posix.join(h.mountpoint, host.cgroupPath);
+    const src = h.dir ?? path.posix.join(h.mountpoint, host.cgroupPath);
     ops.push({ op: 'MKDIR_IN_ROOT', a: [0o755], strs: [sub], what: `create mount point ${sub}` });
     ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REC], strs: [src, sub, null, null], what: `bind ${src} on ${sub}` });
     if (ro) ops.push({ op: 'MOUNT_IN_ROOT', a: [MS.BIND | MS.REMOUNT | baseFlags | MS.RDONLY], strs: [null, sub, null, null], what: `remount ${sub} read-only` });

@@ -21,7 +21,7 @@
 import type { Spec } from '../generated/config';
 import { InvalidConfigError } from '../errors';
 import { Op } from './ops';
-import { CLONE, NAMESPACE_FLAG } from './linux-constants';
+import { CLONE, NAMESPACE_FLAG, PR } from './linux-constants';
 
 /** CLONE_PARENT: the forked process is the runtime's child, not the intermediate's. */
 export const CLONE_PARENT = 0x00008000;
@@ -50,9 +50,11 @@ export interface NamespaceInput {
   spec: Spec;
   /** fds opened on linux.namespaces[].path, by type (placeholders in a dry run). */
   namespaceFds: Record<string, number>;
+  /** The runtime is not real root: it writes the maps as the init's owner, not as root. */
+  rootless?: boolean;
 }
 
-export function planNamespaces({ spec, namespaceFds }: NamespaceInput): NamespacesPlan {
+export function planNamespaces({ spec, namespaceFds, rootless }: NamespaceInput): NamespacesPlan {
   const linux = spec.linux ?? {};
   const namespaces = linux.namespaces ?? [];
   const types = new Set<string>();
@@ -142,7 +144,11 @@ export function planNamespaces({ spec, namespaceFds }: NamespaceInput): Namespac
     joinOps();
     if (userns) {
       ops.push({ op: 'UNSHARE', a: [CLONE.NEWUSER], what: 'create user namespace' });
+      // A non-dumpable process's /proc files belong to real root: a rootless runtime (and
+      // newuidmap, which checks the owner) could not write its maps. Dumpable just for that.
+      if (rootless) ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 1, 0, 0], what: 'let the runtime write the id maps' });
       ops.push({ op: 'SYNC', what: 'write the user namespace id maps', tag: 'userns' });
+      if (rootless) ops.push({ op: 'PRCTL', a: [PR.SET_DUMPABLE, 0, 0, 0], what: 'make the init non-dumpable again' });
       becomeRoot();
     }
     if (otherNew) ops.push({ op: 'UNSHARE', a: [otherNew], what: 'create namespaces' });

@@ -41,6 +41,7 @@ export const Opcode = {
   MOUNT_SETATTR: 36,
   OPEN_CWD: 37,
   MARK: 38,
+  MOVE_MOUNT_IN_ROOT: 39,
   // 40-59: config fields (native/init/process.c); 60+: exec and terminals.
   PERSONALITY: 40,
   SCHED_SETATTR: 41,
@@ -104,7 +105,7 @@ const OP_HEADER = 8 + 4 * 8;
 export function fdsUsedBy(ops: readonly Op[], slots: Readonly<Record<string, number>> = {}): number[] {
   const fds = new Set<number>();
   for (const op of ops) {
-    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE') fds.add(Number(bindArg(op, op.a?.[0], slots)));
+    if (op.op === 'SETNS' || op.op === 'WRITE_FD' || op.op === 'WAIT_FIFO' || op.op === 'CLOSE' || op.op === 'MOVE_MOUNT_IN_ROOT') fds.add(Number(bindArg(op, op.a?.[0], slots)));
     if (op.op === 'EXEC') for (let fd = 3; fd < 3 + Number(op.a?.[2] ?? 0); fd++) fds.add(fd);
   }
   return [...fds].filter((fd) => fd >= 0).sort((a, b) => a - b);

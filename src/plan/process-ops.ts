@@ -35,6 +35,8 @@ export interface ProcessOpsOptions {
   createCwd: boolean;
   /** With process.terminal: bind the pty slave on /dev/console too (the init does). */
   consoleBind: boolean;
+  /** setgroups(2) is allowed where the process runs (default true; see plan/rootless.ts). */
+  setgroups?: boolean;
 }
 
 /** Everything from rlimits to no_new_privs, in the order the kernel's rules need. */
@@ -56,7 +58,7 @@ export function planProcessSetup(ops: Op[], proc: Process, o: ProcessOpsOptions)
   // The pty comes from the container's devpts and must be set up while we are still root.
   if (proc.terminal) ops.push({ op: 'SETUP_PTY', a: [o.consoleBind ? 1 : 0], what: 'set up the terminal (/dev/ptmx)' });
 
-  planUserAndCapabilities(ops, proc, o.lastCap);
+  planUserAndCapabilities(ops, proc, o.lastCap, o.setgroups ?? true);
 
   ops.push({ op: 'CHDIR', strs: [cwd], what: `chdir to cwd ${cwd}` });
   ops.push({ op: 'UMASK', a: [proc.user?.umask ?? 0o022], what: 'set umask' });
@@ -102,7 +104,7 @@ export function startHookOps(sh: StartHooks | undefined): Op[] {
   });
 }
 
-function planUserAndCapabilities(ops: Op[], proc: Process, lastCap: number): void {
+function planUserAndCapabilities(ops: Op[], proc: Process, lastCap: number, setgroups: boolean): void {
   const caps = proc.capabilities ?? {};
   const bounding = capabilityMask(caps.bounding, 'process.capabilities.bounding', lastCap);
   const effective = capabilityMask(caps.effective, 'process.capabilities.effective', lastCap);
@@ -116,7 +118,9 @@ function planUserAndCapabilities(ops: Op[], proc: Process, lastCap: number): voi
   const groups = user.additionalGids ?? [];
   const gidBuf = Buffer.alloc(groups.length * 4);
   groups.forEach((g, i) => gidBuf.writeUInt32LE(g, i * 4));
-  ops.push({ op: 'SETGROUPS', a: [groups.length], bytes: gidBuf, what: `set additional groups [${groups.join(', ')}]` });
+  // Where setgroups is denied there are no additional groups to set (checkSetgroups): the
+  // groups are left as they are, as runc does.
+  if (setgroups) ops.push({ op: 'SETGROUPS', a: [groups.length], bytes: gidBuf, what: `set additional groups [${groups.join(', ')}]` });
   ops.push({ op: 'SETRESGID', a: [user.gid], what: `set gid ${user.gid}` });
   ops.push({ op: 'SETRESUID', a: [user.uid], what: `set uid ${user.uid}` });
   ops.push({ op: 'PRCTL', a: [PR.SET_KEEPCAPS, 0, 0, 0], what: 'clear keep-capabilities' });

@@ -52,11 +52,12 @@ const ESRCH = 3;
  * through a pidfd: the pidfd pins the process that had the pid when it was opened, and the start
  * time read after opening it proves that process is ours (ours was alive before the pidfd was
  * opened and still is). process.kill(pid) after a check could hit a process that took the pid in
- * between. Returns false when the process is gone (nothing was sent).
+ * between. Returns false when the process is gone (nothing was sent). With waitExitMs, waits up to
+ * that long for it to exit after the signal.
  *
  * The native module (koffi) is loaded only when there is something to signal.
  */
-export function signalProcess(pid: number, startTime: string, sig: number): boolean {
+export function signalProcess(pid: number, startTime: string, sig: number, opts: { waitExitMs?: number } = {}): boolean {
   if (!isAlive(pid, startTime)) return false;
   const { loadHostProcess } = require('../native/host-process') as typeof import('../native/host-process');
   const native = loadHostProcess();
@@ -68,6 +69,8 @@ export function signalProcess(pid: number, startTime: string, sig: number): bool
     const rc = native.pidfdSendSignal(fd, sig);
     if (rc === -ESRCH) return false;
     if (rc < 0) throw pidfdError(`signal ${sig} to pid ${pid}`, -rc);
+    // waitExitMs: wait for it to die on the pidfd itself (callers check again: a timeout is theirs to report).
+    if (opts.waitExitMs) native.pidfdWait(fd, opts.waitExitMs);
     return true;
   } finally {
     fs.closeSync(fd);

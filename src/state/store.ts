@@ -7,12 +7,13 @@
  * directory under a temporary name with its lock held and a first record ("creating") inside,
  * then renaming it into place (the rename is the atomic test for a duplicate id), and `delete`
  * renames it out of the way, under the lock, before removing it. Temporary entries start with
- * '@', which no id can contain, and carry their owner's pid and start time: those of dead owners
- * are removed by the next create or delete (gc()).
+ * '@', which no id can contain, and carry their owner's pid and start time, so no two processes
+ * ever share one: those of dead owners are removed by the next delete (gc()). Not by create: the
+ * cost of a create must not grow with the number of containers under --root.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError } from '../errors';
+import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError, RuntimeError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';
 
@@ -45,6 +46,10 @@ export interface ContainerRecord {
   systemdCgroup?: boolean;
   /** Created under NOTIFY_SOCKET: `start` relays the container's READY=1. */
   notify?: boolean;
+  /** Created by a runtime without real root. */
+  rootless?: boolean;
+  /** Created without a cgroup (rootless, with none it could make): why. */
+  noCgroup?: string;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
@@ -138,11 +143,9 @@ export class StateStore {
    */
   claim(rec: ContainerRecord): Lock {
     const dir = this.dir(rec.id);
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    this.gc();
     const files = this.lockFiles();
     const tmp = this.tempName('new');
-    fs.mkdirSync(tmp, { mode: 0o711 });
+    this.writable(`create the state of container ${rec.id}`, () => fs.mkdirSync(tmp, { mode: 0o711 }));
     try {
       files.linkInto(tmp, 'lock');
       fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(rec), { mode: 0o600 });
@@ -204,10 +207,29 @@ export class StateStore {
 
   private lockFiles(): LockFiles {
     if (!this.files) {
-      fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      this.writable('create the state root', () => fs.mkdirSync(this.root, { recursive: true, mode: 0o700 }));
       this.files = new LockFiles(path.join(this.root, `@lock.${selfIdentity().replace(' ', '.')}`));
     }
     return this.files;
+  }
+
+  /**
+   * Run a write under --root; a refusal says whose directory it is and what to do (a rootless
+   * caller's default root is /run/tsruntime when XDG_RUNTIME_DIR is unset).
+   */
+  private writable<T>(doing: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+      const euid = process.geteuid?.() ?? 0;
+      const fix = euid !== 0
+        ? `tsruntime runs as uid ${euid}, which may not write there: set XDG_RUNTIME_DIR (the default root is then $XDG_RUNTIME_DIR/tsruntime) or pass --root with a directory this user can write`
+        : 'check the permissions of --root, or pass another';
+      const words = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system' }[code];
+      throw new RuntimeError(`${doing} in ${this.root}: ${code} (${words}): ${fix}`);
+    }
   }
 
   private tempName(kind: 'new' | 'del'): string {

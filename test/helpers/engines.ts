@@ -404,6 +404,8 @@ export interface RunOptions {
   shareWith?: Container;
   /** Make the ipc namespace joinable by others (docker's --ipc shareable). */
   shareable?: boolean;
+  /** Podman's --userns=keep-id (rootless): the user is itself inside the container. */
+  keepId?: boolean;
 }
 
 export interface Container {
@@ -642,7 +644,7 @@ function mapStatus(s: string): Status {
 // ------------------------------------------------------------------------------------------ podman / docker
 
 /** What Podman and Docker share: the same CLI for runs and containers. */
-abstract class DockerLike extends Engine {
+export abstract class DockerLike extends Engine {
   protected abstract runtimeFlag(rt: Runtime): string[];
   protected abstract runDefaults(): string[];
 
@@ -656,6 +658,7 @@ abstract class DockerLike extends Engine {
     if (opts.user) a.push('--user', opts.user);
     if (opts.capDropAll) a.push('--cap-drop', 'ALL');
     if (opts.network) a.push('--network', opts.network);
+    if (opts.keepId) a.push('--userns', 'keep-id');
     if (opts.shareWith) {
       const peer = `container:${opts.shareWith.id}`;
       a.push('--net', peer, '--pid', peer, '--ipc', peer);

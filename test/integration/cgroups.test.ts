@@ -1,5 +1,5 @@
 // Integration tests for src/cgroups with real cgroups: needs root. Runs on whatever layout the host has:
-// this project's VM is hybrid (v1 + /sys/fs/cgroup/unified); scripts/uml-cgroup2.sh runs it on pure v2.
+// this project's VM is hybrid (v1 + /sys/fs/cgroup/unified); npm run test:cgroup2 runs it on pure v2 (scripts/vm.sh).
 // Every test cleans up in t.teardown (kill its processes, destroy its cgroup, rmdir the test parent).
 import t from 'tap';
 import * as fs from 'fs';

@@ -1,6 +1,7 @@
 /** runc's CLI contract: global flags, logs, version, help, spec, features, lazy loading. */
 import t from 'tap';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
@@ -46,6 +47,23 @@ t.test('--version, --help, unknown commands and flags', async (t) => {
   t.match(f.stderr, /flag provided but not defined: -nope/);
   const sd = spawnSync(BIN, ['--systemd-cgroup', '--root', '/run/tsruntime-test-none', 'create', '--bundle', '/nonexistent', 'x'], { encoding: 'utf8' });
   t.equal(sd.status, 1);
+});
+
+t.test('bin/tsruntime works through a link from elsewhere, and node sees neither NODE_OPTIONS nor NODE_EXTRA_CA_CERTS', async (t) => {
+  // Engines call the runtime by an absolute path that may be a link (npm's .bin, /usr/local/bin).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-launcher-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const link = path.join(dir, 'runtime');
+  fs.symlinkSync(BIN, link);
+  const marker = path.join(dir, 'preloaded');
+  const preload = path.join(dir, 'preload.js');
+  fs.writeFileSync(preload, `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`);
+  const env = { ...process.env, NODE_OPTIONS: `--require ${preload}`, NODE_EXTRA_CA_CERTS: path.join(dir, 'missing.pem') };
+  const r = spawnSync(link, ['--version'], { encoding: 'utf8', env });
+  t.equal(r.status, 0);
+  t.match(r.stdout, /^tsruntime version /);
+  t.equal(r.stderr, '', 'no "Ignoring extra certs" warning: node never read NODE_EXTRA_CA_CERTS');
+  t.notOk(fs.existsSync(marker), 'the NODE_OPTIONS preload never ran');
 });
 
 t.test('spec writes runc-shaped config.json and refuses to overwrite', async (t) => {

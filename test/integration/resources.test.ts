@@ -1,9 +1,9 @@
 /**
  * linux.resources enforced on real containers, through the CLI, on whatever cgroup layout the host
  * has: this project's VM is hybrid (v1 controllers), `npm run test:cgroup2` runs this file on pure
- * cgroup v2 in user-mode Linux. Also update, events, ps --format json, pause/resume.
+ * cgroup v2 in an emulated guest (scripts/vm.sh). Also update, events, ps --format json, pause/resume.
  *
- * Containers are few and each does several things: every CLI call costs ~1 s in user-mode Linux.
+ * Containers are few and each does several things: every CLI call costs seconds in the emulated guest.
  */
 import t from 'tap';
 import * as fs from 'fs';

@@ -107,7 +107,10 @@ t.test('the global flags, as clients pass them', async (t) => {
   t.equal(podman.flags['log-format'], 'json');
   t.same(podman.positionals.slice(0, 1), ['create']);
   const defaults = parseFlags(['state', 'x'], GLOBAL_FLAGS);
-  t.equal(defaults.flags.root, '/run/tsruntime');
+  // No --root: main works the default out from who runs it (src/plan/rootless.ts defaultStateRoot).
+  t.equal(defaults.flags.root, undefined);
+  t.equal(defaults.flags.rootless, 'auto');
+  t.equal(parseFlags(['--rootless', 'true', 'create'], GLOBAL_FLAGS).flags.rootless, 'true');
   t.equal(defaults.flags['log-format'], 'text');
   t.equal(parseFlags(['-v'], GLOBAL_FLAGS).flags.version, true);
   t.equal(parseFlags(['--systemd-cgroup', 'create'], GLOBAL_FLAGS).flags['systemd-cgroup'], true);

@@ -16,6 +16,7 @@ export function createOptions(command: string, g: Globals, p: Parsed): CreateOpt
     noNewKeyring: Boolean(p.flags['no-new-keyring']),
     preserveFds: p.flags['preserve-fds'] as number,
     systemdCgroup: g.systemdCgroup,
+    rootless: g.rootless,
   };
 }
 

@@ -1,0 +1,134 @@
+/**
+ * create, run and exec load about 60 modules (some 480 KB of JS, the generated config validator
+ * among them), and compiling them is a large part of such a command's time. The build
+ * (scripts/code-cache.js) writes those modules as one script, dist/code-cache/bundle.js, with V8's
+ * code cache for it: installCodeCache() compiles that script from the cache and hands each module's
+ * function to Node's loader as the compiled form of its file. Node still resolves, caches and names
+ * every module as usual (one instance each, its real __filename and __dirname): only the reading and
+ * compiling of the source are skipped.
+ *
+ * Nothing here may change what runs. A file whose size or mtime differs from when the bundle was
+ * made loads from disk; a cache V8 rejects (another Node, other flags) only costs a compile; no
+ * bundle, or any error, leaves Node's loader as it was. The small commands (state, start, kill,
+ * delete, list) never call this: the bundle would cost them more than it saves.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Where the build writes the bundle: dist/code-cache/. */
+export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');
+
+type ModuleFn = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void;
+/**
+ * What bundle.js evaluates to: per file (relative to dist/), its size and mtime (ms) when bundled,
+ * what its literal requires of other bundled files resolved to then, and its compiled body.
+ */
+export type BundleFiles = Record<string, [number, number, Record<string, string>, ModuleFn]>;
+type Entry = BundleFiles[string];
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let installed: import('vm').Script | undefined;
+
+/**
+ * What bundle.node says a cache was made by: this node, and flags (bin/tsruntime's,
+ * scripts/node-flags.json). V8 rejects a cache made by another version or under other flags, after
+ * compiling for nothing, so such a cache is not even tried.
+ */
+export function cacheKey(flags: readonly string[]): string {
+  return `${process.version} ${process.arch} v8 ${process.versions.v8}\n${flags.join(' ')}`;
+}
+
+function usableKey(key: string): boolean {
+  const [node, flags] = key.split('\n');
+  return node === cacheKey([]).split('\n')[0] && (flags ?? '').split(' ').every((f) => f === '' || process.execArgv.includes(f));
+}
+
+/** Installs the bundle if there is one with a cache made by this node; its script, or undefined. */
+export function installCodeCache(dir = CODE_CACHE_DIR): import('vm').Script | undefined {
+  if (installed) return installed;
+  try {
+    // Without its cache the bundle is slower than the files (it compiles more than a command loads).
+    if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
+    return (installed = installBundle(dir, fs.readFileSync(path.join(dir, 'bundle.cache'))));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bundle compiled (from cachedData when V8 accepts it), run, and its files handed to Node's loader. */
+export function installBundle(dir: string, cachedData?: Buffer): import('vm').Script {
+  const vm = require('vm') as typeof import('vm');
+  const file = path.join(dir, 'bundle.js');
+  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
+  hookLoader(path.join(dir, '..'), script.runInThisContext() as BundleFiles);
+  return script;
+}
+
+/**
+ * Node's loader gets the bundled bodies for the files it loads (main's require of a command), and
+ * the bundled modules' own requires of each other skip Node's resolution (a few stat and realpath
+ * calls each): the build resolved them. Either way the module is Node's, in its cache under its
+ * file's name, so a later require of that file from anywhere gets the same instance.
+ */
+function hookLoader(distDir: string, files: BundleFiles): void {
+  const Module = require('module') as any;
+  const bundled = new Map<string, Entry>();
+  for (const [rel, entry] of Object.entries(files)) bundled.set(path.join(distDir, rel), entry);
+
+  /** Runs a bundled body as module's code, once: a stale file (see fresh) is left to Node. */
+  const take = (filename: string): Entry | undefined => {
+    const entry = bundled.get(filename);
+    if (!entry) return undefined;
+    bundled.delete(filename);
+    return fresh(filename, entry) ? entry : undefined;
+  };
+  const run = (module: any, entry: Entry) =>
+    entry[3].call(module.exports, module.exports, requireFor(module, entry[2]), module, module.filename, path.dirname(module.filename));
+
+  /** A bundled module's require: what Module._load does for a file, without resolving it. */
+  const requireFor = (parent: any, deps: Record<string, string>): any => {
+    const req = (request: string) => {
+      const rel = deps[request];
+      if (rel === undefined) return parent.require(request);
+      const filename = path.join(distDir, rel);
+      const cached = Module._cache[filename];
+      if (cached) return cached.exports;
+      const entry = take(filename);
+      if (!entry) return parent.require(request);
+      const module = new Module(filename, parent);
+      module.filename = filename;
+      module.paths = Module._nodeModulePaths(path.dirname(filename));
+      Module._cache[filename] = module;
+      let ok = false;
+      try {
+        run(module, entry);
+        ok = true;
+      } finally {
+        if (!ok) delete Module._cache[filename];
+      }
+      module.loaded = true;
+      return module.exports;
+    };
+    req.resolve = (request: string, options?: unknown) => Module._resolveFilename(request, parent, false, options);
+    req.main = require.main;
+    req.cache = Module._cache;
+    return req;
+  };
+
+  const loadJs = Module._extensions['.js'];
+  Module._extensions['.js'] = function (module: any, filename: string) {
+    const entry = take(filename);
+    if (!entry) return loadJs.call(this, module, filename);
+    run(module, entry);
+  };
+}
+
+/** The file is the one the bundle was made from (same size and mtime): else it loads from disk. */
+function fresh(filename: string, [size, mtimeMs]: Entry): boolean {
+  try {
+    const st = fs.statSync(filename);
+    return st.size === size && st.mtimeMs === mtimeMs;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * koffi, the FFI, without its installer. koffi's own entry (index.js) bundles the prebuild
+ * downloader it runs at `npm install`, and requires https, crypto and zlib for it on every load:
+ * 10-25 ms of each create, run and exec, for code a runtime never runs. Its native module alone
+ * holds the whole API we use (load, func, alloc, view, errno...), so it is loaded directly when
+ * it is where koffi 2.x puts it and has koffi's version; any other layout gets koffi's entry.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let cached: any;
+
+export function loadKoffi(): any {
+  return (cached ??= nativeModule() ?? require('koffi'));
+}
+
+/** <koffi>/build/koffi/<platform>_<arch>/koffi.node, checked as koffi's entry checks it; or undefined. */
+function nativeModule(): any {
+  try {
+    const dir = path.dirname(require.resolve('koffi/package.json'));
+    const { version } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string };
+    const file = path.join(dir, 'build', 'koffi', `${process.platform}_${process.arch}`, 'koffi.node');
+    if (!fs.existsSync(file)) return undefined;
+    const native = require(file);
+    return native && native.version === version && typeof native.load === 'function' ? native : undefined;
+  } catch {
+    return undefined; // a layout or build we do not know: koffi's entry knows
+  }
+}

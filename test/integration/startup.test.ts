@@ -1,0 +1,108 @@
+/**
+ * Start-up cost: what each command loads. Every container operation of a client is a fresh Node
+ * process, so modules a command does not need are time on every call.
+ */
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
+
+const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
+/** The flags bin/tsruntime runs node with (its code cache is made under them). */
+const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8'));
+
+/**
+ * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
+ * read with fs.readFileSync (which Node's loader reads modules with) and the directories it listed.
+ */
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; stderr: string } {
+  const probe = path.join(sb.dir, 'probe.js');
+  const report = path.join(sb.dir, 'loaded.json');
+  fs.writeFileSync(
+    probe,
+    `const fs = require('fs');
+    const read = [];
+    const readFileSync = fs.readFileSync;
+    fs.readFileSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return readFileSync.call(this, p, ...rest); };
+    const listed = [];
+    const readdirSync = fs.readdirSync;
+    fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
+    process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, listed })));`,
+  );
+  fs.rmSync(report, { force: true });
+  // Files, not pipes: a created container's init inherits the runtime's stdio.
+  const out = fs.openSync(path.join(sb.dir, 'out'), 'w');
+  const err = path.join(sb.dir, 'err');
+  const errFd = fs.openSync(err, 'w');
+  // As bin/tsruntime runs node: its flags, without NODE_OPTIONS or NODE_EXTRA_CA_CERTS. Through
+  // env(1): the test runner puts its own hooks back into the NODE_OPTIONS of every node it spawns.
+  const node = ['env', '-u', 'NODE_OPTIONS', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, ...NODE_FLAGS];
+  const r = spawnSync(node[0], [...node.slice(1), '-r', probe, ENTRY, '--root', sb.root, ...args], { stdio: ['ignore', out, errFd], timeout: 30_000 });
+  fs.closeSync(out);
+  fs.closeSync(errFd);
+  return { status: r.status ?? -1, ...JSON.parse(fs.readFileSync(report, 'utf8')), stderr: fs.readFileSync(err, 'utf8') };
+}
+
+t.test('no command of a container lifecycle loads https, crypto or zlib (koffi without its downloader)', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const calls = [
+    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
+    ['state', id],
+    ['start', id],
+    ['exec', id, 'true'],
+    ['list'],
+    ['kill', id, 'KILL'],
+    ['delete', '--force', id],
+    ['run', '--bundle', sb.bundle(['true']), sb.id()],
+  ];
+  for (const args of calls) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.same(r.builtins.filter((m) => /^(https|crypto|zlib)$/.test(m)), [], `${args[0]} loads none of https, crypto, zlib`);
+  }
+});
+
+t.test('create, run and exec compile their modules from the code cache; the small commands never read it', { skip: NEEDS_ROOT }, async (t) => {
+  const bundle = path.join(PROJECT, 'dist', 'code-cache', 'bundle.js');
+  t.ok(fs.existsSync(path.join(PROJECT, 'dist', 'code-cache', 'bundle.cache')), 'the build made the cache');
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const calls = [
+    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
+    ['state', id],
+    ['start', id],
+    ['exec', id, 'true'],
+    ['list'],
+    ['kill', id, 'KILL'],
+    ['delete', '--force', id],
+    ['run', '--bundle', sb.bundle(['true']), sb.id()],
+  ];
+  const lifecycle = path.join(PROJECT, 'dist', 'src', 'lifecycle') + path.sep;
+  for (const args of calls) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    if (['create', 'run', 'exec'].includes(args[0])) {
+      t.ok(r.read.includes(bundle), `${args[0]} reads the bundle`);
+      t.same(r.read.filter((f) => f.startsWith(lifecycle)), [], `${args[0]} reads no lifecycle module from disk`);
+    } else {
+      t.notOk(r.read.includes(bundle), `${args[0]} does not read the bundle`);
+    }
+  }
+});
+
+t.test('create and run never list the state root: their cost does not grow with the containers under it', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  for (const args of [
+    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
+    ['run', '--bundle', sb.bundle(['true']), sb.id()],
+  ]) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.same(r.listed.filter((d) => path.resolve(d) === sb.root), [], `${args[0]} does not list --root`);
+  }
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
