@@ -161,6 +161,9 @@ cat >/run/systemd/system/tsr-vm.target <<'UNIT'
 [Unit]
 Description=boot for scripts/vm.sh
 Requires=tsr-vm.service
+# A boot that never reaches the command ends the guest, rather than waiting for VM_TIMEOUT.
+JobTimeoutSec=600
+JobTimeoutAction=poweroff-force
 UNIT
 echo tsr-vm >/etc/hostname
 # Boot time under TCG is mostly processes started and files read over 9p: no generators (this guest
