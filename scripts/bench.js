@@ -46,7 +46,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const {
-  ROOT, TIME_BIN, N, WARMUP, ctx, which, becomeSubreaper, Interrupted, checkpoint, call, firstLine, rtArgs, CallError, rtCall, forget, forceDelete, median, table,
+  ROOT, TIME_BIN, N, WARMUP, ctx, which, becomeSubreaper, Interrupted, checkpoint, call, firstLine, rtArgs, CallError, rtCall, untilStopped, forget, forceDelete, median, table,
 } = require('./bench/calls');
 const { benchEngines, reportEngines } = require('./bench/engines');
 const { COMMANDS, measureCommands, bareNode } = require('./bench/commands');
@@ -132,19 +132,7 @@ function measureLifecycle(rt) {
     const c = rtCall(rt, ['create', '--bundle', rt.bundles.true, id], { timeRss: !!rt.timeBin });
     ms += c.ms;
     ms += rtCall(rt, ['start', id]).ms;
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const s = rtCall(rt, ['state', id]);
-      ms += s.ms;
-      let st;
-      try {
-        st = JSON.parse(s.stdout);
-      } catch {
-        throw new CallError(`state: output is not JSON: ${firstLine(s.stdout)}`);
-      }
-      if (st.status === 'stopped') break;
-      if (Date.now() > deadline) throw new CallError(`state: still "${st.status}" after 10 s`);
-    }
+    ms += untilStopped(rt, id);
     ms += rtCall(rt, ['delete', id]).ms;
     ok = true;
     forget(rt, id);

@@ -151,6 +151,24 @@ function table(header, rows) {
   return [line(header), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
 }
 
+/** Polls `state` until the container is stopped (10 s at most); returns the time those calls took. */
+function untilStopped(rt, id) {
+  let ms = 0;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = rtCall(rt, ['state', id]);
+    ms += s.ms;
+    let st;
+    try {
+      st = JSON.parse(s.stdout);
+    } catch {
+      throw new CallError(`state: output is not JSON: ${firstLine(s.stdout)}`);
+    }
+    if (st.status === 'stopped') return ms;
+    if (Date.now() > deadline) throw new CallError(`state: still "${st.status}" after 10 s`);
+  }
+}
+
 module.exports = {
-  ROOT, TIME_BIN, N, WARMUP, ctx, posInt, which, becomeSubreaper, Interrupted, checkpoint, call, firstLine, rtArgs, CallError, rtCall, forget, forceDelete, median, table,
+  ROOT, TIME_BIN, N, WARMUP, ctx, posInt, which, becomeSubreaper, Interrupted, checkpoint, call, firstLine, rtArgs, CallError, rtCall, untilStopped, forget, forceDelete, median, table,
 };

@@ -4,7 +4,7 @@
  * container, each call timed next to a `node -e 0` (the floor of any command of a runtime that is a
  * fresh Node process), so both see the same machine noise.
  */
-const { ctx, call, rtCall, CallError, forget, forceDelete, firstLine } = require('./calls');
+const { ctx, call, rtCall, untilStopped, forget, forceDelete } = require('./calls');
 
 const COMMANDS = ['create', 'start', 'state', 'list', 'kill', 'delete'];
 
@@ -36,18 +36,7 @@ function measureCommands(rt, id) {
     timed('state', ['state', id]);
     timed('list', ['list']);
     timed('kill', ['kill', id, 'KILL']);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const s = rtCall(rt, ['state', id]);
-      let st;
-      try {
-        st = JSON.parse(s.stdout);
-      } catch {
-        throw new CallError(`state: output is not JSON: ${firstLine(s.stdout)}`);
-      }
-      if (st.status === 'stopped') break;
-      if (Date.now() > deadline) throw new CallError(`state: still "${st.status}" 10 s after kill`);
-    }
+    untilStopped(rt, id);
     timed('delete', ['delete', id]);
     ok = true;
     forget(rt, id);

@@ -45,10 +45,9 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
   return { status: r.status ?? -1, ...JSON.parse(fs.readFileSync(report, 'utf8')), stderr: fs.readFileSync(err, 'utf8') };
 }
 
-t.test('no command of a container lifecycle loads https, crypto or zlib (koffi without its downloader)', { skip: NEEDS_ROOT }, async (t) => {
-  const sb = new Sandbox(t);
-  const id = sb.id();
-  const calls = [
+/** A container's whole life, one CLI call at a time: create, state, start, exec, list, kill, delete, run. */
+function lifecycleCalls(sb: Sandbox, id: string): string[][] {
+  return [
     ['create', '--bundle', sb.bundle(['sleep', '300']), id],
     ['state', id],
     ['start', id],
@@ -58,6 +57,12 @@ t.test('no command of a container lifecycle loads https, crypto or zlib (koffi w
     ['delete', '--force', id],
     ['run', '--bundle', sb.bundle(['true']), sb.id()],
   ];
+}
+
+t.test('no command of a container lifecycle loads https, crypto or zlib (koffi without its downloader)', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const calls = lifecycleCalls(sb, id);
   for (const args of calls) {
     const r = loaded(sb, args);
     t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
@@ -70,16 +75,7 @@ t.test('create, run and exec compile their modules from the code cache; the smal
   t.ok(fs.existsSync(path.join(PROJECT, 'dist', 'code-cache', 'bundle.cache')), 'the build made the cache');
   const sb = new Sandbox(t);
   const id = sb.id();
-  const calls = [
-    ['create', '--bundle', sb.bundle(['sleep', '300']), id],
-    ['state', id],
-    ['start', id],
-    ['exec', id, 'true'],
-    ['list'],
-    ['kill', id, 'KILL'],
-    ['delete', '--force', id],
-    ['run', '--bundle', sb.bundle(['true']), sb.id()],
-  ];
+  const calls = lifecycleCalls(sb, id);
   const lifecycle = path.join(PROJECT, 'dist', 'src', 'lifecycle') + path.sep;
   for (const args of calls) {
     const r = loaded(sb, args);
