@@ -4,7 +4,7 @@
  * (how, is the plan's: src/plan/rootless.ts planIdMapWrite).
  */
 import * as fs from 'fs';
-import { spawnSync } from 'child_process';
+import type { spawnSync as SpawnSync } from 'child_process';
 import type { Spec } from '../generated/config';
 import { LaunchError, RuntimeError } from '../errors';
 import { formatMappings, IdMapWrite, PRIVILEGED_ID_MAPS } from '../plan/rootless';
@@ -38,6 +38,8 @@ function runHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IdMappi
   const ranges = formatMappings(maps);
   if (!bin) throw new RuntimeError(`${field}: mapping ${ranges} needs ${helper}, which is not installed (Debian and Ubuntu: package uidmap)`);
   const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  // Required here: child_process costs some 9 ms to load, and only an unprivileged caller needs it.
+  const { spawnSync } = require('child_process') as { spawnSync: typeof SpawnSync };
   const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status === 0) return;
   const said = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? (r.error ? r.error.message : `exit status ${r.status ?? r.signal}`);

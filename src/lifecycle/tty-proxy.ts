@@ -5,7 +5,7 @@
  * SIGWINCH, input goes to the pty master and output comes back.
  */
 import * as fs from 'fs';
-import * as tty from 'tty';
+import type * as Tty from 'tty';
 import type { Shim } from '../native/shim';
 import { writeStdout } from '../log';
 
@@ -15,6 +15,8 @@ export interface TtyProxy {
 }
 
 export function proxyTerminal(master: number, shim: Shim): TtyProxy {
+  // Required here: loading tty costs some 7 ms, and run and exec without a terminal never need it.
+  const tty = require('tty') as typeof Tty;
   const stdinIsTty = tty.isatty(0);
   const stdoutIsTty = tty.isatty(1);
   let restored = false;
@@ -33,7 +35,7 @@ export function proxyTerminal(master: number, shim: Shim): TtyProxy {
 
   const resize = () => {
     if (!stdoutIsTty) return;
-    const [cols, rows] = (process.stdout as tty.WriteStream).getWindowSize();
+    const [cols, rows] = (process.stdout as Tty.WriteStream).getWindowSize();
     shim.setWinsize(master, rows, cols);
   };
   resize();

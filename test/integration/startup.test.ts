@@ -70,6 +70,18 @@ t.test('no command of a container lifecycle loads https, crypto or zlib (koffi w
   }
 });
 
+// child_process (with net and stream) costs some 9 ms to load, tty some 7: only newuidmap, hooks,
+// `ps` and a foreground terminal need them, and none of these calls does.
+t.test('no command of a container lifecycle without hooks, terminal or id-map helpers loads child_process, net or tty', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  for (const args of lifecycleCalls(sb, id)) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.same(r.builtins.filter((m) => /^(child_process|net|tty)$/.test(m)), [], `${args[0]} loads none of child_process, net, tty`);
+  }
+});
+
 t.test('create, run and exec compile their modules from the code cache; the small commands never read it', { skip: NEEDS_ROOT }, async (t) => {
   const bundle = path.join(PROJECT, 'dist', 'code-cache', 'bundle.js');
   t.ok(fs.existsSync(path.join(PROJECT, 'dist', 'code-cache', 'bundle.cache')), 'the build made the cache');
