@@ -15,6 +15,7 @@ import { enableControllers, errCode, readCgroupFile, sleepMs, waitFor, writeCgro
 import type { CgroupLayout } from './detect';
 import type { V1Context } from './v1-resources';
 import type { Stats } from './stats';
+import { isFrozenAt, v1FreezerState } from './frozen';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -107,15 +108,7 @@ export class V1Manager extends CgroupBase {
 
   /** freezer.state trimmed; undefined if the cgroup (or the file) is missing and missingOk. */
   private readState(missingOk: boolean): string | undefined {
-    const file = path.join(this.requireFreezer(), 'freezer.state');
-    try {
-      return readCgroupFile(file).trim();
-    } catch (e) {
-      const code = errCode(e);
-      if (missingOk && (code === 'ENOENT' || code === 'ENODEV')) return undefined;
-      if (code === 'ENOENT') throw new RuntimeError(`cgroup ${this.cgroupsPath} does not exist in the freezer hierarchy`);
-      throw new RuntimeError(`read ${file}: ${code}`);
-    }
+    return v1FreezerState(this.requireFreezer(), missingOk, this.cgroupsPath);
   }
 
   private writeState(state: 'FROZEN' | 'THAWED'): void {
@@ -169,19 +162,9 @@ export class V1Manager extends CgroupBase {
   }
 
   isFrozen(): boolean {
-    if (this.freezerDir === undefined) return false;
-    let state = this.readState(true);
-    // FREEZING is transient: wait (briefly) for a stable answer, as runc does.
-    if (state === 'FREEZING') waitFor(() => (state = this.readState(true)) !== 'FREEZING', THAW_TIMEOUT_MS);
-    if (state === undefined || state === 'THAWED') return false;
-    if (state !== 'FROZEN') return true; // still FREEZING after the wait
-    // FROZEN may come from a frozen ancestor; only our own freezing counts.
-    try {
-      return readCgroupFile(path.join(this.freezerDir, 'freezer.self_freezing')).trim() !== '0';
-    } catch {
-      return true; // old kernels: no self_freezing
-    }
+    return this.freezerDir !== undefined && isFrozenAt({ version: 1, dir: this.freezerDir });
   }
+
 }
 
 /**

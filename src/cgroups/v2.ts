@@ -14,6 +14,7 @@ import type { CgroupLayout } from './detect';
 import type { LinuxResources } from '../generated/config';
 import type { ApplyOptions } from './common';
 import type { Stats } from './stats';
+import { isFrozenAt } from './frozen';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -115,11 +116,7 @@ export class V2Manager extends CgroupBase {
   }
 
   isFrozen(): boolean {
-    try {
-      return readCgroupFile(path.join(this.dir, 'cgroup.freeze')).trim() === '1';
-    } catch {
-      return false; // no such cgroup, or no freezer
-    }
+    return isFrozenAt({ version: 2, dir: this.dir });
   }
 }
 
