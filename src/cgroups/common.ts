@@ -9,6 +9,7 @@ import * as path from 'path';
 import { RuntimeError } from '../errors';
 import type { CgroupMode } from './detect';
 import type { LinuxResources } from '../generated/config';
+import type { FreezerFile } from './frozen';
 import { errCode, isSigkill, mkdirTracked, readProcs, removeCgroupDirs, writeCgroupFile, subdirs } from './cgroup-fs';
 
 export interface CgroupManager {
@@ -47,6 +48,8 @@ export interface CgroupManager {
   thaw(): void;
   /** Whether this cgroup itself is frozen (not counting a frozen ancestor). false if it does not exist. */
   isFrozen(): boolean;
+  /** Where isFrozen() reads, for a container's record (cgroups/frozen.ts); undefined without a freezer. */
+  freezer(): FreezerFile | undefined;
   /** rmdir in every hierarchy (sub-cgroups first), retrying while EBUSY for about 1 s; ENOENT is fine. Parents are left. */
   destroy(): void;
   /** Whether the cgroup directory exists in any hierarchy used. */
@@ -159,6 +162,7 @@ export abstract class CgroupBase implements CgroupManager {
   abstract freeze(): void;
   abstract thaw(): void;
   abstract isFrozen(): boolean;
+  abstract freezer(): FreezerFile | undefined;
   /** Whether freeze() can work here (a freezer exists for this cgroup). */
   protected abstract canFreeze(): boolean;
   /** Driver hook run on each directory create() made or found, outermost first (cpuset copy, controller enabling). */

@@ -20,6 +20,7 @@ import type { DBusError, DBusValue, SdBus } from '../native/sd-bus';
 import type { ApplyOptions, CgroupManager } from './common';
 import { subdirs } from './cgroup-fs';
 import type { Stats } from './stats';
+import type { FreezerFile } from './frozen';
 import { ancestorSlices, SystemdUnit } from './systemd-unit';
 import { parseSystemdVersion, resourceProperties, scopeProperties, UnitProperty } from './systemd-properties';
 
@@ -310,6 +311,9 @@ export class SystemdManager implements CgroupManager {
   }
   isFrozen(): boolean {
     return this.files.isFrozen();
+  }
+  freezer(): FreezerFile | undefined {
+    return this.files.freezer();
   }
   exists(): boolean {
     return this.files.exists();

@@ -15,7 +15,7 @@ import { enableControllers, errCode, readCgroupFile, sleepMs, waitFor, writeCgro
 import type { CgroupLayout } from './detect';
 import type { V1Context } from './v1-resources';
 import type { Stats } from './stats';
-import { isFrozenAt, v1FreezerState } from './frozen';
+import { FreezerFile, isFrozenAt, v1FreezerState } from './frozen';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -163,6 +163,10 @@ export class V1Manager extends CgroupBase {
 
   isFrozen(): boolean {
     return this.freezerDir !== undefined && isFrozenAt({ version: 1, dir: this.freezerDir });
+  }
+
+  freezer(): FreezerFile | undefined {
+    return this.freezerDir === undefined ? undefined : { version: 1, dir: this.freezerDir };
   }
 
 }

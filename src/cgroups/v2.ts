@@ -14,7 +14,7 @@ import type { CgroupLayout } from './detect';
 import type { LinuxResources } from '../generated/config';
 import type { ApplyOptions } from './common';
 import type { Stats } from './stats';
-import { isFrozenAt } from './frozen';
+import { FreezerFile, isFrozenAt } from './frozen';
 
 const FREEZE_TIMEOUT_MS = 5000;
 const THAW_TIMEOUT_MS = 1000;
@@ -117,6 +117,10 @@ export class V2Manager extends CgroupBase {
 
   isFrozen(): boolean {
     return isFrozenAt({ version: 2, dir: this.dir });
+  }
+
+  freezer(): FreezerFile {
+    return { version: 2, dir: this.dir };
   }
 }
 

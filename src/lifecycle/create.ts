@@ -223,6 +223,9 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
 
     record.status = 'created';
     delete record.creator;
+    // Known once the init is in its cgroup (a systemd scope is made with it).
+    const freezer = prepared.cgroups?.freezer();
+    if (freezer) record.freezer = freezer;
     store.save(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     return { record, spec, terminalMaster };

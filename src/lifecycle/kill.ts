@@ -6,7 +6,6 @@
 import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { signalProcess } from '../state/proc';
-import { containerCgroup, namespacePids } from './container-cgroup';
 import { computeStatus } from './status';
 import { parseSignal } from './signals';
 
@@ -17,6 +16,8 @@ export function killContainer(store: StateStore, id: string, signal: string | un
   if (status === 'creating') throw new ContainerStateError(`container ${id} is being created`, id, status);
   if (status === 'stopped' && !all) throw new ContainerStateError('container not running', id, status);
   if (all) {
+    // Loaded here: the cgroup drivers cost the plain kill of an init (the common call) a few ms.
+    const { containerCgroup, namespacePids } = require('./container-cgroup') as typeof import('./container-cgroup');
     const cgroup = containerCgroup(rec);
     if (cgroup) cgroup.killAll(sig);
     else signalEach(namespacePids(rec), sig);

@@ -14,7 +14,9 @@ export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
   if (rec.noCgroup) return 'running'; // no freezer: never paused
   try {
-    // Loaded here, not at the top: `start` and `kill` of a created container never need it.
+    // Loaded here, not at the top: `start` and `kill` of a created container never need them.
+    if (rec.freezer) return (require('../cgroups/frozen') as typeof import('../cgroups/frozen')).isFrozenAt(rec.freezer) ? 'paused' : 'running';
+    // A record from before freezer files were recorded: the driver finds it.
     const { containerCgroupManager } = require('../cgroups') as typeof import('../cgroups');
     if (containerCgroupManager(rec).isFrozen()) return 'paused';
   } catch {

@@ -16,6 +16,7 @@ import * as path from 'path';
 import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError, RuntimeError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';
+import type { FreezerFile } from '../cgroups/frozen';
 
 export { ContainerGone, Lock };
 
@@ -50,6 +51,8 @@ export interface ContainerRecord {
   rootless?: boolean;
   /** Created without a cgroup (rootless, with none it could make): why. */
   noCgroup?: string;
+  /** Where the container's cgroup says it is frozen (status reads only this file). */
+  freezer?: FreezerFile;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -114,3 +114,28 @@ t.test('create and run never list the state root: their cost does not grow with 
   }
   t.equal(sb.tsr(['delete', '--force', id]).status, 0);
 });
+
+t.test('state, list and kill of a running container read its freezer file, never the cgroup drivers', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  t.equal(sb.tsr(['run', '--detach', '--bundle', sb.bundle(['sleep', '300']), id]).status, 0, 'run -d');
+  const cgroups = path.join(PROJECT, 'dist', 'src', 'cgroups') + path.sep;
+  const drivers = (read: string[]) => read.filter((f) => f.startsWith(cgroups) && !/\/(frozen|cgroup-fs)\.js$/.test(f)).map((f) => path.basename(f));
+  const record = path.join(sb.root, id, 'state.json');
+  t.ok(JSON.parse(fs.readFileSync(record, 'utf8')).freezer, 'create recorded where the freezer is');
+  for (const args of [['state', id], ['list'], ['kill', id, 'CONT']]) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.same(drivers(r.read), [], `${args[0]} loads no cgroup driver`);
+  }
+  t.equal(sb.tsr(['pause', id]).status, 0, 'pause');
+  t.equal(sb.state(id).status, 'paused', 'paused, from the recorded freezer file');
+  // A record written before freezer files were recorded: the driver still finds the freezer.
+  const rec = JSON.parse(fs.readFileSync(record, 'utf8'));
+  delete rec.freezer;
+  fs.writeFileSync(record, JSON.stringify(rec));
+  t.equal(sb.state(id).status, 'paused', 'paused, from an older record');
+  t.equal(sb.tsr(['resume', id]).status, 0, 'resume');
+  t.equal(sb.state(id).status, 'running', 'running again');
+  t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
