@@ -8,7 +8,7 @@ export interface Globals {
   log: Logger;
   systemdCgroup: boolean;
   /** --rootless: true, false or auto. */
-  rootless: import('../plan/rootless').RootlessFlag;
+  rootless: import('../plan/caller-rules').RootlessFlag;
   debug: boolean;
   store(): StateStore;
 }

@@ -7,7 +7,7 @@ import type { Command, Globals } from './command';
 import { Logger, writeStderr, writeStdout } from '../log';
 import { describeSystemError, RuntimeError } from '../errors';
 import { OCI_VERSION } from '../spec/version';
-import { parseRootlessFlag } from '../plan/rootless';
+import { parseRootlessFlag } from '../plan/caller-rules';
 import { defaultRoot, prepareXdgRoot } from '../state/root';
 
 export const VERSION = '0.1.0';

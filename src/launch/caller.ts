@@ -3,7 +3,7 @@
  * the initial one. Every command reads this for its default --root, so it is kept small (fs only).
  */
 import * as fs from 'fs';
-import type { Caller } from '../plan/rootless';
+import type { Caller } from '../plan/caller-rules';
 
 /** The initial user namespace maps every id to itself: "0 0 4294967295". */
 export function isInitialUidMap(text: string): boolean {

@@ -15,7 +15,8 @@ import { isRuntimeNamespace } from './namespaces';
 import { hostHugePageSizes, MountInfoEntry, parseMountInfo, parseProcCgroup, readLayout, selfMountInfo, type CgroupLayout } from '../cgroups/detect';
 import type { CgroupFacts } from '../plan/rules/resources';
 import type { CgroupManager } from '../cgroups/common';
-import { CgroupAccess, RootlessFacts, unprivileged } from '../plan/rootless';
+import { CgroupAccess, RootlessFacts } from '../plan/rootless';
+import { unprivileged } from '../plan/caller-rules';
 import { caller } from './caller';
 
 /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { RuntimeError } from '../errors';
 import { caller } from '../launch/caller';
-import { defaultStateRoot } from '../plan/rootless';
+import { defaultStateRoot } from '../plan/caller-rules';
 
 export function defaultRoot(): { root: string; xdg: boolean } {
   return defaultStateRoot(process.env, caller());

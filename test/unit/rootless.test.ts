@@ -1,12 +1,11 @@
 /**
- * Rootless mode's rules (src/plan/rootless.ts) and how the planner applies them, with fake host
+ * Rootless mode's rules (src/plan/rootless.ts, src/plan/caller-rules.ts) and how the planner applies them, with fake host
  * facts; and the host-probe parsers they read from. No root, no host access.
  */
 import t from 'tap';
 import type { Spec } from '../../src/generated/config';
-import {
-  Caller, defaultStateRoot, parseRootlessFlag, planCgroupUse, planIdMapWrite, resourcesAsked, RootlessFacts, rootlessCgroups,
-} from '../../src/plan/rootless';
+import { planCgroupUse, planIdMapWrite, resourcesAsked, RootlessFacts } from '../../src/plan/rootless';
+import { Caller, defaultStateRoot, parseRootlessFlag, rootlessCgroups } from '../../src/plan/caller-rules';
 import { isInitialUidMap } from '../../src/launch/caller';
 import { containerCgroupDirs, parseProcLimits } from '../../src/launch/host-probe';
 import { buildExecPlan } from '../../src/plan/build-exec-plan';
