@@ -5,7 +5,7 @@
  *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
  *   2. ajv standalone validators from schemas/           → dist/src/generated/validators.js
  *   3. TypeScript                                        → dist/
- *      and the code cache of create, run and exec          → dist/code-cache/
+ *      and a code cache per CLI command                   → dist/code-cache/
  *   4. the C shim and helpers, compiled here with cc     → native/build/
  * Nothing prebuilt is downloaded.
  */

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Build step (after tsc): dist/code-cache/bundle.js and bundle.cache, which create, run and exec
- * load instead of compiling some 60 files (src/cli/code-cache.ts says how they are used).
+ * Build step (after tsc): one bundle with V8's code cache per CLI command, dist/code-cache/<command>/
+ * bundle.js and bundle.cache, which the command loads instead of resolving, reading and compiling
+ * its modules one file at a time (src/cli/code-cache.ts says how they are used; src/cli/entry.ts
+ * picks the bundle before the CLI's own modules load, so they come from it too).
  *
- *   1. the modules: every .js file reachable by a literal require() from those commands' modules,
- *      less those the CLI has loaded before it installs the bundle (src/cli/main.ts and its imports);
- *   2. bundle.js: one object literal, per file (relative to dist/) its size, mtime and body wrapped
- *      as Node wraps a CommonJS module;
+ *   1. the modules: every .js file reachable from the command's module and src/cli/main.js by a
+ *      literal require() (of main.js's own, only those at its top level: the others load the
+ *      other commands);
+ *   2. bundle.js: one object literal, per file (relative to the bundle's directory) its size, mtime
+ *      and body wrapped as Node wraps a CommonJS module;
  *   3. bundle.cache: V8's code cache of bundle.js, made by a fresh node (the flags and version of the
- *      node that will read it) after loading the commands through the bundle, so the functions that
- *      loading compiled are in it.
+ *      node that will read it) after loading the modules through the bundle and running the command
+ *      once (writeCache), so the functions that compiled are in it.
  */
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -21,8 +24,12 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'code-cache');
-const ENTRIES = ['create', 'run', 'exec'].map((c) => path.join(DIST, 'src', 'cli', 'commands', `${c}.js`));
+const CLI = path.join(DIST, 'src', 'cli');
+/** The commands whose warm-up is a dry run of create: they plan a container. */
+const PLANNING = new Set(['create', 'run', 'exec']);
 const REQUIRE = /\brequire\((['"])([^'"\n]+)\1\)/g;
+/** A require at a file's top level, as tsc writes imports: at the start of a line. */
+const TOP_REQUIRE = /^[^\s].*\brequire\((['"])([^'"\n]+)\1\)/gm;
 
 /** The node flags bin/tsruntime passes (scripts/node-flags.json, from build.js). */
 const FLAGS = process.argv.slice(2);
@@ -44,17 +51,22 @@ function node(code) {
   }
 }
 
-/** Every module to bundle, with what its literal requires of bundled files resolve to. */
-function modules() {
-  const preloaded = new Set(JSON.parse(node(`require(${JSON.stringify(path.join(DIST, 'src', 'cli', 'main.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`)));
+/** What entry.js has loaded when it installs a bundle: itself and code-cache.js. */
+const PRELOADED = new Set([path.join(CLI, 'entry.js'), ...JSON.parse(node(`require(${JSON.stringify(path.join(CLI, 'code-cache.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`))]);
+
+/** Every module of the command's bundle, with what its literal requires of bundled files resolve to. */
+function modules(command) {
+  const main = path.join(CLI, 'main.js');
+  // main.js requires every command's module inside a function: only this command's is followed.
+  const pattern = (file) => (file === main ? TOP_REQUIRE : REQUIRE);
   const deps = new Map();
-  const queue = [...ENTRIES];
+  const queue = [main, path.join(CLI, 'commands', `${command}.js`)];
   while (queue.length) {
     const file = queue.shift();
     if (deps.has(file)) continue;
     deps.set(file, {});
     const resolve = Module.createRequire(file).resolve;
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(REQUIRE)) {
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(pattern(file))) {
       if (Module.isBuiltin(m[2])) continue;
       let dep;
       try {
@@ -67,36 +79,47 @@ function modules() {
       if (!deps.has(dep)) queue.push(dep);
     }
   }
-  const files = [...deps.keys()].filter((f) => !preloaded.has(f)).sort();
+  const files = [...deps.keys()].filter((f) => !PRELOADED.has(f)).sort();
   const inBundle = new Set(files);
   return files.map((file) => ({
     file,
-    deps: Object.fromEntries(Object.entries(deps.get(file)).filter(([, d]) => inBundle.has(d)).map(([r, d]) => [r, path.relative(DIST, d)])),
+    deps: Object.fromEntries(Object.entries(deps.get(file)).filter(([, d]) => inBundle.has(d))),
   }));
 }
 
-function writeBundle(files) {
+function writeBundle(out, files) {
   const parts = files.map(({ file, deps }) => {
     const st = fs.statSync(file);
     const body = fs.readFileSync(file, 'utf8');
-    return `${JSON.stringify(path.relative(DIST, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(deps)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
+    const rel = Object.fromEntries(Object.entries(deps).map(([r, d]) => [r, path.relative(out, d)]));
+    return `${JSON.stringify(path.relative(out, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(rel)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
   });
-  fs.mkdirSync(OUT, { recursive: true });
-  fs.rmSync(path.join(OUT, 'bundle.cache'), { force: true });
-  fs.writeFileSync(path.join(OUT, 'bundle.js'), `({\n${parts.join(',\n')}\n})\n`);
+  fs.mkdirSync(out, { recursive: true });
+  fs.rmSync(path.join(out, 'bundle.cache'), { force: true });
+  fs.writeFileSync(path.join(out, 'bundle.js'), `({\n${parts.join(',\n')}\n})\n`);
+}
+
+/** What the warm-up runs: a dry run of create for the commands that plan, else the command itself. */
+function warmUpArgs(command, tmp) {
+  if (PLANNING.has(command)) return ['create', '--dry-run', '--bundle', tmp, 'warm-up'];
+  if (command === 'list' || command === 'features') return [command];
+  if (command === 'spec') return ['spec', '--bundle', path.join(tmp, 'spec')];
+  return [command, 'warm-up']; // a container that does not exist: the CLI, the state store, the error
 }
 
 /**
- * The cache, from a node that loads the commands and every bundled module through the bundle and
- * plans a container from a default config.json (create --dry-run): the config validator and the
- * planner are compiled then, and V8's cache holds every function compiled so far. The warm-up is best effort: whatever it did
- * not reach is compiled at run time, as without a cache.
+ * The cache, from a node that installs the bundle and runs the command once (warmUpArgs; for
+ * create, run and exec a dry run from a default config.json, which compiles the config validator
+ * and the planner, after evaluating every bundled module, as they load most of them): V8's cache
+ * holds every function compiled so far. The small commands' caches stay small: what their warm-up
+ * did not reach is compiled at run time, as without a cache.
  */
-function writeCache(files) {
-  fs.rmSync(path.join(OUT, 'bundle.node'), { force: true });
+function writeCache(command, out, files) {
+  fs.rmSync(path.join(out, 'bundle.node'), { force: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-code-cache-'));
   try {
     fs.mkdirSync(path.join(tmp, 'rootfs'));
+    fs.mkdirSync(path.join(tmp, 'spec'));
     const src = (f) => JSON.stringify(path.join(DIST, 'src', f));
     node(`
       const fs = require('fs');
@@ -108,14 +131,13 @@ function writeCache(files) {
         // Engines set a seccomp profile: its planning and compiling belong in the cache too.
         linux: { ...spec.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kexec_load'], action: 'SCMP_ACT_ERRNO' }] } },
       }));
-      const script = cc.installBundle(${JSON.stringify(OUT)});
-      // Every bundled module's top level, then what a dry run compiles (the validator, the planner).
-      for (const f of ${JSON.stringify(ENTRIES)}) require(f);
-      for (const f of ${JSON.stringify(files.map((f) => f.file))}) require(f);
-      const warm = () => require(${src('cli/main.js')}).main(['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', 'create', '--dry-run', '--bundle', ${JSON.stringify(tmp)}, 'warm-up']);
-      warm().catch(() => {}).then(() => {
-        fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.cache'))}, script.createCachedData());
-        fs.writeFileSync(${JSON.stringify(path.join(OUT, 'bundle.node'))}, cc.cacheKey(${JSON.stringify(FLAGS)}));
+      const script = cc.installBundle(${JSON.stringify(out)});
+      // What the warm-up compiles; for create, run and exec every bundled module's top level first.
+      for (const f of ${JSON.stringify(PLANNING.has(command) ? files.map((f) => f.file) : [])}) require(f);
+      const args = ['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', ...${JSON.stringify(warmUpArgs(command, tmp))}];
+      require(${src('cli/main.js')}).main(args).catch(() => {}).then(() => {
+        fs.writeFileSync(${JSON.stringify(path.join(out, 'bundle.cache'))}, script.createCachedData());
+        fs.writeFileSync(${JSON.stringify(path.join(out, 'bundle.node'))}, cc.cacheKey(${JSON.stringify(FLAGS)}));
       });
     `);
   } finally {
@@ -123,8 +145,16 @@ function writeCache(files) {
   }
 }
 
-const files = modules();
-writeBundle(files);
-writeCache(files);
-const size = (f) => fs.statSync(path.join(OUT, f)).size;
-console.log(`code-cache: dist/code-cache/bundle.js (${files.length} modules, ${Math.round(size('bundle.js') / 1024)} KiB), bundle.cache (${Math.round(size('bundle.cache') / 1024)} KiB)`);
+// A bundle per command; a layout from an older build goes.
+fs.rmSync(OUT, { recursive: true, force: true });
+const { COMMANDS } = require(path.join(CLI, 'main.js'));
+const made = [];
+for (const command of COMMANDS) {
+  const out = path.join(OUT, command);
+  const files = modules(command);
+  writeBundle(out, files);
+  writeCache(command, out, files);
+  const kib = (f) => Math.round(fs.statSync(path.join(out, f)).size / 1024);
+  made.push(`${command} ${files.length} (${kib('bundle.js')}+${kib('bundle.cache')} KiB)`);
+}
+console.log(`code-cache: dist/code-cache/<command>/, modules per bundle (source+cache): ${made.join(', ')}`);

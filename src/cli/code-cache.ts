@@ -1,26 +1,40 @@
 /**
- * create, run and exec load about 60 modules (some 480 KB of JS, the generated config validator
- * among them), and compiling them is a large part of such a command's time. The build
- * (scripts/code-cache.js) writes those modules as one script, dist/code-cache/bundle.js, with V8's
- * code cache for it: installCodeCache() compiles that script from the cache and hands each module's
- * function to Node's loader as the compiled form of its file. Node still resolves, caches and names
- * every module as usual (one instance each, its real __filename and __dirname): only the reading and
- * compiling of the source are skipped.
+ * A CLI command loads some 20 (state, kill) to 80 (create) modules, and resolving, reading and
+ * compiling them one file at a time is a large part of its time: more than the command's own work
+ * for the small ones. The build (scripts/code-cache.js) writes each command's modules as one
+ * script, dist/code-cache/<command>/bundle.js, with V8's code cache for it: installCodeCache()
+ * compiles that script from the cache and hands each module's function to Node's loader as the
+ * compiled form of its file. Node still resolves, caches and names every module as usual (one
+ * instance each, its real __filename and __dirname): only the reading and compiling of the source
+ * are skipped.
  *
  * Nothing here may change what runs. A file whose size or mtime differs from when the bundle was
- * made loads from disk; a cache V8 rejects (another Node, other flags) only costs a compile; no
- * bundle, or any error, leaves Node's loader as it was. The small commands (state, start, kill,
- * delete, list) never call this: the bundle would cost them more than it saves.
+ * made loads from disk, and so does any module the bundle lacks; a cache V8 rejects (another Node,
+ * other flags) only costs a compile; no bundle, or any error, leaves Node's loader as it was.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Where the build writes the bundle: dist/code-cache/. */
+/** Where the build writes the bundles: dist/code-cache/<command>/. */
 export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');
+
+/**
+ * The bundle of the command argv names: that of its first word that names one. This runs before
+ * the CLI parses anything, so a flag's value may be taken for the command (`--root state kill`):
+ * only speed depends on the guess, as any bundle loads any module correctly.
+ */
+export function commandCacheDir(argv: readonly string[], base = CODE_CACHE_DIR): string | undefined {
+  for (const arg of argv) {
+    if (!/^[a-z]+$/.test(arg)) continue;
+    const dir = path.join(base, arg);
+    if (fs.existsSync(path.join(dir, 'bundle.node'))) return dir;
+  }
+  return undefined;
+}
 
 type ModuleFn = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void;
 /**
- * What bundle.js evaluates to: per file (relative to dist/), its size and mtime (ms) when bundled,
+ * What bundle.js evaluates to: per file (relative to the bundle's directory), its size and mtime (ms) when bundled,
  * what its literal requires of other bundled files resolved to then, and its compiled body.
  */
 export type BundleFiles = Record<string, [number, number, Record<string, string>, ModuleFn]>;
@@ -43,9 +57,9 @@ function usableKey(key: string): boolean {
   return node === cacheKey([]).split('\n')[0] && (flags ?? '').split(' ').every((f) => f === '' || process.execArgv.includes(f));
 }
 
-/** Installs the bundle if there is one with a cache made by this node; its script, or undefined. */
-export function installCodeCache(dir = CODE_CACHE_DIR): import('vm').Script | undefined {
-  if (installed) return installed;
+/** Installs the bundle in dir if it has a cache made by this node; its script, or undefined. */
+export function installCodeCache(dir: string | undefined): import('vm').Script | undefined {
+  if (installed || dir === undefined) return installed;
   try {
     // Without its cache the bundle is slower than the files (it compiles more than a command loads).
     if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
@@ -60,7 +74,7 @@ export function installBundle(dir: string, cachedData?: Buffer): import('vm').Sc
   const vm = require('vm') as typeof import('vm');
   const file = path.join(dir, 'bundle.js');
   const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
-  hookLoader(path.join(dir, '..'), script.runInThisContext() as BundleFiles);
+  hookLoader(dir, script.runInThisContext() as BundleFiles);
   return script;
 }
 
@@ -70,10 +84,10 @@ export function installBundle(dir: string, cachedData?: Buffer): import('vm').Sc
  * calls each): the build resolved them. Either way the module is Node's, in its cache under its
  * file's name, so a later require of that file from anywhere gets the same instance.
  */
-function hookLoader(distDir: string, files: BundleFiles): void {
+function hookLoader(dir: string, files: BundleFiles): void {
   const Module = require('module') as any;
   const bundled = new Map<string, Entry>();
-  for (const [rel, entry] of Object.entries(files)) bundled.set(path.join(distDir, rel), entry);
+  for (const [rel, entry] of Object.entries(files)) bundled.set(path.join(dir, rel), entry);
 
   /** Runs a bundled body as module's code, once: a stale file (see fresh) is left to Node. */
   const take = (filename: string): Entry | undefined => {
@@ -90,7 +104,7 @@ function hookLoader(distDir: string, files: BundleFiles): void {
     const req = (request: string) => {
       const rel = deps[request];
       if (rel === undefined) return parent.require(request);
-      const filename = path.join(distDir, rel);
+      const filename = path.join(dir, rel);
       const cached = Module._cache[filename];
       if (cached) return cached.exports;
       const entry = take(filename);

@@ -34,8 +34,6 @@ export const COMMAND_LOADERS: Record<string, () => { command: Command }> = {
   events: () => require('./commands/events'),
 };
 export const COMMANDS = Object.keys(COMMAND_LOADERS);
-/** The commands that load enough code for the build's code cache to pay (cli/code-cache.ts). */
-const CODE_CACHED = new Set(['create', 'run', 'exec']);
 
 export const GLOBAL_FLAGS: FlagSpecs = {
   root: { type: 'string', describe: 'root directory for storage of container state (default: /run/tsruntime, or $XDG_RUNTIME_DIR/tsruntime when rootless)' },
@@ -66,7 +64,6 @@ export async function main(argv: string[]): Promise<number> {
       return name || g.flags.help ? 0 : 1;
     }
     if (!Object.hasOwn(COMMAND_LOADERS, name)) throw new RuntimeError(`no such command: ${name}`);
-    if (CODE_CACHED.has(name)) require('./code-cache').installCodeCache();
     const cmd: Command = COMMAND_LOADERS[name]().command;
     const p = parseFlags(g.positionals.slice(1), { ...cmd.flags, help: { type: 'bool', alias: ['h'], describe: 'show help' } });
     if (p.flags.help) {

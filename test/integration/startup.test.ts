@@ -82,22 +82,19 @@ t.test('no command of a container lifecycle without hooks, terminal or id-map he
   }
 });
 
-t.test('create, run and exec compile their modules from the code cache; the small commands never read it', { skip: NEEDS_ROOT }, async (t) => {
-  const bundle = path.join(PROJECT, 'dist', 'code-cache', 'bundle.js');
-  t.ok(fs.existsSync(path.join(PROJECT, 'dist', 'code-cache', 'bundle.cache')), 'the build made the cache');
+t.test('each command compiles its modules from its own bundle in the code cache, none from disk', { skip: NEEDS_ROOT }, async (t) => {
+  const cacheDir = path.join(PROJECT, 'dist', 'code-cache');
+  const src = path.join(PROJECT, 'dist', 'src') + path.sep;
+  const entry = path.join(src, 'cli', 'entry.js');
+  const loader = path.join(src, 'cli', 'code-cache.js');
   const sb = new Sandbox(t);
   const id = sb.id();
-  const calls = lifecycleCalls(sb, id);
-  const lifecycle = path.join(PROJECT, 'dist', 'src', 'lifecycle') + path.sep;
-  for (const args of calls) {
+  for (const args of lifecycleCalls(sb, id)) {
+    t.ok(fs.existsSync(path.join(cacheDir, args[0], 'bundle.cache')), `the build made ${args[0]}'s cache`);
     const r = loaded(sb, args);
     t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
-    if (['create', 'run', 'exec'].includes(args[0])) {
-      t.ok(r.read.includes(bundle), `${args[0]} reads the bundle`);
-      t.same(r.read.filter((f) => f.startsWith(lifecycle)), [], `${args[0]} reads no lifecycle module from disk`);
-    } else {
-      t.notOk(r.read.includes(bundle), `${args[0]} does not read the bundle`);
-    }
+    t.ok(r.read.includes(path.join(cacheDir, args[0], 'bundle.js')), `${args[0]} reads its bundle`);
+    t.same(r.read.filter((f) => f.startsWith(src) && f !== entry && f !== loader), [], `${args[0]} reads no module from disk but the entry and the bundle loader`);
   }
 });
 

@@ -1,5 +1,5 @@
 /**
- * The code cache of create, run and exec (src/cli/code-cache.ts) must never change what runs: a
+ * The code cache of the CLI commands (src/cli/code-cache.ts) must never change what runs: a
  * stale file loads from disk, a cache V8 rejects is only compiled again, a cache from another node
  * or no bundle leaves the loader alone. Each case runs in a fresh node: the hook is process-wide.
  */
@@ -25,11 +25,11 @@ function fakeDist(t: { teardown(fn: () => void): void }): { dist: string; dir: s
   fs.writeFileSync(b, "module.exports = { from: 'disk', a: require('./a') };\n");
   const entry = (file: string, deps: Record<string, string>, body: string) => {
     const st = fs.statSync(file);
-    return `${JSON.stringify(path.relative(dist, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(deps)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
+    return `${JSON.stringify(path.relative(dir, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(deps)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
   };
   fs.writeFileSync(
     path.join(dir, 'bundle.js'),
-    `({\n${entry(a, {}, "module.exports = { from: 'bundled', file: __filename };")},\n${entry(b, { './a': 'src/a.js' }, "module.exports = { from: 'bundled', a: require('./a') };")}\n})\n`,
+    `({\n${entry(a, {}, "module.exports = { from: 'bundled', file: __filename };")},\n${entry(b, { './a': path.relative(dir, a) }, "module.exports = { from: 'bundled', a: require('./a') };")}\n})\n`,
   );
   return { dist, dir, a, b };
 }
