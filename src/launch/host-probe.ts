@@ -116,6 +116,9 @@ export function hostFacts(cgroupPath: string): HostFacts {
     get idmapMounts() {
       return idmapMountsSupported();
     },
+    get procKcore() {
+      return fs.existsSync('/proc/kcore');
+    },
   };
 }
 
