@@ -15,7 +15,8 @@
 # hierarchy (systemd.unified_cgroup_hierarchy=1) and D-Bus, and runs the command as a service
 # (system.slice/tsr-vm.service) once the boot is done.
 # Both: PATH starts with node's directory and the project's node_modules/.bin (as in npm scripts:
-# npx costs seconds under emulation), HOME is a tmpfs directory, /tmp and /run are tmpfs,
+# npx costs seconds under emulation), TSR_TEST_SLOW=10 scales the test harness's timeouts,
+# HOME is a tmpfs directory, /tmp and /run are tmpfs,
 # the guest kernel's modules are on /lib/modules (modprobe is busybox's when the host has none).
 # Build first (npm run build): the guest runs what is in dist/ and native/build/.
 #
@@ -96,7 +97,8 @@ EOF
 # Runs the command; its exit code is written last, so a missing rc means it never finished.
 cat >"$share/run" <<EOF
 #!/bin/sh
-export PATH=$(printf %q "$path") HOME=/tmp/home LANG=C.UTF-8 TERM=dumb CI=1
+# TSR_TEST_SLOW: the test harness multiplies its timeouts by it (node starts 10-30x slower here).
+export PATH=$(printf %q "$path") HOME=/tmp/home LANG=C.UTF-8 TERM=dumb CI=1 TSR_TEST_SLOW=10
 mkdir -p "\$HOME"
 echo booted >/run/share/booted
 cd $q_project && bash /run/share/cmd >/run/share/output 2>&1 </dev/null

@@ -117,6 +117,9 @@ export function hostFacts(cgroupPath: string): HostFacts {
     get idmapMounts() {
       return idmapMountsSupported();
     },
+    get procKcore() {
+      return fs.existsSync('/proc/kcore');
+    },
   };
 }
 

@@ -4,8 +4,9 @@
  * that need a cgroup say so, and those that list or signal its processes use its pid namespace.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { UnsupportedError } from '../errors';
-import { containerCgroupManager, CgroupManager } from '../cgroups';
+import { cgroupManager, containerCgroupManager, CgroupManager, parseProcCgroup } from '../cgroups';
 import type { ContainerRecord } from '../state/store';
 import { isAlive } from '../state/proc';
 
@@ -28,6 +29,29 @@ export function recordedCgroupsPath(m: CgroupManager, mountpoints: readonly stri
     rels.add(dir.slice(mp.length));
   }
   return rels.size === 1 ? [...rels][0] : m.cgroupsPath;
+}
+
+/**
+ * The cgroup a process exec'd into the container joins: the container's, unless on cgroup v2 it
+ * now hands controllers down to sub-cgroups of its own (a systemd init moved itself into
+ * init.scope and enabled them): the kernel refuses any process there (EBUSY, no internal
+ * processes), so the process goes where the init is, as runc does.
+ */
+export function execCgroup(m: CgroupManager, initPid: number): CgroupManager {
+  const dir = m.paths[''];
+  if (m.mode !== 'v2' || !dir) return m;
+  let delegated: boolean;
+  let initPath: string | undefined;
+  try {
+    delegated = fs.readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8').trim() !== '';
+    initPath = delegated ? parseProcCgroup(fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8')).get('') : undefined;
+  } catch {
+    return m; // gone meanwhile: the join reports it
+  }
+  if (!initPath) return m;
+  const init = cgroupManager({ cgroupsPath: initPath, id: 'exec' });
+  // Only a cgroup below the container's own: anywhere else, the refusal is the right answer.
+  return init.paths[''].startsWith(dir + '/') ? init : m;
 }
 
 /** The cgroup, or an error saying that `doing` needs one and why this container has none. */

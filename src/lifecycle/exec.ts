@@ -16,7 +16,7 @@ import { planView, PlanView } from '../launch/plan-view';
 import type { CgroupManager } from '../cgroups/common';
 import { loadShim } from '../native/shim';
 import { cgroupManager } from '../cgroups';
-import { containerCgroup, requireCgroup } from './container-cgroup';
+import { containerCgroup, execCgroup, requireCgroup } from './container-cgroup';
 import { checkTerminal, launch, Launched, releaseAfterReady } from '../launch/spawn';
 import { withHome } from './passwd';
 import { checkPreservedFds } from './preserve-fds';
@@ -123,7 +123,7 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   checkTerminal(Boolean(proc.terminal), o.consoleSocket, Boolean(o.detach));
 
   const cgroups = o.cgroup ? requireCgroup(rec, 'exec --cgroup') : containerCgroup(rec);
-  const joinTarget = cgroups && o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : cgroups;
+  const joinTarget = cgroups && (o.cgroup ? subCgroup(cgroups.cgroupsPath, o.cgroup) : execCgroup(cgroups, rec.pid));
   const namespaceFds = openContainerNamespaces(rec, fds);
   // The process joins the cgroup itself, first thing (launch/cgroup-join.ts), unless it must
   // join late (a frozen cgroup: it would stall its own setup) or get its initial CPU affinity

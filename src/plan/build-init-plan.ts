@@ -66,6 +66,8 @@ export interface HostFacts {
   rootless?: RootlessFacts;
   /** Whether the kernel can make id-mapped mounts (mount_setattr, Linux 5.12; default: yes). */
   idmapMounts?: boolean;
+  /** Whether the host has /proc/kcore (CONFIG_PROC_KCORE): runc then links /dev/core to it (default: no). */
+  procKcore?: boolean;
 }
 
 export interface InitPlanInput {
@@ -142,6 +144,8 @@ const DEV_SYMLINKS: Array<[string, string]> = [
   ['/proc/self/fd/1', '/dev/stdout'],
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
+/** Made only where the kernel has /proc/kcore, as runc does (the file is masked all the same). */
+const KCORE_SYMLINK: [string, string] = ['/proc/kcore', '/dev/core'];
 
 export function buildInitPlan(input: InitPlanInput): InitPlan {
   const { spec, rootfs, host } = input;
@@ -241,7 +245,8 @@ export function buildInitPlan(input: InitPlanInput): InitPlan {
   }
   for (const d of linux.devices ?? []) planDevice(ops, d, inUserns);
   if (devMounted) {
-    for (const [target, link] of DEV_SYMLINKS) ops.push({ op: 'SYMLINK_IN_ROOT', strs: [target, link], what: `symlink ${link} -> ${target}` });
+    const links = host.procKcore ? [...DEV_SYMLINKS, KCORE_SYMLINK] : DEV_SYMLINKS;
+    for (const [target, link] of links) ops.push({ op: 'SYMLINK_IN_ROOT', strs: [target, link], what: `symlink ${link} -> ${target}` });
     ops.push({ op: 'SYMLINK_IN_ROOT', strs: ['pts/ptmx', '/dev/ptmx'], what: 'symlink /dev/ptmx -> pts/ptmx' });
   }
 

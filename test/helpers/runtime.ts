@@ -6,7 +6,7 @@ import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { waitSync } from './wait';
+import { scaled, waitSync } from './wait';
 
 export const PROJECT = path.resolve(__dirname, '..', '..', '..');
 export const BIN = path.join(PROJECT, 'bin', 'tsruntime');
@@ -80,6 +80,7 @@ export class Sandbox {
   /**
    * Run the CLI with this sandbox's --root. Output goes through files, not pipes: a detached
    * container inherits the runtime's stdio and would hold a pipe open for its whole life.
+   * The timeout (30 s by default) is scaled in a slow guest (wait.ts, scaled).
    */
   tsr(args: string[], opts: { timeout?: number; cwd?: string } = {}): Result {
     const out = path.join(this.dir, `out-${++counter}`);
@@ -90,7 +91,7 @@ export class Sandbox {
     try {
       res = spawnSync(BIN, ['--root', this.root, ...args], {
         stdio: ['ignore', outFd, errFd],
-        timeout: opts.timeout ?? 30_000,
+        timeout: scaled(opts.timeout ?? 30_000),
         cwd: opts.cwd,
       });
     } finally {
@@ -116,7 +117,7 @@ export class Sandbox {
 
   /** Wait until the container reports `status` (polling `state`). */
   waitStatus(id: string, status: string, timeoutMs = 5000): boolean {
-    return waitSync(() => this.state(id).status === status, timeoutMs, 10);
+    return waitSync(() => this.state(id).status === status, scaled(timeoutMs), 10);
   }
 
   cleanup(): void {

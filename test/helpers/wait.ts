@@ -4,6 +4,18 @@
  */
 import * as fs from 'fs';
 
+/**
+ * How much slower than this kind of host the tests run: TSR_TEST_SLOW (a factor) is set by
+ * scripts/vm.sh, whose emulated guest starts node 10 to 30 times slower. Unset elsewhere, so a
+ * real hang still fails at the timeout it would have here.
+ */
+export const SLOWDOWN = Math.max(1, Number(process.env.TSR_TEST_SLOW) || 1);
+
+/** A timeout (ms) scaled for where the tests run. */
+export function scaled(ms: number): number {
+  return ms * SLOWDOWN;
+}
+
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /** Block the thread for ms (between synchronous CLI calls, where there is no event loop to yield to). */

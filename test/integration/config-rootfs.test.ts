@@ -64,6 +64,14 @@ t.test('a read-only /dev tmpfs is populated first, then made read-only', { skip:
   t.equal(facts?.write['/dev'], 'EROFS');
 });
 
+t.test('/dev/core links to /proc/kcore where the host has it, as runc makes it', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const { facts, result } = runProbe(sb, undefined, ['--lstat', '/dev/core']);
+  t.equal(result.status, 0, result.stderr);
+  if (fs.existsSync('/proc/kcore')) t.match(facts?.lstat['/dev/core'], { type: 'l', target: '/proc/kcore' }, 'the symlink');
+  else t.match(facts?.lstat['/dev/core'], { error: 'ENOENT' }, 'no /proc/kcore on this host: no /dev/core');
+});
+
 t.test('a rootfs under a shared host mount: pivot_root works and nothing propagates back', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const shared = fs.mkdtempSync(path.join(sb.dir, 'shared-'));

@@ -258,6 +258,12 @@ t.test('devices: mknod, or a bind of the host node in a user namespace', async (
     ['/dev/fd -> /proc/self/fd', '/dev/stdin -> /proc/self/fd/0', '/dev/stdout -> /proc/self/fd/1', '/dev/stderr -> /proc/self/fd/2', '/dev/ptmx -> pts/ptmx'],
   );
   t.ok(indexOf(p, 'DEVICE_IN_ROOT') < indexOf(p, 'PIVOT_ROOT'));
+  const kcore = plan((s) => (s.mounts = [dev]), { host: host({ procKcore: true }) });
+  t.same(
+    named(kcore, 'SYMLINK_IN_ROOT').map((o) => `${o.strs![1]} -> ${o.strs![0]}`).slice(3, 5),
+    ['/dev/stderr -> /proc/self/fd/2', '/dev/core -> /proc/kcore'],
+    "a host with /proc/kcore: /dev/core links to it, after the stdio links (runc's order)",
+  );
 
   const noDev = plan((s) => (s.linux!.devices = [fuse]));
   t.same(named(noDev, 'DEVICE_IN_ROOT').map((o) => o.strs![0]), ['/dev/fuse'], 'no /dev mount: only linux.devices, no default ones');
