@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { ContainerStateError } from '../errors';
 import { StateStore, ContainerRecord } from '../state/store';
 import { isAlive, sleepMs } from '../state/proc';
+import { removeFile } from '../state/remove';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
 import type { Spec } from '../generated/config';
@@ -27,7 +28,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const t0 = process.hrtime.bigint();
     awaitInit(fifo, rec, id);
     log.timing('the init takes start (exec fifo)', t0);
-    fs.rmSync(fifo, { force: true });
+    removeFile(fifo);
     rec.status = 'running';
     store.save(rec);
     if (notify && hostNotify && notifyFd !== undefined) notify.relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);

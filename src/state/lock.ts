@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ContainerNotFoundError, RuntimeError } from '../errors';
 import { identityAlive, selfIdentity, sleepMs } from './proc';
+import { removeFile, removeTree } from './remove';
 
 const WAIT_MS = 30_000;
 
@@ -52,7 +53,7 @@ export class LockFiles {
     if (--this.users > 0) return;
     this.users = 0;
     this.ino = -1;
-    fs.rmSync(this.identityPath, { force: true });
+    removeFile(this.identityPath);
   }
 
   /** link(identity, dir/name) for a directory only we can see (claim); counts a user. */
@@ -120,7 +121,7 @@ export class Lock {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    fs.rmSync(path.join(this.dir, 'lock'), { force: true });
+    removeFile(path.join(this.dir, 'lock'));
     this.files.done();
   }
 
@@ -134,7 +135,7 @@ export class Lock {
     fs.renameSync(this.dir, trash);
     this.held = false;
     this.files.done();
-    removeTree(trash);
+    removeTrash(trash);
   }
 }
 
@@ -145,9 +146,9 @@ function breakStale(files: LockFiles, dir: string, name: string, dead: string): 
   const got = files.link(dir, ticket);
   if (got === 'ok') {
     try {
-      if (readOr(path.join(dir, name)) === dead) fs.rmSync(path.join(dir, name), { force: true });
+      if (readOr(path.join(dir, name)) === dead) removeFile(path.join(dir, name));
     } finally {
-      fs.rmSync(path.join(dir, ticket), { force: true });
+      removeFile(path.join(dir, ticket));
     }
     return;
   }
@@ -161,10 +162,10 @@ function breakStale(files: LockFiles, dir: string, name: string, dead: string): 
  * rm -rf of a directory nobody else can reach any more. A process that resolved its path just
  * before it was renamed may still add one entry (a lock link) while we remove it: try again.
  */
-function removeTree(dir: string): void {
+function removeTrash(dir: string): void {
   for (let i = 0; i < 50; i++) {
     try {
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeTree(dir);
       return;
     } catch {
       sleepMs(1);

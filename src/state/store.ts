@@ -16,6 +16,7 @@ import * as path from 'path';
 import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError, RuntimeError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';
+import { removeTree } from './remove';
 import type { FreezerFile } from '../cgroups/frozen';
 
 export { ContainerGone, Lock };
@@ -162,7 +163,7 @@ export class StateStore {
         throw e;
       }
     } catch (e) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      removeTree(tmp);
       files.done();
       throw e;
     }
@@ -201,7 +202,7 @@ export class StateStore {
       const m = TEMP_ENTRY.exec(name);
       if (!m || isAlive(Number(m[1]), m[2])) continue;
       try {
-        fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
+        removeTree(path.join(this.root, name));
       } catch {
         /* another process is removing it too */
       }
