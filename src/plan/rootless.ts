@@ -14,6 +14,7 @@
  */
 import { InvalidConfigError, RuntimeError } from '../errors';
 import { Caller, unprivileged } from './caller-rules';
+import { controllerFor, fieldsNeedingCgroup } from './rules/resources';
 import type { LinuxResources, Process, Spec } from '../generated/config';
 import { RLIMITS } from './linux-constants';
 
@@ -26,41 +27,6 @@ export interface CgroupAccess {
 }
 
 export type CgroupUse = { use: true } | { use: false; reason: string };
-
-/** The controller a resource field needs, for runc's "cannot set <controller> limit". */
-function controllerOf(field: string): string {
-  const head = field.split('.')[0];
-  if (field === 'cpu.cpus' || field === 'cpu.mems') return 'cpuset';
-  return { blockIO: 'blkio', hugepageLimits: 'hugetlb', network: 'net_cls', unified: 'unified' }[head] ?? head;
-}
-
-/**
- * The linux.resources fields set to something that needs a cgroup (runc treats zeroes as
- * unset). Device rules are not among them: a rootless runtime leaves them alone, as runc does,
- * since only root may load a device filter or write devices.allow.
- */
-export function resourcesAsked(r: LinuxResources | undefined): string[] {
-  if (!r) return [];
-  const out: string[] = [];
-  const set = (v: unknown) => v !== undefined && v !== null && v !== 0 && v !== '' && !(Array.isArray(v) && v.length === 0);
-  const groups: Array<[string, Record<string, unknown> | undefined]> = [
-    ['memory', r.memory as Record<string, unknown> | undefined],
-    ['cpu', r.cpu as Record<string, unknown> | undefined],
-    ['pids', r.pids as Record<string, unknown> | undefined],
-    ['blockIO', r.blockIO as Record<string, unknown> | undefined],
-    ['network', r.network as Record<string, unknown> | undefined],
-  ];
-  for (const [name, obj] of groups) {
-    for (const [k, v] of Object.entries(obj ?? {})) {
-      if (k === 'useHierarchy' || k === 'checkBeforeUpdate') continue;
-      if (set(v)) out.push(`${name}.${k}`);
-    }
-  }
-  if (r.hugepageLimits?.length) out.push('hugepageLimits');
-  if (r.rdma && Object.keys(r.rdma).length) out.push('rdma');
-  if (r.unified && Object.keys(r.unified).length) out.push('unified');
-  return out;
-}
 
 /**
  * Whether a container gets a cgroup. Without rootless cgroups, always (a refusal is then an
@@ -75,10 +41,10 @@ export function planCgroupUse(o: { rootless: boolean; configPath?: string; acces
   if (o.configPath) {
     throw new RuntimeError(`linux.cgroupsPath: cannot create cgroup ${o.configPath} in a rootless container: ${why}; ${fix}, or leave cgroupsPath unset to run without a cgroup`);
   }
-  const asked = resourcesAsked(o.resources);
+  const asked = fieldsNeedingCgroup(o.resources);
   if (asked.length) {
     throw new InvalidConfigError(
-      `linux.resources.${asked[0]}: cannot set ${controllerOf(asked[0])} limit: container could not join or create cgroup (rootless: ${why}); ${fix}, or drop linux.resources`,
+      `linux.resources.${asked[0]}: cannot set ${controllerFor(asked[0], false)} limit: container could not join or create cgroup (rootless: ${why}); ${fix}, or drop linux.resources`,
     );
   }
   return { use: false, reason: why };

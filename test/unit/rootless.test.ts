@@ -4,7 +4,8 @@
  */
 import t from 'tap';
 import type { Spec } from '../../src/generated/config';
-import { planCgroupUse, planIdMapWrite, resourcesAsked, RootlessFacts } from '../../src/plan/rootless';
+import { planCgroupUse, planIdMapWrite, RootlessFacts } from '../../src/plan/rootless';
+import { fieldsNeedingCgroup } from '../../src/plan/rules/resources';
 import { Caller, defaultStateRoot, parseRootlessFlag, rootlessCgroups } from '../../src/plan/caller-rules';
 import { isInitialUidMap } from '../../src/launch/caller';
 import { containerCgroupDirs, parseProcLimits } from '../../src/launch/host-probe';
@@ -72,8 +73,12 @@ t.test('cgroups: used where writable, skipped the way runc skips them, errors wh
     /^linux\.resources\.memory\.limit: cannot set memory limit: container could not join or create cgroup \(rootless: no write access to \/sys\/fs\/cgroup\/memory\)/,
   );
   t.throws(() => planCgroupUse({ rootless: true, access: denied, configPath: '/mine' }), /^linux\.cgroupsPath: cannot create cgroup \/mine in a rootless container: no write access/);
-  t.same(resourcesAsked({ memory: { limit: 0 }, cpu: { cpus: '' }, pids: { limit: 0 }, devices: [] }), [], 'zeroes are unset');
-  t.same(resourcesAsked({ cpu: { cpus: '0-1' }, pids: { limit: 10 }, hugepageLimits: [{ pageSize: '2MB', limit: 1 }] }), ['cpu.cpus', 'pids.limit', 'hugepageLimits']);
+  // What a container without a cgroup cannot honour is what the drivers would write (one rule).
+  t.same(fieldsNeedingCgroup({ memory: { limit: 0, kernel: 0, useHierarchy: true }, cpu: { cpus: '' }, devices: [] }), [], 'zeroes and fields that ask nothing any more');
+  t.same(fieldsNeedingCgroup({ pids: { limit: 0 } }), ['pids.limit'], 'pids.limit 0 is written (pids.max 1), so it is asked');
+  t.same(fieldsNeedingCgroup({ memory: { swappiness: 0 } }), ['memory.swappiness'], 'a swappiness of 0 is written too');
+  t.same(fieldsNeedingCgroup({ cpu: { cpus: '0-1' }, pids: { limit: 10 }, hugepageLimits: [{ pageSize: '2MB', limit: 1 }] }), ['cpu.cpus', 'pids.limit', 'hugepageLimits']);
+  t.throws(() => planCgroupUse({ rootless: true, access: denied, resources: { pids: { limit: 0 } } }), /^linux\.resources\.pids\.limit: cannot set pids limit/);
   t.throws(() => planCgroupUse({ rootless: true, access: denied, resources: { cpu: { cpus: '0' } } }), /cannot set cpuset limit/);
 });
 

@@ -99,8 +99,23 @@ export function requestedFields(r: LinuxResources): string[] {
   return out;
 }
 
+/**
+ * Fields that ask nothing of a cgroup any more: kernel memory limits (deprecated in v1, absent in
+ * v2) and memory.useHierarchy (always on since Linux 3.16). They need no controller on v2, and a
+ * rootless container without a cgroup loses nothing by their absence.
+ */
+const NO_EFFECT = new Set(['memory.kernel', 'memory.kernelTCP', 'memory.useHierarchy']);
+
+/**
+ * The requested fields whose effect is written to a cgroup: a container that has none (rootless,
+ * without a writable cgroup) cannot honour them, and must say so rather than drop them.
+ */
+export function fieldsNeedingCgroup(r: LinuxResources | undefined): string[] {
+  return r ? requestedFields(r).filter((f) => !NO_EFFECT.has(f)) : [];
+}
+
 /** The controller a requested field needs, by the names of this host's cgroup version. */
-function controllerFor(field: string, v2: boolean): string {
+export function controllerFor(field: string, v2: boolean): string {
   const top = field.split('.')[0];
   if (field === 'cpu.cpus' || field === 'cpu.mems') return 'cpuset';
   if (top === 'blockIO') return v2 ? 'io' : 'blkio';
@@ -222,11 +237,9 @@ function checkV2(r: LinuxResources, host: CgroupFacts): void {
   });
   const missing = (controller: string) =>
     `the ${controller} controller is not available on this host (the cgroup2 root ${host.unifiedMount} has: ${host.unifiedControllers.join(' ') || 'none'})`;
-  // v1 fields that ask for nothing (kernel 0, useHierarchy true) need no controller either.
-  const ignored = ['memory.kernel', 'memory.kernelTCP', 'memory.useHierarchy', 'unified'];
   for (const field of requestedFields(r)) {
     const controller = controllerFor(field, true);
-    if (!ignored.includes(field) && !host.unifiedControllers.includes(controller)) throw fieldError(field, missing(controller));
+    if (!NO_EFFECT.has(field) && field !== 'unified' && !host.unifiedControllers.includes(controller)) throw fieldError(field, missing(controller));
   }
   for (const key of Object.keys(r.unified ?? {})) {
     const c = checkUnifiedKey(key);
