@@ -34,8 +34,9 @@ export function commandCacheDir(argv: readonly string[], base = CODE_CACHE_DIR):
 
 type ModuleFn = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void;
 /**
- * What bundle.js evaluates to: per file (relative to the bundle's directory), its size and mtime (ms) when bundled,
- * what its literal requires of other bundled files resolved to then, and its compiled body.
+ * What bundle.js evaluates to: per file (relative to the bundle's directory), its size and mtime
+ * (ms) when bundled, what its literal requires of other bundled files resolved to then, and its
+ * compiled body.
  */
 export type BundleFiles = Record<string, [number, number, Record<string, string>, ModuleFn]>;
 type Entry = BundleFiles[string];
@@ -73,7 +74,7 @@ export function installCodeCache(dir: string | undefined): import('vm').Script |
 export function installBundle(dir: string, cachedData?: Buffer): import('vm').Script {
   const vm = require('vm') as typeof import('vm');
   const file = path.join(dir, 'bundle.js');
-  // latin1: the build writes the bundle in ASCII (its \u escapes), and a copy is cheaper than UTF-8 decoding.
+  // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is: a plain copy.
   const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
   hookLoader(dir, script.runInThisContext() as BundleFiles);
   return script;
