@@ -168,7 +168,6 @@ export class V1Manager extends CgroupBase {
   freezer(): FreezerFile | undefined {
     return this.freezerDir === undefined ? undefined : { version: 1, dir: this.freezerDir };
   }
-
 }
 
 /**

@@ -13,7 +13,7 @@
  * src/launch/host-probe.ts).
  */
 import { InvalidConfigError, RuntimeError } from '../errors';
-import { Caller, unprivileged } from './caller-rules';
+import type { Caller } from './caller-rules';
 import { controllerFor, fieldsNeedingCgroup } from './rules/resources';
 import type { LinuxResources, Process, Spec } from '../generated/config';
 import { RLIMITS } from './linux-constants';

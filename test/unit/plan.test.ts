@@ -4,10 +4,10 @@
  * ops for other config fields does not break them.
  */
 import t from 'tap';
-import { buildInitPlan, InitPlan } from '../../src/plan/build-init-plan';
+import type { InitPlan } from '../../src/plan/build-init-plan';
 import type { Op } from '../../src/plan/ops';
 import { CLONE, MS, PR, RLIMITS, S_IFBLK, S_IFCHR, makedev } from '../../src/plan/linux-constants';
-import { BUNDLE, FIFO_FD, PATH, PURE_V2, ROOTFS, bare, host, indexOf, named, plan, planError, touching } from '../helpers/plan';
+import { BUNDLE, FIFO_FD, PURE_V2, ROOTFS, bare, host, indexOf, named, plan, planError, touching } from '../helpers/plan';
 
 const bit = (n: number) => 1n << BigInt(n);
 

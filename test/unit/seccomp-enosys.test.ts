@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as os from 'os';
 import {
-  ArchLastSyscall, AUDIT_ARCH_X86_64, BPF_JMP_JA, BPF_JMP_JEQ_K, BPF_JMP_JGT_K, BPF_JMP_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
+  AUDIT_ARCH_X86_64, BPF_JMP_JA, BPF_JMP_JEQ_K, BPF_JMP_JGT_K, BPF_JMP_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
   RET_ERRNO_ENOSYS, SCMP_ARCH_X32, SockFilter, X32_SYSCALL_BIT, assemble, enosysStub,
 } from '../../src/plan/seccomp-enosys';
 import { ResolvedSeccompFilter, SeccompLibrary, seccompFilter, seccompProgram } from '../../src/plan/seccomp-plan';
