@@ -101,8 +101,8 @@ export function requestedFields(r: LinuxResources): string[] {
 
 /**
  * Fields that ask nothing of a cgroup any more: kernel memory limits (deprecated in v1, absent in
- * v2) and memory.useHierarchy (always on since Linux 3.16). They need no controller on v2, and a
- * rootless container without a cgroup loses nothing by their absence.
+ * v2) and memory.useHierarchy (deprecated: current kernels keep it on). They need no controller on
+ * v2, and a rootless container without a cgroup loses nothing by their absence.
  */
 const NO_EFFECT = new Set(['memory.kernel', 'memory.kernelTCP', 'memory.useHierarchy']);
 
