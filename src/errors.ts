@@ -80,6 +80,7 @@ export function errnoName(errno: number): string {
   return `errno ${errno}`;
 }
 
+/** strerror's words for the errno codes the runtime's messages meet (runc says them so too). */
 const ERRNO_WORDS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
@@ -89,7 +90,24 @@ const ERRNO_WORDS: Record<string, string> = {
   EEXIST: 'file exists',
   ENOTDIR: 'not a directory',
   EBUSY: 'device or resource busy',
+  EINVAL: 'invalid argument',
+  ELOOP: 'too many levels of symbolic links',
+  ENODEV: 'no such device',
+  ERANGE: 'numerical result out of range',
+  EOPNOTSUPP: 'operation not supported',
+  ENOTSUP: 'operation not supported',
 };
+
+/** strerror's words for an errno code ("EPERM"), when known. */
+export function errnoWords(code: string): string | undefined {
+  return ERRNO_WORDS[code];
+}
+
+/** "EPERM (operation not permitted)": the code, with its words when known. */
+export function errnoText(code: string): string {
+  const words = ERRNO_WORDS[code];
+  return words ? `${code} (${words})` : code;
+}
 
 /**
  * A system call that failed where no step had words for it: the call and its path, and for a
@@ -97,7 +115,6 @@ const ERRNO_WORDS: Record<string, string> = {
  */
 export function describeSystemError(e: NodeJS.ErrnoException): string {
   const what = [e.syscall, e.path, (e as { dest?: string }).dest ? `to ${(e as { dest?: string }).dest}` : ''].filter(Boolean).join(' ');
-  const words = ERRNO_WORDS[e.code ?? ''];
   let fix = '';
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     const euid = process.geteuid?.() ?? 0;
@@ -105,5 +122,5 @@ export function describeSystemError(e: NodeJS.ErrnoException): string {
       ? `: tsruntime runs as uid ${euid}, not root: give this user access to it, or run as root`
       : ': check the permissions and mount options of that path';
   }
-  return `${what || 'system call'}: ${e.code}${words ? ` (${words})` : ''}${fix}`;
+  return `${what || 'system call'}: ${errnoText(String(e.code))}${fix}`;
 }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RuntimeError } from '../errors';
+import { errnoText, RuntimeError } from '../errors';
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 /** Block the thread for ms milliseconds (no event loop needed). */
@@ -142,17 +142,6 @@ export function isSigkill(signal: NodeJS.Signals | number): boolean {
 }
 
 
-const ERRNO_WORDS: Record<string, string> = {
-  EINVAL: 'invalid argument',
-  EBUSY: 'device or resource busy',
-  EPERM: 'operation not permitted',
-  EACCES: 'permission denied',
-  ENODEV: 'no such device',
-  ENOSPC: 'no space left on device',
-  ERANGE: 'numerical result out of range',
-  EOPNOTSUPP: 'operation not supported',
-  ENOTSUP: 'operation not supported',
-};
 
 /** Whether a control file exists in dir. */
 export function hasFile(dir: string, file: string): boolean {
@@ -178,8 +167,7 @@ export function writeError(e: unknown, dir: string, file: string, data: string, 
     if (!fs.existsSync(dir)) return new RuntimeError(`linux.resources.${field}: cgroup ${dir} does not exist`);
     return new RuntimeError(`linux.resources.${field}: ${file} does not exist in ${dir} (not supported by this kernel or controller)`);
   }
-  const words = ERRNO_WORDS[code];
-  return new RuntimeError(`linux.resources.${field}: write ${JSON.stringify(data)} to ${path.join(dir, file)}: ${code}${words ? ` (${words})` : ''}`);
+  return new RuntimeError(`linux.resources.${field}: write ${JSON.stringify(data)} to ${path.join(dir, file)}: ${errnoText(code)}`);
 }
 
 /** A control file's text, or undefined when it does not exist. */

@@ -3,7 +3,7 @@
  * sync points, collects the pid of a forked grandchild and fds passed to it, and turns a
  * reported failure into "<step>: ERRNO (text)". Returns when the process says it is ready.
  */
-import { LaunchError, errnoName } from '../errors';
+import { LaunchError, errnoName, errnoWords } from '../errors';
 import { Msg, StartStep, type Op } from '../plan/ops';
 import type { Shim } from '../native/shim';
 
@@ -53,21 +53,13 @@ export function driveChannel(shim: Shim, parentFd: number, ops: readonly Op[], w
   }
 }
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EINVAL: 'invalid argument',
-  EBUSY: 'device or resource busy',
-  ENOTDIR: 'not a directory',
-  EEXIST: 'file exists',
-  ELOOP: 'too many levels of symbolic links',
-  EXDEV: 'path escapes the container root',
-  ENOTSUP: 'operation not supported',
-  ENODEV: 'no such device',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-};
+/**
+ * An errno's words in an op's failure. EXDEV there is the in-root resolution refusing a path
+ * (openat2 RESOLVE_IN_ROOT, or a mount into /proc), never a cross-device link.
+ */
+function opErrnoWords(name: string): string | undefined {
+  return name === 'EXDEV' ? 'path escapes the container root' : errnoWords(name);
+}
 
 /** The steps before the first op (native/plan.h TSR_STEP_*), and what to do about each. */
 const START_STEPS: Record<number, string> = {
@@ -79,14 +71,14 @@ const START_STEPS: Record<number, string> = {
 
 export function describeStartFailure(step: number, errno: number): string {
   const name = errnoName(errno);
-  const text = ERRNO_TEXT[name];
+  const text = opErrnoWords(name);
   return `${START_STEPS[step] ?? `start-up step ${step}`}: ${name}${text ? ` (${text})` : ''}`;
 }
 
 /** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
 export function describeFailure(op: Op | undefined, errno: number, rootless = false): string {
   const name = errnoName(errno);
-  const text = ERRNO_TEXT[name];
+  const text = opErrnoWords(name);
   if (op?.op === 'FIND_EXEC') {
     const arg0 = op.program ?? '';
     if (name === 'ENOENT') {

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import type { spawnSync as SpawnSync } from 'child_process';
 import type { Spec } from '../generated/config';
-import { LaunchError, RuntimeError } from '../errors';
+import { errnoText, LaunchError, RuntimeError } from '../errors';
 import { formatMappings, IdMapWrite, PRIVILEGED_ID_MAPS } from '../plan/rootless';
 import { findProgram } from './host-probe';
 
@@ -17,18 +17,15 @@ export function hostIdOf(mappings: Array<{ containerID: number; hostID: number; 
   return id;
 }
 
-const WORDS: Record<string, string> = { EPERM: 'operation not permitted', EACCES: 'permission denied', EINVAL: 'invalid argument' };
-
 function writeProc(pid: number, file: string, text: string, field: string, how: IdMapWrite): void {
   try {
     fs.writeFileSync(`/proc/${pid}/${file}`, text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    const words = WORDS[code] ? ` (${WORDS[code]})` : '';
     const hint = how !== PRIVILEGED_ID_MAPS && (code === 'EPERM' || code === 'EACCES')
       ? `: an unprivileged user may write only a map of its own id; map the others through /etc/subuid and /etc/subgid (newuidmap, newgidmap)`
       : '';
-    throw new LaunchError(`${field}: write ${JSON.stringify(text.trim())} to /proc/${pid}/${file}: ${code}${words}${hint}`);
+    throw new LaunchError(`${field}: write ${JSON.stringify(text.trim())} to /proc/${pid}/${file}: ${errnoText(code)}${hint}`);
   }
 }
 

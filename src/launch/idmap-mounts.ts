@@ -7,20 +7,13 @@
  * maps, because that namespace does not exist yet (a namespace with the same maps maps ids the
  * same way). A joined user namespace is used as it is.
  */
-import { getSystemErrorMap } from 'util';
-import { RuntimeError } from '../errors';
+import { errnoName, errnoText, RuntimeError } from '../errors';
 import type { IdmapMount } from '../plan/mounts-plan';
 import type { IdMapping } from '../plan/mount-rules';
 import { IdmapShim, loadIdmapShim } from '../native/idmap';
 import { closeAll } from '../state/proc';
 
 const EINVAL = 22;
-
-/** "EINVAL (invalid argument)" */
-function errnoText(errno: number): string {
-  const [name, text] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, ''];
-  return text ? `${name} (${text})` : name;
-}
 
 function mapText(maps: readonly IdMapping[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
@@ -62,13 +55,13 @@ const USERNS_STEPS = ['', 'clone', 'write uid_map', 'write gid_map', 'open its n
 function makeUserns(shim: IdmapShim, m: IdmapMount, uid: string, gid: string): number {
   const r = shim.usernsFd(uid, gid);
   if ('fd' in r) return r.fd;
-  throw new RuntimeError(`mounts: ${m.destination}: failed to create userns for ${m.source} id-mapping: ${USERNS_STEPS[r.step] ?? 'step ' + r.step}: ${errnoText(r.errno)}`);
+  throw new RuntimeError(`mounts: ${m.destination}: failed to create userns for ${m.source} id-mapping: ${USERNS_STEPS[r.step] ?? 'step ' + r.step}: ${errnoText(errnoName(r.errno))}`);
 }
 
 function makeMount(shim: IdmapShim, m: IdmapMount, userns: number): number {
   const r = shim.idmappedMount(m.source, userns, { rbind: m.rbind, recursive: m.recursive });
   if ('fd' in r) return r.fd;
-  const why = errnoText(r.errno);
+  const why = errnoText(errnoName(r.errno));
   const where = `mounts: ${m.destination}`;
   if (r.step === 1) throw new RuntimeError(`${where}: open_tree(OPEN_TREE_CLONE) ${m.source}: ${why}`);
   if (r.step === 2) throw new RuntimeError(`${where}: make the bind of ${m.source} a slave mount: ${why}`);

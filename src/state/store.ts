@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, InvalidArgumentError, RuntimeError } from '../errors';
+import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, errnoText, InvalidArgumentError, RuntimeError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';
 import { removeTree } from './remove';
@@ -231,8 +231,7 @@ export class StateStore {
       const fix = euid !== 0
         ? `tsruntime runs as uid ${euid}, which may not write there: set XDG_RUNTIME_DIR (the default root is then $XDG_RUNTIME_DIR/tsruntime) or pass --root with a directory this user can write`
         : 'check the permissions of --root, or pass another';
-      const words = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system' }[code];
-      throw new RuntimeError(`${doing} in ${this.root}: ${code} (${words}): ${fix}`);
+      throw new RuntimeError(`${doing} in ${this.root}: ${errnoText(code)}: ${fix}`);
     }
   }
 
