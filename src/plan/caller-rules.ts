@@ -26,15 +26,14 @@ export function parseRootlessFlag(value: string | undefined): RootlessFlag {
   throw new InvalidArgumentError(`invalid --rootless value "${value}": expected true, false or auto`);
 }
 
-/** Whether cgroups are handled the rootless way (runc's shouldUseRootlessCgroupManager). */
-export function rootlessCgroups(flag: RootlessFlag, c: Caller): boolean {
-  if (flag !== 'auto') return flag === 'true';
+/** Whether the caller lacks real root: then the checks and id-map rules of rootless.ts apply. */
+export function unprivileged(c: Caller): boolean {
   return c.euid !== 0 || c.inUserns;
 }
 
-/** Whether the caller lacks real root: then the checks and id-map rules below apply. */
-export function unprivileged(c: Caller): boolean {
-  return c.euid !== 0 || c.inUserns;
+/** Whether cgroups are handled the rootless way (runc's shouldUseRootlessCgroupManager): by default, without real root. */
+export function rootlessCgroups(flag: RootlessFlag, c: Caller): boolean {
+  return flag === 'auto' ? unprivileged(c) : flag === 'true';
 }
 
 export const ROOT_STATE_DIR = '/run/tsruntime';

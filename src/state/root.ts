@@ -1,6 +1,6 @@
 /**
  * The default state root (--root): /run/tsruntime, or $XDG_RUNTIME_DIR/tsruntime for a rootless
- * caller (runc's rule: src/plan/rootless.ts defaultStateRoot). Read by every command: fs only.
+ * caller (runc's rule: src/plan/caller-rules.ts defaultStateRoot). Read by every command: fs only.
  */
 import * as fs from 'fs';
 import { RuntimeError } from '../errors';

@@ -107,7 +107,7 @@ t.test('the global flags, as clients pass them', async (t) => {
   t.equal(podman.flags['log-format'], 'json');
   t.same(podman.positionals.slice(0, 1), ['create']);
   const defaults = parseFlags(['state', 'x'], GLOBAL_FLAGS);
-  // No --root: main works the default out from who runs it (src/plan/rootless.ts defaultStateRoot).
+  // No --root: main works the default out from who runs it (src/plan/caller-rules.ts defaultStateRoot).
   t.equal(defaults.flags.root, undefined);
   t.equal(defaults.flags.rootless, 'auto');
   t.equal(parseFlags(['--rootless', 'true', 'create'], GLOBAL_FLAGS).flags.rootless, 'true');
