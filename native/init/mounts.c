@@ -2,6 +2,22 @@
 #include "init.h"
 
 /*
+ * The target of a mount into the root, resolved in root (O_PATH); with refuse_procfs (the ops'
+ * a2), one that resolves onto a procfs (a destination reaching /proc through a symlink) fails
+ * with EXDEV: nothing may be mounted over /proc's files.
+ */
+static int open_mount_target(int root_fd, const char *path, int refuse_procfs)
+{
+	int fd = open_in_root(root_fd, path, O_PATH);
+	if (fd >= 0 && refuse_procfs && on_procfs(fd)) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * MOUNT (a0 flags; target a plain path: / before or after pivot_root) and MOUNT_IN_ROOT (target
  * resolved inside the root). MOUNT_IN_ROOT's a2 = 1: the resolved target must not be on a
  * procfs (a destination that reaches /proc through a symlink; EXDEV).
@@ -16,14 +32,9 @@ static int do_mount(const struct tsr_op *op, int root_fd, int in_root)
 
 	if (!in_root)
 		return mount(src, target, fstype, (unsigned long)op->a[0], data);
-	fd = open_in_root(root_fd, target, O_PATH);
+	fd = open_mount_target(root_fd, target, op->a[2] != 0);
 	if (fd < 0)
 		return -1;
-	if (op->a[2] && on_procfs(fd)) {
-		close(fd);
-		errno = EXDEV;
-		return -1;
-	}
 	rc = mount_fds(-1, src, fd, fstype, (unsigned long)op->a[0], data);
 	e = errno;
 	close(fd);
@@ -321,10 +332,8 @@ int op_move_mount_in_root(struct init_state *s, const struct tsr_op *op)
 {
 	int from = (int)op->a[0], to, rc = -1, e;
 
-	to = open_in_root(s->root_fd, op_str(op, 0), O_PATH);
-	if (to >= 0 && op->a[2] && on_procfs(to))
-		errno = EXDEV;
-	else if (to >= 0)
+	to = open_mount_target(s->root_fd, op_str(op, 0), op->a[2] != 0);
+	if (to >= 0)
 		rc = (int)syscall(SYS_move_mount, from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 	e = errno;
 	if (to >= 0)
