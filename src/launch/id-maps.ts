@@ -5,14 +5,12 @@
  */
 import * as fs from 'fs';
 import type { spawnSync as SpawnSync } from 'child_process';
-import type { Spec } from '../generated/config';
+import type { IDMapping, Spec } from '../generated/config';
 import { errnoText, LaunchError, RuntimeError } from '../errors';
 import { formatMappings, IdMapWrite, PRIVILEGED_ID_MAPS } from '../plan/rootless';
 import { findProgram } from './host-probe';
 
-type IdMapping = { containerID: number; hostID: number; size: number };
-
-export function hostIdOf(mappings: Array<{ containerID: number; hostID: number; size: number }> | undefined, id: number): number {
+export function hostIdOf(mappings: readonly IDMapping[] | undefined, id: number): number {
   for (const m of mappings ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
   return id;
 }
@@ -30,7 +28,7 @@ function writeProc(pid: number, file: string, text: string, field: string, how: 
 }
 
 /** newuidmap PID ns host count ...: the setuid helper checks the ranges against /etc/subuid. */
-function runHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IdMapping[], field: string): void {
+function runHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IDMapping[], field: string): void {
   const bin = findProgram(helper);
   const ranges = formatMappings(maps);
   if (!bin) throw new RuntimeError(`${field}: mapping ${ranges} needs ${helper}, which is not installed (Debian and Ubuntu: package uidmap)`);
@@ -44,18 +42,22 @@ function runHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IdMappi
   throw new LaunchError(`${field}: ${helper} refused to map ${ranges}: ${said}; the host ids must be the caller's own or its subordinate ids in ${db}`);
 }
 
+/** What a uid_map or gid_map file takes: "containerID hostID size" a line. */
+export function idMapText(maps: readonly IDMapping[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
 export function writeIdMaps(pid: number, spec: Spec, how: IdMapWrite = PRIVILEGED_ID_MAPS): void {
-  const fmt = (maps: IdMapping[]) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
   const uid = spec.linux?.uidMappings ?? [];
   const gid = spec.linux?.gidMappings ?? [];
   if (uid.length) {
     if (how.uid === 'helper') runHelper('newuidmap', pid, uid, 'linux.uidMappings');
-    else writeProc(pid, 'uid_map', fmt(uid), 'linux.uidMappings', how);
+    else writeProc(pid, 'uid_map', idMapText(uid), 'linux.uidMappings', how);
   }
   if (gid.length) {
     // The kernel takes an unprivileged gid_map only once setgroups(2) is off for good.
     if (how.denySetgroups) writeProc(pid, 'setgroups', 'deny', 'linux.gidMappings', how);
     if (how.gid === 'helper') runHelper('newgidmap', pid, gid, 'linux.gidMappings');
-    else writeProc(pid, 'gid_map', fmt(gid), 'linux.gidMappings', how);
+    else writeProc(pid, 'gid_map', idMapText(gid), 'linux.gidMappings', how);
   }
 }

@@ -9,15 +9,11 @@
  */
 import { errnoName, errnoText, RuntimeError } from '../errors';
 import type { IdmapMount } from '../plan/mounts-plan';
-import type { IdMapping } from '../plan/mount-rules';
+import { idMapText } from './id-maps';
 import { IdmapShim, loadIdmapShim } from '../native/idmap';
 import { closeAll } from '../state/proc';
 
 const EINVAL = 22;
-
-function mapText(maps: readonly IdMapping[]): string {
-  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-}
 
 /**
  * Make the mounts: slot → mount fd. Every mount fd is pushed to `fds` as soon as it exists (the
@@ -35,8 +31,8 @@ export function makeIdmapMounts(mounts: readonly IdmapMount[], fds: number[]): R
       if ('usernsFd' in m.mapping) {
         userns = m.mapping.usernsFd;
       } else {
-        const uid = mapText(m.mapping.maps.uid);
-        const gid = mapText(m.mapping.maps.gid);
+        const uid = idMapText(m.mapping.maps.uid);
+        const gid = idMapText(m.mapping.maps.gid);
         const made = namespaces.get(`${uid}/${gid}`) ?? makeUserns(shim, m, uid, gid);
         namespaces.set(`${uid}/${gid}`, made);
         userns = made;

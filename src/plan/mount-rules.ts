@@ -3,24 +3,18 @@
  * in runc's words where runc has them, and where each one takes its mapping from. Checked with
  * the rest of the plan, before anything is made.
  */
-import type { Mount } from '../generated/config';
+import type { IDMapping, Mount } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
-
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
 
 /**
  * Where an id-mapped mount takes its mapping from: a user namespace the runtime makes with these
  * maps (the mount's own, or those of the container's new user namespace, which does not exist
  * yet when the mount is made), or the user namespace the container joins (an fd of the plan's).
  */
-export type IdmapMapping = { maps: { uid: IdMapping[]; gid: IdMapping[] } } | { usernsFd: number };
+export type IdmapMapping = { maps: { uid: IDMapping[]; gid: IDMapping[] } } | { usernsFd: number };
 
 /** The container's user namespace, as idmap without mappings uses it: none, new (its maps), joined (an fd). */
-export type ContainerUserns = undefined | { maps: { uid: IdMapping[]; gid: IdMapping[] } } | { usernsFd: number };
+export type ContainerUserns = IdmapMapping | undefined;
 
 export interface IdmapRequest {
   /** ridmap: every mount of an rbind's tree is mapped, not only its top. */
@@ -68,6 +62,6 @@ export function idmapOf(m: Mount, isBind: boolean, env: IdmapEnv): IdmapRequest 
 }
 
 /** "0:100000:65536 70000:1000:1" (containerID:hostID:size) for a list of mappings, for step descriptions. */
-export function formatIdMappings(maps: readonly IdMapping[]): string {
+export function formatIdMappings(maps: readonly IDMapping[]): string {
   return maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(' ');
 }

@@ -15,7 +15,7 @@
 import { InvalidConfigError, RuntimeError } from '../errors';
 import type { Caller } from './caller-rules';
 import { controllerFor, fieldsNeedingCgroup } from './rules/resources';
-import type { LinuxResources, Process, Spec } from '../generated/config';
+import type { IDMapping, LinuxResources, Process, Spec } from '../generated/config';
 import { RLIMITS } from './linux-constants';
 
 // ------------------------------------------------------------------------------------------ cgroups
@@ -52,7 +52,6 @@ export function planCgroupUse(o: { rootless: boolean; configPath?: string; acces
 
 // ------------------------------------------------------------------------------------------ id maps
 
-type IdMapping = { containerID: number; hostID: number; size: number };
 
 /** How the runtime writes a new user namespace's maps. */
 export interface IdMapWrite {
@@ -65,7 +64,7 @@ export interface IdMapWrite {
 
 export const PRIVILEGED_ID_MAPS: IdMapWrite = { uid: 'direct', gid: 'direct', denySetgroups: false };
 
-function onlyOwn(maps: readonly IdMapping[] | undefined, own: number): boolean {
+function onlyOwn(maps: readonly IDMapping[] | undefined, own: number): boolean {
   return maps?.length === 1 && maps[0].hostID === own && maps[0].size === 1;
 }
 
@@ -74,13 +73,13 @@ function onlyOwn(maps: readonly IdMapping[] | undefined, own: number): boolean {
  * unprivileged caller may write only a map of its own id, and for gids only with setgroups
  * denied; anything more goes through newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
  */
-export function planIdMapWrite(uidMappings: readonly IdMapping[] | undefined, gidMappings: readonly IdMapping[] | undefined, c: Caller): IdMapWrite {
+export function planIdMapWrite(uidMappings: readonly IDMapping[] | undefined, gidMappings: readonly IDMapping[] | undefined, c: Caller): IdMapWrite {
   if (c.euid === 0) return PRIVILEGED_ID_MAPS;
   const gidDirect = onlyOwn(gidMappings, c.egid);
   return { uid: onlyOwn(uidMappings, c.euid) ? 'direct' : 'helper', gid: gidDirect ? 'direct' : 'helper', denySetgroups: gidDirect };
 }
 
-export function formatMappings(maps: readonly IdMapping[] | undefined): string {
+export function formatMappings(maps: readonly IDMapping[] | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join(', ');
 }
 
@@ -135,7 +134,7 @@ export function checkRootless(spec: Spec, f: RootlessFacts, userns: { types: Set
   return write;
 }
 
-function missingHelper(helper: string, field: string, maps: readonly IdMapping[] | undefined, own: string): InvalidConfigError {
+function missingHelper(helper: string, field: string, maps: readonly IDMapping[] | undefined, own: string): InvalidConfigError {
   return new InvalidConfigError(
     `${field}: mapping ${formatMappings(maps)} needs ${helper} (an unprivileged user may map only its own ${own} itself), and ${helper} is not installed: install it (Debian and Ubuntu: package uidmap)`,
   );
