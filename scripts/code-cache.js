@@ -87,10 +87,38 @@ function modules(command) {
   }));
 }
 
+/**
+ * A module's code as V8 will read it from the bundle: without its comments, which are about a
+ * sixth of tsc's output (the doc comments of src/). Every command pays for the bundle's size, in
+ * reading it, in the string V8 keeps as the source of its functions (create's peak RSS) and in the
+ * cache. The comments are found by TypeScript's parser, as the trivia before each token (a scanner
+ * alone cannot tell a regular expression from a division), and only they are cut: a comment that
+ * spans lines leaves a line break, so no statement joins its neighbour.
+ */
+function withoutComments(file, code) {
+  const ts = require('typescript');
+  const source = ts.createSourceFile(file, code, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const cuts = new Map();
+  const visit = (node) => {
+    if (node.kind < ts.SyntaxKind.FirstNode || node.kind === ts.SyntaxKind.EndOfFileToken) {
+      for (const c of ts.getLeadingCommentRanges(code, node.pos) ?? []) cuts.set(c.pos, c.end);
+    }
+    for (const child of node.getChildren(source)) visit(child);
+  };
+  visit(source);
+  let out = '';
+  let at = 0;
+  for (const [pos, end] of [...cuts].sort((x, y) => x[0] - y[0])) {
+    out += code.slice(at, pos) + (code.slice(pos, end).includes('\n') ? '\n' : ' ');
+    at = end;
+  }
+  return out + code.slice(at);
+}
+
 function writeBundle(out, files) {
   const parts = files.map(({ file, deps }) => {
     const st = fs.statSync(file);
-    const body = fs.readFileSync(file, 'utf8');
+    const body = withoutComments(file, fs.readFileSync(file, 'utf8'));
     const rel = Object.fromEntries(Object.entries(deps).map(([r, d]) => [r, path.relative(out, d)]));
     return `${JSON.stringify(path.relative(out, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(rel)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
   });
