@@ -6,6 +6,11 @@
  * has already resolved through any symlink (npm's .bin link, a link in /usr/local/bin); a copy
  * of this binary elsewhere falls back to the directory it was built in.
  *
+ * Node is the one the package was built with (TSR_NODE, its absolute path at build time): the code
+ * caches in dist/code-cache/ were made by it and V8 rejects them in any other version, and engines
+ * call the runtime with their own PATH (a service's, where an nvm or /opt node is not): a PATH
+ * search would find another node, or none. Only when that node is gone does PATH decide.
+ *
  * NODE_OPTIONS may preload anything into a process that runs as root and clones containers, and
  * NODE_EXTRA_CA_CERTS makes Node parse a certificate bundle at every start (a runtime makes no
  * TLS connection): neither reaches node. TSR_NODE_FLAGS (scripts/node-flags.json, passed by the
@@ -22,6 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef TSR_NODE
+#error "TSR_NODE: the absolute path of the node that built the package (scripts/build.js passes it)"
+#endif
 #ifndef TSR_NODE_FLAGS
 #error "TSR_NODE_FLAGS: node's flags, from scripts/node-flags.json (scripts/build.js passes them)"
 #endif
@@ -69,7 +77,10 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nflags; i++) args[n_args++] = (char *)flags[i];
   args[n_args++] = entry;
   for (int i = 1; i < argc; i++) args[n_args++] = argv[i];
+  execv(TSR_NODE, args);
+  int built = errno;
   execvp("node", args);
-  fprintf(stderr, "tsruntime: exec node: %s (Node.js 20 or newer must be in PATH)\n", strerror(errno));
+  fprintf(stderr, "tsruntime: exec node: %s (%s: %s; Node.js 20 or newer must be in PATH, or run `npm run build` with the node to use)\n",
+          strerror(errno), TSR_NODE, strerror(built));
   return 127;
 }

@@ -66,6 +66,15 @@ t.test('bin/tsruntime works through a link from elsewhere, and node sees neither
   t.notOk(fs.existsSync(marker), 'the NODE_OPTIONS preload never ran');
 });
 
+t.test('bin/tsruntime runs the node it was built with, whatever PATH the caller has', async (t) => {
+  // An engine's PATH is its service's: a node from nvm or /opt is not on it.
+  const r = spawnSync(BIN, ['--version'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^tsruntime version /);
+  const st = spawnSync(BIN, ['--root', '/run/tsruntime-test-none', 'state', 'nope'], { encoding: 'utf8', env: { PATH: '/nonexistent' } });
+  t.match(st.stderr, /container nope does not exist/, 'a command runs too');
+});
+
 t.test('spec writes runc-shaped config.json and refuses to overwrite', async (t) => {
   const sb = new Sandbox(t);
   const dir = fs.mkdtempSync(path.join(sb.dir, 'spec-'));
