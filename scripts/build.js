@@ -37,8 +37,13 @@ run(cc, [...cflags, '-fPIC', '-shared', '-o', path.join(out, 'libtsrshim.so'), .
 run(cc, [...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 // bin/tsruntime links to this launcher: it finds the package from /proc/self/exe, or (a copy
-// moved elsewhere) from the directory it was built in, and runs the node building it now.
-run(cc, [...cflags, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, `-DTSR_NODE=${JSON.stringify(process.execPath)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
+// moved elsewhere) from the directory it was built in, and runs the node building it now. On
+// x86-64 without the C library (native/launcher.c says why): static and not position-independent,
+// as nothing would apply its relocations.
+const freestanding = process.arch === 'x64'
+  ? ['-DTSR_FREESTANDING', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-ffreestanding', '-fno-stack-protector', '-fno-tree-loop-distribute-patterns']
+  : [];
+run(cc, [...cflags, ...freestanding, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, `-DTSR_NODE=${JSON.stringify(process.execPath)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
   '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.

@@ -64,6 +64,13 @@ t.test('bin/tsruntime works through a link from elsewhere, and node sees neither
   t.match(r.stdout, /^tsruntime version /);
   t.equal(r.stderr, '', 'no "Ignoring extra certs" warning: node never read NODE_EXTRA_CA_CERTS');
   t.notOk(fs.existsSync(marker), 'the NODE_OPTIONS preload never ran');
+  // Everything else reaches node as it was: the rest of the environment, and every argument.
+  const debug = spawnSync(link, ['--version'], { encoding: 'utf8', env: { ...env, NODE_DEBUG: 'module' } });
+  t.match(debug.stderr, /MODULE \d+: /, 'NODE_DEBUG reached node');
+  const odd = path.join(dir, 'a bundle: with "quotes", spaces and é');
+  fs.mkdirSync(odd);
+  t.equal(spawnSync(link, ['spec', '--bundle', odd], { env }).status, 0);
+  t.ok(fs.existsSync(path.join(odd, 'config.json')), 'an argument with spaces, quotes and UTF-8 arrived whole');
 });
 
 t.test('bin/tsruntime runs the node it was built with, whatever PATH the caller has', async (t) => {
