@@ -2,7 +2,8 @@
 # setup.sh — everything a fresh Debian 12 machine (root, Node 20 + npm) needs to build, demo, test and
 # benchmark tsruntime, installed only when missing, so running it again is quick:
 #   1. system packages (apt-get): busybox-static (test/demo rootfs), build-essential (cc and a static
-#      libc for native/), libseccomp2 (seccomp profiles are compiled with it, through koffi), runc
+#      libc for native/), musl-tools (tsr-init is linked with musl: it starts faster), libseccomp2
+#      (seccomp profiles are compiled with it, through koffi), runc
 #      and crun (compared against in tests and `npm run bench`), time (bench's RSS column),
 #      qemu-system-x86, xz-utils, systemd and dbus (`npm run test:cgroup2` and `test:systemd` boot
 #      qemu guests: pure cgroup v2, and systemd as PID 1; their kernel is prepared once by
@@ -26,7 +27,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js 20 or newer is required, found $(node --version)"
 command -v npm >/dev/null 2>&1 || die "npm is required (it comes with Node.js)"
 
-PACKAGES=(busybox-static build-essential libseccomp2 runc crun time iproute2 qemu-system-x86 xz-utils systemd dbus podman conmon containerd docker.io uidmap)
+PACKAGES=(busybox-static build-essential musl-tools libseccomp2 runc crun time iproute2 qemu-system-x86 xz-utils systemd dbus podman conmon containerd docker.io uidmap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
