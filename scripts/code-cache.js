@@ -60,7 +60,8 @@ function modules(command) {
   // main.js requires every command's module inside a function: only this command's is followed.
   const pattern = (file) => (file === main ? TOP_REQUIRE : REQUIRE);
   const deps = new Map();
-  const queue = [main, path.join(CLI, 'commands', `${command}.js`)];
+  const commandFile = path.join(CLI, 'commands', `${command}.js`);
+  const queue = [main, commandFile];
   while (queue.length) {
     const file = queue.shift();
     if (deps.has(file)) continue;
@@ -79,6 +80,8 @@ function modules(command) {
       if (!deps.has(dep)) queue.push(dep);
     }
   }
+  // and main's require of this command is a bundled one too (not resolved by Node at run time).
+  deps.get(main)[`./commands/${command}`] = commandFile;
   const files = [...deps.keys()].filter((f) => !PRELOADED.has(f)).sort();
   const inBundle = new Set(files);
   return files.map((file) => ({
