@@ -64,20 +64,43 @@ export function installCodeCache(dir: string | undefined): import('vm').Script |
   try {
     // Without its cache the bundle is slower than the files (it compiles more than a command loads).
     if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
-    return (installed = installBundle(dir, fs.readFileSync(path.join(dir, 'bundle.cache'))));
+    // One buffer for both files (the cache is read over the bundle once it is a string): both
+    // buffers would stay in memory until a garbage collection that a short command may never
+    // have, and create's peak RSS is one of the targets.
+    const buffer = readWhole(path.join(dir, 'bundle.js'));
+    // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is: a plain copy.
+    const source = buffer.toString('latin1');
+    return (installed = installBundle(dir, readWhole(path.join(dir, 'bundle.cache'), buffer), source));
   } catch {
     return undefined;
   }
 }
 
 /** The bundle compiled (from cachedData when V8 accepts it), run, and its files handed to Node's loader. */
-export function installBundle(dir: string, cachedData?: Buffer): import('vm').Script {
+export function installBundle(dir: string, cachedData?: Buffer, source?: string): import('vm').Script {
   const vm = require('vm') as typeof import('vm');
   const file = path.join(dir, 'bundle.js');
-  // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is: a plain copy.
-  const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
+  const script = new vm.Script(source ?? fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
   hookLoader(dir, script.runInThisContext() as BundleFiles);
   return script;
+}
+
+/** The whole file, in scratch when it fits. */
+function readWhole(file: string, scratch?: Buffer): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buffer = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, buffer, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return buffer.subarray(0, at);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -168,7 +191,7 @@ export function bundleNames(dir: string): (rel: string) => string {
     let up = 0;
     while (rel.startsWith('../', up * 3)) up++;
     const rest = rel.slice(up * 3);
-    if (rest === '' || rest.startsWith('/') || rest.includes('/./') || rest.includes('/../') || rest.startsWith('./') || rest.startsWith('..')) {
+    if (rest === '' || rest.startsWith('/') || rest.includes('//') || /(^|\/)\.\.?(\/|$)/.test(rest)) {
       abs = path.resolve(dir, rel);
     } else {
       while (ancestors.length <= up) {

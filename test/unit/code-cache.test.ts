@@ -95,7 +95,7 @@ t.test('no cache for this node, or no bundle: the loader is left alone', async (
 t.test("a bundle's names find the same files as path.resolve, without it", async (t) => {
   const { bundleNames } = require(CODE_CACHE) as typeof import('../../src/cli/code-cache');
   const dirs = ['/work/tsr/dist/code-cache/state', '/a/b', '/a', '/', 'relative/dir'];
-  const names = ['../../src/cli/main.js', '../x.js', 'x.js', 'sub/y.js', '../../../node_modules/koffi/index.js', '../../../../../../../../etc/z.js', './odd.js', '../a/../b.js', '..hidden.js', '../'];
+  const names = ['../../src/cli/main.js', '../x.js', 'x.js', 'sub/y.js', '../../../node_modules/koffi/index.js', '../../../../../../../../etc/z.js', './odd.js', '../a/../b.js', '..hidden.js', '../', 'a/..', 'a/.', 'a//b.js', '../.', 'x/.../y.js'];
   for (const dir of dirs) {
     const absolute = bundleNames(dir);
     for (const rel of names) t.equal(absolute(rel), path.resolve(path.join(dir, rel)), `${dir} + ${rel}`);
