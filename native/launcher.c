@@ -149,7 +149,10 @@ static int entry_in(const char *pkg, size_t len, char *out, size_t cap)
 	return access_at(out, R_OK) == 0;
 }
 
-/* execvp's search, for when the node that built the package is gone: the last error, or 0. */
+/*
+ * execvp's search, for when the node that built the package is gone. Returns what to report:
+ * the last error other than "not there", else ENOENT.
+ */
 static long exec_from_path(char *const envp[], char *const argv[])
 {
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
@@ -224,7 +227,8 @@ static int launch(int argc, char **argv, char **envp)
 
 	static char *const flags[] = { TSR_NODE_FLAGS };
 	const size_t nflags = sizeof(flags) / sizeof(flags[0]);
-	char *args[(size_t)argc + nflags + 2];
+	/* node, its flags, the entry, argv[1..], NULL (argc may be 0) */
+	char *args[(size_t)argc + nflags + 3];
 	size_t n_args = 0;
 	args[n_args++] = "node";
 	for (size_t i = 0; i < nflags; i++)
