@@ -14,7 +14,8 @@ const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scri
 
 /**
  * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
- * read with fs.readFileSync (which Node's loader reads modules with) and the directories it listed.
+ * read with fs.readFileSync (which Node's loader reads modules with) or opened with fs.openSync
+ * (the code cache reads its bundle so), and the directories it listed.
  */
 function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
@@ -25,6 +26,8 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
     const read = [];
     const readFileSync = fs.readFileSync;
     fs.readFileSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return readFileSync.call(this, p, ...rest); };
+    const openSync = fs.openSync;
+    fs.openSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return openSync.call(this, p, ...rest); };
     const listed = [];
     const readdirSync = fs.readdirSync;
     fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
