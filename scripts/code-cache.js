@@ -135,8 +135,18 @@ function writeBundle(out, files) {
   fs.writeFileSync(path.join(out, 'bundle.js'), text);
 }
 
-/** What the warm-up runs: a dry run of create for the commands that plan, else the command itself. */
+/**
+ * The commands whose warm-up acts on a running container: one is made for it (see writeCache), so
+ * they compile what they run on a real one, not only the error path of a missing one.
+ */
+const ON_CONTAINER = new Set(['state', 'list', 'exec']);
+
+/**
+ * What the warm-up runs: a dry run of create for create and run, a dry run of exec --process for
+ * exec (what containerd and conmon call), else the command itself.
+ */
 function warmUpArgs(command, tmp) {
+  if (command === 'exec') return ['exec', '--dry-run', '--process', path.join(tmp, 'process.json'), 'warm-up'];
   if (PLANNING.has(command)) return ['create', '--dry-run', '--bundle', tmp, 'warm-up'];
   if (command === 'list' || command === 'features') return [command];
   if (command === 'spec') return ['spec', '--bundle', path.join(tmp, 'spec')];
@@ -146,7 +156,8 @@ function warmUpArgs(command, tmp) {
 /**
  * The cache, from a node that installs the bundle and runs the command once (warmUpArgs; for
  * create, run and exec a dry run from a default config.json, which compiles the config validator
- * and the planner, after evaluating every bundled module, as they load most of them): V8's cache
+ * and the planner, after evaluating every bundled module, as they load most of them; for state,
+ * list and exec on a container made for it, ON_CONTAINER): V8's cache
  * holds every function compiled so far. The small commands' caches stay small: what their warm-up
  * did not reach is compiled at run time, as without a cache.
  */
@@ -170,6 +181,24 @@ function writeCache(command, out, files) {
       const script = cc.installBundle(${JSON.stringify(out)});
       // What the warm-up compiles; for create, run and exec every bundled module's top level first.
       for (const f of ${JSON.stringify(PLANNING.has(command) ? files.map((f) => f.file) : [])}) require(f);
+      if (${ON_CONTAINER.has(command)}) {
+        // A running container whose init is this node itself, made through the store as create
+        // makes one (after the bundle is installed, so the store's code is the bundle's), with a
+        // thawed freezer file in place of a cgroup's. Nothing here signals or changes a process.
+        const { StateStore } = require(${src('state/store.js')});
+        const { readProcStat } = require(${src('state/proc.js')});
+        const freezer = ${JSON.stringify(path.join(tmp, 'freezer'))};
+        fs.mkdirSync(freezer);
+        fs.writeFileSync(freezer + '/cgroup.freeze', '0\\n');
+        fs.mkdirSync(${JSON.stringify(path.join(tmp, 'state'))});
+        const config = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, 'utf8'));
+        new StateStore(${JSON.stringify(path.join(tmp, 'state'))}).claim({
+          id: 'warm-up', pid: process.pid, startTime: readProcStat(process.pid).startTime, bundle: ${JSON.stringify(tmp)},
+          rootfs: ${JSON.stringify(path.join(tmp, 'rootfs'))}, created: new Date().toISOString(), owner: '', status: 'running',
+          cgroupsPath: '/tsruntime-code-cache-warm-up', config, freezer: { version: 2, dir: freezer },
+        }).release();
+        fs.writeFileSync(${JSON.stringify(path.join(tmp, 'process.json'))}, JSON.stringify(config.process));
+      }
       const args = ['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', ...${JSON.stringify(warmUpArgs(command, tmp))}];
       require(${src('cli/main.js')}).main(args).catch(() => {}).then(() => {
         fs.writeFileSync(${JSON.stringify(path.join(out, 'bundle.cache'))}, script.createCachedData());
