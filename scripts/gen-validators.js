@@ -70,7 +70,8 @@ function withoutUnusedSchemas(js) {
   return js
     .split('\n')
     .filter((line) => {
-      const m = /^const (schema\d+) = /.exec(line);
+      // Only a whole declaration on its line (it ends with ';'): never the first line of a longer one.
+      const m = /^const (schema\d+) = .*;$/.exec(line);
       return !m || js.match(new RegExp(`\\b${m[1]}\\b`, 'g')).length > 1;
     })
     .join('\n');
