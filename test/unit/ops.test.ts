@@ -121,6 +121,16 @@ t.test('raw bytes payload (SETGROUPS) and UTF-8 strings', async (t) => {
   t.same(strings(recs[2].payload, 1), ['hôte'], 'strings are UTF-8');
 });
 
+t.test('integer arguments across the 32-bit boundary read back as the same int64', async (t) => {
+  const values = [0, 1, -1, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000, -0x80000000, -0x80000001, 2 ** 40 + 7, -(2 ** 40) - 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  for (let i = 0; i < values.length; i += 4) {
+    const a = values.slice(i, i + 4);
+    const [rec] = decode(t, encodePlan([{ op: 'PRCTL', a, what: 'x' }]));
+    t.same(rec.a.slice(0, a.length), a.map((v) => BigInt(v)), a.join(', '));
+  }
+  t.throws(() => encodePlan([{ op: 'PRCTL', a: [1.5], what: 'x' }]), RangeError, 'a fraction is a programming error, as before');
+});
+
 t.test('more than four integer arguments is a programming error', async (t) => {
   t.throws(() => encodePlan([{ op: 'PRCTL', a: [1, 2, 3, 4, 5], what: 'x' }]), /more than 4 integer arguments/);
 });
