@@ -25,7 +25,10 @@ const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'code-cache');
 const CLI = path.join(DIST, 'src', 'cli');
-/** The commands whose warm-up is a dry run of create: they plan a container. */
+/**
+ * The commands that plan a container (their warm-up is a dry run of create, or of exec): they load
+ * most of their bundle, so the warm-up evaluates every bundled module first.
+ */
 const PLANNING = new Set(['create', 'run', 'exec']);
 const REQUIRE = /\brequire\((['"])([^'"\n]+)\1\)/g;
 /** A require at a file's top level, as tsc writes imports: at the start of a line. */
@@ -99,6 +102,8 @@ function modules(command) {
  * spans lines leaves a line break, so no statement joins its neighbour.
  */
 function withoutComments(file, code) {
+  const known = stripped.get(file);
+  if (known) return known;
   const ts = require('typescript');
   const source = ts.createSourceFile(file, code, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   const cuts = new Map();
@@ -115,8 +120,12 @@ function withoutComments(file, code) {
     out += code.slice(at, pos) + (code.slice(pos, end).includes('\n') ? '\n' : ' ');
     at = end;
   }
-  return out + code.slice(at);
+  out += code.slice(at);
+  stripped.set(file, out);
+  return out;
 }
+/** withoutComments' results: most files are in several commands' bundles (create's 85 in run's and exec's). */
+const stripped = new Map();
 
 function writeBundle(out, files) {
   const parts = files.map(({ file, deps }) => {
@@ -154,11 +163,11 @@ function warmUpArgs(command, tmp) {
 }
 
 /**
- * The cache, from a node that installs the bundle and runs the command once (warmUpArgs; for
- * create, run and exec a dry run from a default config.json, which compiles the config validator
- * and the planner, after evaluating every bundled module, as they load most of them; for state,
- * list and exec on a container made for it, ON_CONTAINER): V8's cache
- * holds every function compiled so far. The small commands' caches stay small: what their warm-up
+ * The cache, from a node that installs the bundle and runs the command once (warmUpArgs: for
+ * create and run a dry run from a default config.json, for exec one of its process, which compile
+ * the config validator and the planner after every bundled module is evaluated (PLANNING); for
+ * state, list and exec on a container made for it, ON_CONTAINER): V8's cache holds every function
+ * compiled so far. The small commands' caches stay small: what their warm-up
  * did not reach is compiled at run time, as without a cache.
  */
 function writeCache(command, out, files) {
