@@ -103,9 +103,8 @@ export function errnoWords(code: string): string | undefined {
   return ERRNO_WORDS[code];
 }
 
-/** "EPERM (operation not permitted)": the code, with its words when known. */
-export function errnoText(code: string): string {
-  const words = ERRNO_WORDS[code];
+/** "EPERM (operation not permitted)": the code, with its words (strerror's by default) when known. */
+export function errnoText(code: string, words: string | undefined = ERRNO_WORDS[code]): string {
   return words ? `${code} (${words})` : code;
 }
 

@@ -3,7 +3,7 @@
  * sync points, collects the pid of a forked grandchild and fds passed to it, and turns a
  * reported failure into "<step>: ERRNO (text)". Returns when the process says it is ready.
  */
-import { LaunchError, errnoName, errnoWords } from '../errors';
+import { LaunchError, errnoName, errnoText, errnoWords } from '../errors';
 import { Msg, StartStep, type Op } from '../plan/ops';
 import type { Shim } from '../native/shim';
 
@@ -71,8 +71,7 @@ const START_STEPS: Record<number, string> = {
 
 export function describeStartFailure(step: number, errno: number): string {
   const name = errnoName(errno);
-  const text = opErrnoWords(name);
-  return `${START_STEPS[step] ?? `start-up step ${step}`}: ${name}${text ? ` (${text})` : ''}`;
+  return `${START_STEPS[step] ?? `start-up step ${step}`}: ${errnoText(name, opErrnoWords(name))}`;
 }
 
 /** "mount proc on /proc: EPERM (operation not permitted)", or runc's words for exec lookups. */
@@ -89,5 +88,5 @@ export function describeFailure(op: Op | undefined, errno: number, rootless = fa
   if ((op?.op === 'MOUNT_IN_ROOT' || op?.op === 'MOVE_MOUNT_IN_ROOT') && name === 'EXDEV') return `${op.what}: the destination resolves to a path inside /proc, where mounts are refused`;
   if (op?.op === 'CHDIR' && name === 'EXDEV') return `${op.what}: the directory is outside the container's root`;
   const hint = rootless && (name === 'EPERM' || name === 'EACCES') ? `: ${ROOTLESS_HINT}` : '';
-  return `${op?.what ?? 'setup'}: ${name}${text ? ` (${text})` : ''}${hint}`;
+  return `${op?.what ?? 'setup'}: ${errnoText(name, text)}${hint}`;
 }
