@@ -6,7 +6,7 @@
  * Run with `npm run conformance` (after `npm run build`), as root.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
+import fs from 'fs';
 import { NEEDS_ROOT, Sandbox } from '../test/helpers/runtime';
 
 export type Doc = 'config.md' | 'config-linux.md' | 'runtime.md';

@@ -1,5 +1,5 @@
 /** config-linux.md: namespaces, id mappings, time offsets, devices, paths, sysctl, propagation, personality, memory policy, seccomp, LSM, RDT. */
-import * as fs from 'fs';
+import fs from 'fs';
 import { execFileSync, spawn } from 'child_process';
 import { Test } from 'tap';
 import { clause, clauseIf, hostNs } from './clause';

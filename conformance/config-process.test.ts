@@ -1,5 +1,5 @@
 /** config.md: process (cwd, env, args, user, rlimits, capabilities, noNewPrivileges, oomScoreAdj, scheduler, ioPriority) and hostname. */
-import * as fs from 'fs';
+import fs from 'fs';
 import { clause } from './clause';
 import { capBits, runProbe } from '../test/helpers/probe';
 import { leftovers } from '../test/helpers/runtime';

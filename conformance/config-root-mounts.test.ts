@@ -1,7 +1,7 @@
 /** config.md: root and mounts. */
-import * as fs from 'fs';
+import fs from 'fs';
 import { execFileSync } from 'child_process';
-import * as path from 'path';
+import path from 'path';
 import { clause } from './clause';
 import { mountAt, mountOptions, probeBundle, runProbe } from '../test/helpers/probe';
 import { leftovers } from '../test/helpers/runtime';

@@ -1,6 +1,6 @@
 /** runtime.md: what create applies, what it must not, and errors that leave nothing behind. */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { execFileSync } from 'child_process';
 import { clause, hostNs } from './clause';
 import { probeBundle } from '../test/helpers/probe';

@@ -5,7 +5,7 @@
  * process.stderr: a container may share our stderr, and libuv would set O_NONBLOCK on it, so the
  * container's own writes could fail with EAGAIN.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 

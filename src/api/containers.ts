@@ -4,9 +4,9 @@
  * fail with the same errors (src/errors.ts: RuntimeError and its subclasses, whose messages are
  * what the CLI prints).
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { Logger } from '../log';
 import { StateStore, validateId } from '../state/store';
 import { defaultRoot, prepareXdgRoot } from '../state/root';

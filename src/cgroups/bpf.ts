@@ -6,7 +6,7 @@
  *
  * Loaded only by the v2 driver, only when devices are applied: koffi costs a few ms to load.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError, errnoName } from '../errors';
 import { bpf as bpfSyscall, closeFd, NativeBlock, setRlimitInfinity } from '../native/bpf-syscalls';
 import { encodeInsns, Insn } from './ebpf';

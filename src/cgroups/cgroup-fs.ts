@@ -2,8 +2,8 @@
  * Reading and writing cgroupfs: control files (one write each; linux.resources errors name the
  * config field), cgroup.procs, making and removing cgroup directories.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { errnoText, RuntimeError } from '../errors';
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));

@@ -4,8 +4,8 @@
  * cgroup version. Everything is synchronous: the CLI's kill/delete/state load this module and
  * fs sync calls are the cheapest way to do a handful of small reads and writes.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import type { CgroupMode } from './detect';
 import type { LinuxResources } from '../generated/config';

@@ -9,7 +9,7 @@
  * Everything here is pure (text in, data out) except readLayout(), readOwnCgroups() and
  * hostHugePageSizes(), so the unit tests can feed sample mountinfo text.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError } from '../errors';
 import { hugePageSizeName } from './resources';
 

@@ -4,7 +4,7 @@
  * file is (CgroupManager.freezer(), saved at create), so they need neither the host's cgroup
  * layout nor a driver. The v1 and v2 managers answer isFrozen() here too.
  */
-import * as path from 'path';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import { errCode, readCgroupFile, waitFor } from './cgroup-fs';
 

@@ -13,7 +13,7 @@
  * D-Bus (sd-bus.ts) is connected only when a unit is started, changed or stopped: state, ps,
  * pause, kill and events read and write files, as with the cgroupfs driver.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
 import type { DBusError, DBusValue, SdBus } from '../native/sd-bus';

@@ -9,7 +9,7 @@
  * The resources have passed the plan's rules (src/plan/rules/resources.ts): every field has its
  * hierarchy and its files on this host. What fails here is what only the live cgroup can refuse.
  */
-import * as path from 'path';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
 import { ApplyOptions } from './common';

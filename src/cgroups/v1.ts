@@ -7,7 +7,7 @@
  * paths.memory, cpu.shares in paths.cpu, ...; on hybrid hosts hugetlb in the cgroup2 directory),
  * and usage is read by v1-stats.ts.
  */
-import * as path from 'path';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import type { LinuxResources } from '../generated/config';
 import { ApplyOptions, CgroupBase, resolveDir } from './common';

@@ -11,8 +11,8 @@
  * Also used by the v1 driver on hybrid hosts for the controllers bound to the cgroup2 mount
  * (hugetlb here) and for `unified` keys of those controllers.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import type { HugepageLimit, LinuxResources } from '../generated/config';
 import { ApplyOptions } from './common';

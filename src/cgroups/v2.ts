@@ -5,8 +5,8 @@
  * ancestor (like runc's CreateCgroupPath) so that the container's cgroup gets memory, pids, ...
  * linux.resources are written by v2-resources.ts (memory.max, pids.max, ..., the device filter).
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import { CgroupBase, resolveDir } from './common';
 import { enableControllers, errCode, isSigkill, readCgroupFile, waitFor, writeCgroupFile } from './cgroup-fs';

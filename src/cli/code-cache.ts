@@ -12,8 +12,8 @@
  * made loads from disk, and so does any module the bundle lacks; a cache V8 rejects (another Node,
  * other flags) only costs a compile; no bundle, or any error, leaves Node's loader as it was.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 
 /** Where the build writes the bundles: dist/code-cache/<command>/. */
 export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');

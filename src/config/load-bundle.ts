@@ -3,8 +3,8 @@
  * Nothing on the host is looked at beyond the bundle directory and config.json; whether the
  * rootfs exists is checked elsewhere.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { InvalidConfigError } from '../errors';
 import type { Spec } from '../generated/config';
 import { validateSpec } from './validate';

@@ -1,5 +1,5 @@
 /** exec --process: a runtime-spec process from a file (or stdin), checked against the schema. */
-import * as fs from 'fs';
+import fs from 'fs';
 import type { Process } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { validateProcess } from './validate';

@@ -2,7 +2,7 @@
  * Who runs the runtime: its effective ids, and whether it runs in a user namespace other than
  * the initial one. Every command reads this for its default --root, so it is kept small (fs only).
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import type { Caller } from '../plan/caller-rules';
 
 /** The initial user namespace maps every id to itself: "0 0 4294967295". */

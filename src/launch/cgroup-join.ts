@@ -12,8 +12,8 @@
  * Unless the cgroup cannot exist before its process (a systemd scope): then launch asks the
  * manager to put the process in (join) before letting it go.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import type { CgroupManager } from '../cgroups/common';
 import { tasksSlot } from '../plan/cgroup-join-plan';
 import { closeAll } from '../state/proc';

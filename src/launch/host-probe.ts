@@ -4,8 +4,8 @@
  * seccomp compiler. What only some configs need (a cgroup root's files, huge page sizes, whether
  * mounts can be id-mapped) is read when first asked.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { libseccomp } from '../native/seccomp';
 import { loadIdmapShim } from '../native/idmap';
 import { SeccompFilter, seccompProgram } from '../plan/seccomp-plan';

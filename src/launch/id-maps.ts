@@ -3,7 +3,7 @@
  * itself, or through newuidmap/newgidmap when an unprivileged caller maps more than its own ids
  * (how, is the plan's: src/plan/rootless.ts planIdMapWrite).
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import type { spawnSync as SpawnSync } from 'child_process';
 import type { IDMapping, Spec } from '../generated/config';
 import { errnoText, LaunchError, RuntimeError } from '../errors';

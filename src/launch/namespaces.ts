@@ -2,7 +2,7 @@
  * Namespace files: the ones a config names by path, those of a running container for exec, and
  * whether one is the runtime's own (by device and inode).
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { ContainerStateError, InvalidConfigError, RuntimeError } from '../errors';
 import { namespaceFileProblem, NamespaceFile } from '../plan/namespaces-plan';
 import { NAMESPACE_FLAG, NAMESPACE_PROC_NAME } from '../plan/linux-constants';

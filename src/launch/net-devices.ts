@@ -1,5 +1,5 @@
 /** linux.netDevices: host interfaces moved into the container's network namespace. */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError, errnoName } from '../errors';
 import { loadConfigShim } from '../native/config-shim';
 

@@ -5,8 +5,8 @@
  * ready, with its pty master sent to a --console-socket or kept for the caller. Shared by
  * create and exec, which only say what differs.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { LaunchError, RuntimeError, errnoName } from '../errors';
 import { encodePlan, fdsUsedBy, Op } from '../plan/ops';
 import { loadShim } from '../native/shim';

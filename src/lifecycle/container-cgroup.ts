@@ -3,8 +3,8 @@
  * have none (create went without one: planCgroupUse in src/plan/rootless.ts): then the commands
  * that need a cgroup say so, and those that list or signal its processes use its pid namespace.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { UnsupportedError } from '../errors';
 import { cgroupManager, containerCgroupManager, CgroupManager, parseProcCgroup } from '../cgroups';
 import type { ContainerRecord } from '../state/store';

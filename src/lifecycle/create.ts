@@ -9,8 +9,8 @@
  * claimed with a record ("creating") and the container's lock, held until create is done; the
  * record names the cgroup before it is made and the init as soon as it is cloned.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import type { Spec } from '../generated/config';
 import { InvalidConfigError, RuntimeError, errnoName } from '../errors';
 import { loadBundle } from '../config/load-bundle';

@@ -10,8 +10,8 @@
 import { ContainerNotFoundError, ContainerStateError, RuntimeError } from '../errors';
 import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state/store';
 import { isAlive, signalProcess } from '../state/proc';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { containerCgroup } from './container-cgroup';
 import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';

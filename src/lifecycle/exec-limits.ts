@@ -7,7 +7,7 @@
  *    or the runtime's when the config sets none), capped at 3/4 of _STK_LIM (6 MiB) and never
  *    below ARG_MAX (32 pages).
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError } from '../errors';
 
 const PAGE = 4096;

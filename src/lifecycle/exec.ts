@@ -4,8 +4,8 @@
  * process settings. In the foreground the runtime waits and returns the exit code (128+signal
  * when killed), forwarding signals; with --detach it returns once the process runs.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import type { Process, Spec } from '../generated/config';
 import { ContainerStateError, RuntimeError, errnoName } from '../errors';
 import { StateStore, writeFileAtomic } from '../state/store';

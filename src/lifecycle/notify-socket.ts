@@ -4,8 +4,8 @@
  * (the state directory's notify/ bind-mounted read-only), and `start` waits for the
  * container's READY=1 and passes it on, with MAINPID, to the manager's socket.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import type { Spec } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { isAlive } from '../state/proc';

@@ -5,7 +5,7 @@
  * the container, or taken by Node's event loop. Either way the container would get a way to
  * the host: refuse, before anything is opened.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError } from '../errors';
 
 /** Node's own event-loop fds (its pipes cannot be told from a caller's, and carry nothing). */

@@ -1,6 +1,6 @@
 /** spec: a default config.json in a bundle directory, as `runc spec` writes it. */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { RuntimeError } from '../errors';
 import { defaultSpec } from '../spec/default-spec';
 

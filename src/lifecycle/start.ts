@@ -3,7 +3,7 @@
  * init is blocked opening for writing. Never by opening it blocking for reading: that would hang
  * forever if the init had died (no writer would ever come).
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { ContainerStateError } from '../errors';
 import { StateStore, ContainerRecord } from '../state/store';
 import { isAlive, sleepMs } from '../state/proc';

@@ -4,7 +4,7 @@
  * container stopped. A record `create` has not finished is "creating" while that create runs,
  * and a half-made container, "stopped", once it is gone (killed): delete cleans it up.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { ContainerRecord, OCI_VERSION, StateStore, Status } from '../state/store';
 import { identityAlive, isAlive } from '../state/proc';
 

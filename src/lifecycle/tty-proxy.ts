@@ -4,7 +4,7 @@
  * put in raw mode (restored on every exit path), its window size is copied at start and on
  * SIGWINCH, input goes to the pty master and output comes back.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import type * as Tty from 'tty';
 import type { Shim } from '../native/shim';
 import { writeStdout } from '../log';

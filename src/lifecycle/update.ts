@@ -10,7 +10,7 @@
  * runc's update handles memory, cpu, blockIO, pids and unified; the other sections
  * (devices, hugepageLimits, network, rdma) are errors here rather than silently dropped.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { ContainerStateError, InvalidArgumentError, RuntimeError, UnsupportedError } from '../errors';
 import type { BlockIO, LinuxResources, Spec, ThrottleDevice, WeightDevice } from '../generated/config';
 import { StateStore } from '../state/store';

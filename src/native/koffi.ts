@@ -5,8 +5,8 @@
  * holds the whole API we use (load, func, alloc, view, errno...), so it is loaded directly when
  * it is where koffi 2.x puts it and has koffi's version; any other layout gets koffi's entry.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let cached: any;

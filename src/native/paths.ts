@@ -1,6 +1,6 @@
 /** Where the native build lives: no koffi here, so hooks and tests can find tsr-init cheaply. */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 
 /** A file of native/build: from dist/src/native/*.js or a bundle, the nearest directory above that has it. */
 export function nativeBuildPath(name: string): string {

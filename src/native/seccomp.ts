@@ -4,7 +4,7 @@
  * and for the BPF program of a filter. Bound on the first profile compiled, so containers without
  * linux.seccomp never load it and run on a host without libseccomp.so.2.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { InvalidConfigError, RuntimeError, UnsupportedError, errnoName } from '../errors';
 import type { ResolvedSeccompFilter, SeccompLibrary } from '../plan/seccomp-plan';
 import { libc } from './libc';

@@ -14,7 +14,7 @@
  * with `exec`.
  * The order of the ops follows runc's (libcontainer/standard_init_linux.go, rootfs_linux.go).
  */
-import * as path from 'path';
+import path from 'path';
 import type { Spec } from '../generated/config';
 import { InvalidConfigError, UnsupportedError } from '../errors';
 import { specWarnings } from './spec-warnings';

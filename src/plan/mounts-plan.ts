@@ -2,7 +2,7 @@
  * config.json's mounts → ops: binds, filesystems, `cgroup` mounts (a cgroup2 mount, or a tmpfs of
  * v1 hierarchy binds), and the rule on mounts on or inside /proc. Part of the init planner.
  */
-import * as path from 'path';
+import path from 'path';
 import type { Spec, Mount } from '../generated/config';
 import { InvalidConfigError } from '../errors';
 import type { Op } from './ops';

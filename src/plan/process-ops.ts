@@ -7,7 +7,7 @@ import type { Hook, Process } from '../generated/config';
 import { InvalidConfigError } from '../errors';
 import { FdSlot, Op } from './ops';
 import { CAPABILITIES, PR, RLIMITS } from './linux-constants';
-import * as path from 'path';
+import path from 'path';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

@@ -8,7 +8,7 @@
  *
  * libseccomp's jumps are relative, so its program runs unchanged after the prefix.
  */
-import * as os from 'os';
+import os from 'os';
 
 /** One classic BPF instruction (struct sock_filter). */
 export interface SockFilter {

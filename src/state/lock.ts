@@ -14,8 +14,8 @@
  * checked to have landed in the directory that is at <root>/<id> now, not in one renamed away
  * meanwhile.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { ContainerNotFoundError, RuntimeError } from '../errors';
 import { identityAlive, selfIdentity, sleepMs } from './proc';
 import { removeFile, removeTree } from './remove';

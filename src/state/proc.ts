@@ -1,5 +1,5 @@
 /** What /proc says about a process: alive, zombie, and its start time (to spot recycled pids). */
-import * as fs from 'fs';
+import fs from 'fs';
 
 export interface ProcStat {
   state: string;

@@ -3,8 +3,8 @@
  * about 0.5 ms of every start, kill and delete, for what unlink and rmdir do here (small trees of
  * our own files, no symlink followed).
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 
 const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 

@@ -2,7 +2,7 @@
  * The default state root (--root): /run/tsruntime, or $XDG_RUNTIME_DIR/tsruntime for a rootless
  * caller (runc's rule: src/plan/caller-rules.ts defaultStateRoot). Read by every command: fs only.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 import { RuntimeError } from '../errors';
 import { caller } from '../launch/caller';
 import { defaultStateRoot } from '../plan/caller-rules';

@@ -11,8 +11,8 @@
  * ever share one: those of dead owners are removed by the next delete (gc()). Not by create: the
  * cost of a create must not grow with the number of containers under --root.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { ContainerExistsError, ContainerNotFoundError, ContainerStateError, errnoText, InvalidArgumentError, RuntimeError } from '../errors';
 import { identityAlive, isAlive, selfIdentity } from './proc';
 import { ContainerGone, Lock, LockFiles } from './lock';

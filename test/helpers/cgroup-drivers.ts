@@ -4,8 +4,8 @@
  * and removes it after; the CRI plugin derives each container's cgroupsPath from the pod's
  * cgroup parent. A driver the runtime gains (systemd) is one more entry in CGROUP_DRIVERS.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import { expandSlice, parseSystemdCgroupsPath } from '../../src/cgroups/systemd-unit';
 import { cgroupRoots, TapLike } from './runtime';

@@ -19,10 +19,10 @@
  * runtime harness: a detached container may inherit the CLI's stdio and would hold a pipe open.
  */
 import { spawn, spawnSync } from 'child_process';
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import crypto from 'crypto';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { BIN, PROJECT, TapLike, cgroupRoots } from './runtime';
 
 // ------------------------------------------------------------------------------------------ basics

@@ -3,8 +3,8 @@
  * host (files the test owns, the host's mounts), and a container with a terminal whose output is
  * read through the pty master handed over on --console-socket.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { Result, Sandbox } from './runtime';
 import { Facts, MountInfo, mountAt } from './probe';
 import { loadShim } from '../../src/native/shim';

@@ -3,8 +3,8 @@
  * (processes in its cgroup, the cgroup directories, its state dir) is removed here without the
  * runtime, so a test cleans up even when the runtime under test does not.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { cgroupRoots } from './runtime';
 
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

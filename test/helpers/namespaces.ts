@@ -5,7 +5,7 @@
  * a throwing teardown would skip the ones after it).
  */
 import { spawn, spawnSync } from 'child_process';
-import * as fs from 'fs';
+import fs from 'fs';
 import type { TapLike } from './runtime';
 import { until } from './wait';
 

@@ -2,8 +2,8 @@
  * Containers that run the conformance probe (conformance/probe.c, built to native/build/tsr-probe)
  * and hand back what it saw from the inside, for the integration and conformance tests.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { PROJECT, Result, Sandbox, sharedBundleTemplate } from './runtime';
 
 export const PROBE = path.join(PROJECT, 'native', 'build', 'tsr-probe');

@@ -11,8 +11,8 @@
  * may write: containers get none (the runtime skips it, as runc does), so limits and pause are
  * not scenarios here.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { CommandErrorCodes, DockerLike, Podman, Result, Runtime, which } from './engines';
 import { TapLike } from './runtime';
 import { cannotAddUsers, TestUser } from './rootless';

@@ -7,9 +7,9 @@
  * and the delegated cgroups, even when a test fails.
  */
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { BIN, Result, TapLike, cgroupRoots } from './runtime';
 import { waitSync } from './wait';
 

@@ -1,8 +1,8 @@
 /** runc, for tests that compare with it (a test dependency: .ci/run installs it); tests skip without it. */
 import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 
 /** runc's path, or undefined when it is not installed. */
 export const RUNC: string | undefined = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((p) => fs.existsSync(p));

@@ -3,9 +3,9 @@
  * every container, bundle and state root removed in teardown even when a test fails.
  */
 import { spawnSync, SpawnSyncReturns } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { scaled, waitSync } from './wait';
 
 export const PROJECT = path.resolve(__dirname, '..', '..', '..');

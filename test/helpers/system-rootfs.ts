@@ -6,9 +6,9 @@
  * `--systemd=always` makes: `/sbin/init` with `container=<manager>`, Podman's capabilities, tmpfs
  * on /run, /run/lock, /tmp and /var/log/journal, a cgroup namespace and a read-write `cgroup` mount.
  */
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
+import crypto from 'crypto';
+import fs from 'fs';
+import path from 'path';
 import { sharedBundleTemplate } from './runtime';
 
 /** What the test service writes when it has run (a path inside the container). */

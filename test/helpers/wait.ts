@@ -2,7 +2,7 @@
  * Waiting in tests: for effects that happen after a call returned (a process dying, a container
  * reaching a status). Timeouts here bound a wait; no test asserts how long anything took.
  */
-import * as fs from 'fs';
+import fs from 'fs';
 
 /**
  * How much slower than this kind of host the tests run: TSR_TEST_SLOW (a factor) is set by

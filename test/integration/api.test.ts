@@ -4,8 +4,8 @@
  * the typed errors, whose messages must be the ones the CLI prints for the same failure.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import {
   create,
   start,

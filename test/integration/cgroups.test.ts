@@ -2,8 +2,8 @@
 // this project's VM is hybrid (v1 + /sys/fs/cgroup/unified); npm run test:cgroup2 runs it on pure v2 (scripts/vm.sh).
 // Every test cleans up in t.teardown (kill its processes, destroy its cgroup, rmdir the test parent).
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawn, ChildProcess } from 'child_process';
 import { randomBytes } from 'crypto';
 import { CgroupManager, cgroupManager, parseProcCgroup, readLayout } from '../../src/cgroups';

@@ -1,8 +1,8 @@
 /** runc's CLI contract: global flags, logs, version, help, spec, features, lazy loading. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { OCI_VERSION } from '../../src/spec/version';

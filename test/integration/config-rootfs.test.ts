@@ -4,8 +4,8 @@
  * when the host's mounts are shared, and what a container without a mount namespace leaves.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { execFileSync } from 'child_process';
 import { Sandbox, leftovers, NEEDS_ROOT } from '../helpers/runtime';
 import { mountAt, mountOptions, runProbe } from '../helpers/probe';

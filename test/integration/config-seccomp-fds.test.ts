@@ -4,8 +4,8 @@
  * capabilities), and fd hygiene: only stdio, --preserve-fds N, reach the container.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { Facts, probeBundle, runProbe } from '../helpers/probe';

@@ -5,8 +5,8 @@
  * under --root), no cgroup, no process, no mount.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
+import fs from 'fs';
+import os from 'os';
 import { spawn } from 'child_process';
 import { BIN, Sandbox, leftovers } from '../helpers/runtime';
 import { removeContainerCgroups } from '../helpers/leftover-cleanup';

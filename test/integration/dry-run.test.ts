@@ -1,7 +1,7 @@
 /** --dry-run on create, run and exec: the launch plan is printed and nothing is made on the host. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { NEEDS_ROOT, Sandbox, cgroupRoots, leftovers } from '../helpers/runtime';
 
 const cgroupsOf = (id: string) => cgroupRoots().filter((base) => fs.existsSync(path.join(base, 'tsruntime', id)));

@@ -1,7 +1,7 @@
 /** exec into running containers: settings, exit codes, detach, signals, states, fd hygiene. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { BIN, Sandbox, TapLike, NEEDS_ROOT } from '../helpers/runtime';
 

@@ -1,7 +1,7 @@
 /** OCI hooks: each kind runs at its point of the lifecycle, with the container state on stdin. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 
 t.test('host hooks run in order, with the state on stdin', { skip: NEEDS_ROOT }, async (t) => {

@@ -7,9 +7,9 @@
  */
 import t, { Test } from 'tap';
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { create, remove } from 'tsruntime';
 import { BIN, NEEDS_ROOT, Sandbox, leftovers } from '../helpers/runtime';
 import { withUserns } from '../helpers/probe';

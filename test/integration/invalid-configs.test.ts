@@ -4,8 +4,8 @@
  * id under --root), no mount, no cgroup, no process.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { Sandbox, leftovers, sharedBundleTemplate, NEEDS_ROOT } from '../helpers/runtime';
 
 type Spec = Record<string, any>;

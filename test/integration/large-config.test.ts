@@ -6,9 +6,9 @@
  * refused before anything is made. A config just under the limit still runs.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { spawn } from 'child_process';
 import { BIN, Sandbox, leftovers } from '../helpers/runtime';
 import { removeContainerCgroups } from '../helpers/leftover-cleanup';

@@ -1,8 +1,8 @@
 /** create → start → state → kill → delete, and run, with real containers. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
-import * as os from 'os';
+import fs from 'fs';
+import path from 'path';
+import os from 'os';
 import { spawn, ChildProcess } from 'child_process';
 import { BIN, Sandbox, leftovers, NEEDS_ROOT } from '../helpers/runtime';
 import { isRunning, until } from '../helpers/wait';

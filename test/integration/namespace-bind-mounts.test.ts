@@ -7,9 +7,9 @@
  */
 import t from 'tap';
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { Sandbox, leftovers, NEEDS_ROOT, TapLike } from '../helpers/runtime';
 import { fileInode, ipNetns, namespaceHolder, nsInode, pinNamespace } from '../helpers/namespaces';
 import { isRunning, until } from '../helpers/wait';

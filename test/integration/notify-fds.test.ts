@@ -1,7 +1,7 @@
 /** NOTIFY_SOCKET relay, LISTEN_FDS passthrough and --preserve-fds on run. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 import { loadShim } from '../../src/native/shim';

@@ -14,9 +14,9 @@
  * the pod's.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { Sandbox, NEEDS_ROOT, Result } from '../helpers/runtime';
 import { fileInode, namespaceHolder, mountsUnder, nsInode, pinNamespace } from '../helpers/namespaces';
 import { CGROUP_DRIVERS, CgroupDriver } from '../helpers/cgroup-drivers';

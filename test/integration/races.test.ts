@@ -4,9 +4,9 @@
  * in progress (it waits for the create, then deletes what it made).
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { spawn } from 'child_process';
 import { BIN, Sandbox, leftovers } from '../helpers/runtime';
 import { removeContainerCgroups } from '../helpers/leftover-cleanup';

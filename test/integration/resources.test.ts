@@ -6,8 +6,8 @@
  * Containers are few and each does several things: every CLI call costs seconds in the emulated guest.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { BIN, NEEDS_ROOT, Sandbox, cgroupRoots, leftovers } from '../helpers/runtime';
 import { sleep } from '../helpers/wait';

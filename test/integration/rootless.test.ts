@@ -8,8 +8,8 @@
  * is skipped.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { sharedBundleTemplate } from '../helpers/runtime';
 import { cannotAddUsers, DelegatedCgroup, onPath, TestUser } from '../helpers/rootless';
 import { waitSync } from '../helpers/wait';

@@ -3,8 +3,8 @@
  * what the process sees must be the same. runc is a test dependency (.ci/run installs it).
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, Sandbox, sharedBundleTemplate } from '../helpers/runtime';
 import { RUNC, runcSpec } from '../helpers/runc';

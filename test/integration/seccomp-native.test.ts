@@ -4,8 +4,8 @@
  * that a container without linux.seccomp never loads it.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { bindLibseccomp, libseccomp } from '../../src/native/seccomp';
 import { compileSeccomp } from '../../src/launch/host-probe';

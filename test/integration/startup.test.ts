@@ -3,8 +3,8 @@
  * process, so modules a command does not need are time on every call.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
 

@@ -14,8 +14,8 @@
  * guest, on unified cgroup v2, which is the case that needs the exec rule above.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { cgroupRoots, leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { makeSystemBundle, SERVICE_MARKER, SERVICE_UNIT, systemRootfsMissing } from '../helpers/system-rootfs';
 import { scaled, waitSync } from '../helpers/wait';

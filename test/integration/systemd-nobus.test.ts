@@ -3,8 +3,8 @@
 // behind; a cgroupsPath that is not "slice:prefix:name" gets runc's words. Against a real systemd
 // the driver is tested in test/systemd/ (npm run test:systemd).
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, NEEDS_ROOT, Sandbox, leftovers } from '../helpers/runtime';
 

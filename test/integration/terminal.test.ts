@@ -1,7 +1,7 @@
 /** Terminals: the interactive shell of `tsruntime spec` + `run`, console sockets, exec -t. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { BIN, Sandbox, leftovers, sharedBundleTemplate, NEEDS_ROOT } from '../helpers/runtime';
 import { loadShim } from '../../src/native/shim';

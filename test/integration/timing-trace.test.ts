@@ -1,7 +1,7 @@
 /** --debug's per-step timing trace, in the JSON log a machine reads. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 
 t.test('--debug --log-format json: each step of create, start and exec with its duration, the init\'s op groups too', { skip: NEEDS_ROOT }, async (t) => {

@@ -9,8 +9,8 @@
  * writes the exec label to next.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { execFileSync } from 'child_process';
 import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { Facts, probeBundle } from '../helpers/probe';

@@ -4,8 +4,8 @@
  * anything is made, by every command, and an id at the limit must work.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { Sandbox, leftovers } from '../helpers/runtime';
 
 const skip = process.getuid?.() !== 0 ? 'needs root: containers' : false;

@@ -19,8 +19,8 @@
  * handle that accepted a write (a sealed memfd refuses it).
  */
 import t, { type Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { createHash } from 'crypto';
 import { spawnSync } from 'child_process';
 import { NEEDS_ROOT, PROJECT, Sandbox } from '../helpers/runtime';

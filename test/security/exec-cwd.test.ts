@@ -14,8 +14,8 @@
  * names the cwd, or the process ran inside the container and did not read the marker.
  */
 import t, { type Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { randomBytes } from 'crypto';
 import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { waitSync } from '../helpers/wait';

@@ -13,8 +13,8 @@
  * the fds it was started with and what it read on stdin to a file.
  */
 import t, { type Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, NEEDS_ROOT, PROJECT, Sandbox } from '../helpers/runtime';
 

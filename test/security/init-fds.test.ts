@@ -4,7 +4,7 @@
  * the host's /. Checked from the host: every fd of the waiting init.
  */
 import t from 'tap';
-import * as fs from 'fs';
+import fs from 'fs';
 import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 
 t.test('the waiting init holds no fd on /proc but its own fd directory', { skip: NEEDS_ROOT }, async (t) => {

@@ -11,8 +11,8 @@
  *   /proc/1/root does not lead to the host                    the pid namespace and pivot_root
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { leftovers, NEEDS_ROOT, Result, Sandbox } from '../helpers/runtime';
 import { Facts, PROBE_IN_ROOTFS, capMask, mountOptions, probeBundle, runProbe } from '../helpers/probe';
 import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';

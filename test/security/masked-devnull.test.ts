@@ -10,8 +10,8 @@
  * copy of the rootfs.
  */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { Facts, PROBE_IN_ROOTFS, probeBundle } from '../helpers/probe';
 import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';

@@ -11,8 +11,8 @@
  *    reads /etc/passwd never gets the host file read.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { PROJECT, Sandbox } from '../helpers/runtime';
 
 const SWAP = path.join(PROJECT, 'native', 'build', 'passwd-swap');

@@ -9,8 +9,8 @@
  * and the test checks the host's is unchanged.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { leftovers, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { waitSync } from '../helpers/wait';
 import { runProbe } from '../helpers/probe';

@@ -6,8 +6,8 @@
  * stayed writable.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { PROBE_IN_ROOTFS, mountOptions, runProbe } from '../helpers/probe';
 import { hostMountsUnder, mountIn, snapshot } from '../helpers/escape-checks';

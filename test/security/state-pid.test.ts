@@ -8,8 +8,8 @@
  * `delete --force <id>` must all leave that process running and not stopped.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { spawn, ChildProcess } from 'child_process';
 import { Sandbox, TapLike } from '../helpers/runtime';
 

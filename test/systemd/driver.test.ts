@@ -6,8 +6,8 @@
 // scope in the hierarchies systemd leaves alone). Skips with a reason when PID 1 is not systemd
 // (the development host) or when not root.
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import { BIN, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { waitSync } from '../helpers/wait';

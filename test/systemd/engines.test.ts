@@ -5,9 +5,9 @@
 // and gone after it is removed. Podman gets a private config and storage in a temp dir; containerd
 // is the guest's own service, started here and stopped after.
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { execFileSync, spawnSync, SpawnSyncReturns } from 'child_process';
 import { BIN, NEEDS_ROOT, sharedBundleTemplate } from '../helpers/runtime';
 import { which } from '../helpers/engines';

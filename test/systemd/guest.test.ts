@@ -8,7 +8,7 @@
 import t from 'tap';
 import { spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import * as fs from 'fs';
+import fs from 'fs';
 import { NEEDS_ROOT } from '../helpers/runtime';
 import { until } from '../helpers/wait';
 

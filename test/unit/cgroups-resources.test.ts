@@ -1,9 +1,9 @@
 // Unit tests for linux.resources: v1↔v2 conversions, device rules, the eBPF device filter (to the
 // instruction), stats JSON, and the update/events helpers. No root, no real cgroups.
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import {
   blkioWeightToIoWeight,
   cpuMax,

@@ -10,9 +10,9 @@ import {
 } from '../../src/cgroups';
 import { V1Manager } from '../../src/cgroups/v1';
 import { V2Manager } from '../../src/cgroups/v2';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { resolveDir } from '../../src/cgroups/common';
 import { mkdirTracked, removeCgroupDirs, waitFor } from '../../src/cgroups/cgroup-fs';
 

@@ -4,9 +4,9 @@
  * or no bundle leaves the loader alone. Each case runs in a fresh node: the hook is process-wide.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { spawnSync } from 'child_process';
 
 const CODE_CACHE = path.resolve(__dirname, '..', '..', 'src', 'cli', 'code-cache.js');

@@ -1,8 +1,8 @@
 import { t } from 'tap';
 import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { OCI_VERSION } from '../../src/spec/version';
 import { RUNC, runcSpec } from '../helpers/runc';

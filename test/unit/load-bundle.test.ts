@@ -1,8 +1,8 @@
 // Unit tests for src/config/load-bundle.ts: bundles are temporary directories, nothing runs.
 import t, { type Test } from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { jsonErrorOffset, loadBundle } from '../../src/config/load-bundle';
 import { RuntimeError } from '../../src/errors';
 

@@ -1,7 +1,7 @@
 /** Only src/native/ loads koffi: everything else reaches native code through its typed modules. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 
 const PROJECT = path.resolve(__dirname, '..', '..', '..');
 const NATIVE = path.join(PROJECT, 'src', 'native') + path.sep;

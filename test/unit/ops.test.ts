@@ -1,7 +1,7 @@
 /** encodePlan: the wire format the init (native/init/main.c) reads (native/plan.h). */
 import t, { Test } from 'tap';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs from 'fs';
+import path from 'path';
 import { encodePlan, Msg, Op, Opcode, StartStep } from '../../src/plan/ops';
 import { buildInitPlan } from '../../src/plan/build-init-plan';
 import type { Spec } from '../../src/generated/config';

@@ -1,8 +1,8 @@
 /** The state's own rm and rm -rf (src/state/remove.ts): gone is fine, symlinks are never followed. */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { removeFile, removeTree } from '../../src/state/remove';
 
 function tmpdir(t: { teardown(fn: () => void): void }): string {

@@ -4,9 +4,9 @@
  * planner, before anything exists. No root, no real cgroups.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import type { LinuxResources, Spec } from '../../src/generated/config';
 import { checkResourceRules, CgroupFacts, hybridUnifiedControllers, requestedFields } from '../../src/plan/rules/resources';
 import { InvalidConfigError } from '../../src/errors';

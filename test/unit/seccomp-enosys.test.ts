@@ -4,7 +4,7 @@
  * how seccompProgram puts the stub in front of libseccomp's program (a fake library). Pure, no root.
  */
 import t from 'tap';
-import * as os from 'os';
+import os from 'os';
 import {
   AUDIT_ARCH_X86_64, BPF_JMP_JA, BPF_JMP_JEQ_K, BPF_JMP_JGT_K, BPF_JMP_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
   RET_ERRNO_ENOSYS, SCMP_ARCH_X32, SockFilter, X32_SYSCALL_BIT, assemble, enosysStub,

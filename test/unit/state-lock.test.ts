@@ -4,9 +4,9 @@
  * directory removed under it. No root needed: the state root is a temp dir.
  */
 import t from 'tap';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { spawn } from 'child_process';
 
 const STORE = path.resolve(__dirname, '..', '..', 'src', 'state', 'store.js');

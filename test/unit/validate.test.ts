@@ -2,7 +2,7 @@
 import t from 'tap';
 import Ajv from 'ajv';
 import { spawnSync } from 'child_process';
-import * as path from 'path';
+import path from 'path';
 import { formatErrors, validateProcess, validateSpec } from '../../src/config/validate';
 import { validateState } from '../../src/generated/validators';
 
