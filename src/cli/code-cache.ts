@@ -113,9 +113,9 @@ function hookLoader(dir: string, files: BundleFiles): void {
   // Node's Module class, as every CommonJS module's constructor: require('module') would load the
   // public module API and the ES module loader with it (about 1 ms) for the same object.
   const Module = module.constructor as any;
-  // No path.join or path.dirname per module: in V8's lite mode (no JIT) path's functions cost
-  // about 10 µs a call, a millisecond over create's requires. The bundle's names are normalized
-  // paths relative to dir ("../../src/x.js"), so plain string work finds their files.
+  // No path.join or path.dirname per module: without V8's JIT (bin/tsruntime's flags) path's
+  // functions cost about 10 µs a call, a millisecond over create's requires. The bundle's names
+  // are normalized paths relative to dir ("../../src/x.js"), so plain string work finds their files.
   const absolute = bundleNames(dir);
   const bundled = new Map<string, Entry>();
   for (const rel of Object.keys(files)) bundled.set(absolute(rel), files[rel]);
