@@ -3,8 +3,8 @@
 /**
  * Build step (after tsc): one bundle with V8's code cache per CLI command, dist/code-cache/<command>/
  * bundle.js and bundle.cache, which the command loads instead of resolving, reading and compiling
- * its modules one file at a time (src/cli/code-cache.ts says how they are used; src/cli/entry.ts
- * picks the bundle before the CLI's own modules load, so they come from it too).
+ * its modules one file at a time (src/cli/entry.ts and bundle-loader.ts say how they are used;
+ * entry.ts picks the bundle before the CLI's own modules load, so they come from it too).
  *
  *   1. the modules: every .js file reachable from the command's module and src/cli/main.js by a
  *      literal require() (of main.js's own, only those at its top level: the others load the
@@ -54,8 +54,8 @@ function node(code) {
   }
 }
 
-/** What entry.js has loaded when it installs a bundle: itself and code-cache.js. */
-const PRELOADED = new Set([path.join(CLI, 'entry.js'), ...JSON.parse(node(`require(${JSON.stringify(path.join(CLI, 'code-cache.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`))]);
+/** What entry.js has loaded when it installs a bundle: itself and bundle-loader.js. */
+const PRELOADED = new Set([path.join(CLI, 'entry.js'), ...JSON.parse(node(`require(${JSON.stringify(path.join(CLI, 'entry.js'))}); require(${JSON.stringify(path.join(CLI, 'bundle-loader.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`))]);
 
 /** Every module of the command's bundle, with what its literal requires of bundled files resolve to. */
 function modules(command) {
@@ -179,7 +179,7 @@ function writeCache(command, out, files) {
     const src = (f) => JSON.stringify(path.join(DIST, 'src', f));
     node(`
       const fs = require('fs');
-      const cc = require(${src('cli/code-cache.js')});
+      const cc = require(${src('cli/entry.js')});
       const spec = require(${src('spec/default-spec.js')}).defaultSpec({ args: ['true'] });
       fs.writeFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, JSON.stringify({
         ...spec,

@@ -1,14 +1,112 @@
-/** The executable's entry: bin/tsruntime runs this. */
-import { commandCacheDir, installCodeCache } from './code-cache';
+/**
+ * The executable's entry (bin/tsruntime runs it), and the code cache's bootstrap.
+ *
+ * A CLI command loads some 20 (state, kill) to 80 (create) modules, and resolving, reading and
+ * compiling them one file at a time is a large part of its time: more than the command's own work
+ * for the small ones. The build (scripts/code-cache.js) writes each command's modules as one
+ * script, dist/code-cache/<command>/bundle.js, with V8's code cache for it: installCodeCache()
+ * compiles that script from the cache and hands each module's function to Node's loader as the
+ * compiled form of its file. Node still resolves, caches and names every module as usual (one
+ * instance each, its real __filename and __dirname): only the reading and compiling of the source
+ * are skipped.
+ *
+ * Nothing here may change what runs. A file whose size or mtime differs from when the bundle was
+ * made loads from disk, and so does any module the bundle lacks; a cache V8 rejects (another Node,
+ * other flags) only costs a compile; no bundle, or any error, leaves Node's loader as it was.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { BundleFiles } from './bundle-loader';
 
-// First of all: the CLI's own modules come from the command's bundle too.
-installCodeCache(commandCacheDir(process.argv.slice(2)));
-const { main } = require('./main') as typeof import('./main');
+/** Where the build writes the bundles: dist/code-cache/<command>/. */
+export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    (require('../log') as typeof import('../log')).writeStderr(`tsruntime: ${(e as Error).message}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * The bundle of the command argv names: that of its first word that names one. This runs before
+ * the CLI parses anything, so a flag's value may be taken for the command (`--root state kill`):
+ * only speed depends on the guess, as any bundle loads any module correctly.
+ */
+export function commandCacheDir(argv: readonly string[], base = CODE_CACHE_DIR): string | undefined {
+  for (const arg of argv) {
+    if (!/^[a-z]+$/.test(arg)) continue;
+    const dir = path.join(base, arg);
+    if (fs.existsSync(path.join(dir, 'bundle.node'))) return dir;
+  }
+  return undefined;
+}
+
+let installed: import('vm').Script | undefined;
+
+/**
+ * What bundle.node says a cache was made by: this node, and flags (bin/tsruntime's,
+ * scripts/node-flags.json). V8 rejects a cache made by another version or under other flags, after
+ * compiling for nothing, so such a cache is not even tried.
+ */
+export function cacheKey(flags: readonly string[]): string {
+  return `${process.version} ${process.arch} v8 ${process.versions.v8}\n${flags.join(' ')}`;
+}
+
+function usableKey(key: string): boolean {
+  const [node, flags] = key.split('\n');
+  return node === cacheKey([]).split('\n')[0] && (flags ?? '').split(' ').every((f) => f === '' || process.execArgv.includes(f));
+}
+
+/** Installs the bundle in dir if it has a cache made by this node; its script, or undefined. */
+export function installCodeCache(dir: string | undefined): import('vm').Script | undefined {
+  if (installed || dir === undefined) return installed;
+  try {
+    // Without its cache the bundle is slower than the files (it compiles more than a command loads).
+    if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
+    // One buffer for both files (the cache is read over the bundle once it is a string): both
+    // buffers would stay in memory until a garbage collection that a short command may never
+    // have, and create's peak RSS is one of the targets.
+    const buffer = readWhole(path.join(dir, 'bundle.js'));
+    // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is: a plain copy.
+    const source = buffer.toString('latin1');
+    return (installed = installBundle(dir, readWhole(path.join(dir, 'bundle.cache'), buffer), source));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bundle compiled (from cachedData when V8 accepts it), run, and its files handed to Node's loader. */
+export function installBundle(dir: string, cachedData?: Buffer, source?: string): import('vm').Script {
+  const vm = require('vm') as typeof import('vm');
+  const file = path.join(dir, 'bundle.js');
+  const script = new vm.Script(source ?? fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
+  (require('./bundle-loader') as typeof import('./bundle-loader')).hookLoader(dir, script.runInThisContext() as BundleFiles);
+  return script;
+}
+
+/** The whole file, in scratch when it fits. */
+function readWhole(file: string, scratch?: Buffer): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buffer = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, buffer, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return buffer.subarray(0, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// As bin/tsruntime runs it: first of all the command's bundle, so the CLI's own modules come from
+// it too. Required (by the build, tests), it only lends the functions above.
+if (require.main === module) {
+  installCodeCache(commandCacheDir(process.argv.slice(2)));
+  const { main } = require('./main') as typeof import('./main');
+
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      (require('../log') as typeof import('../log')).writeStderr(`tsruntime: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

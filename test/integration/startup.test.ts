@@ -90,7 +90,7 @@ t.test('each command compiles its modules from its own bundle in the code cache,
   const cacheDir = path.join(PROJECT, 'dist', 'code-cache');
   const src = path.join(PROJECT, 'dist', 'src') + path.sep;
   const entry = path.join(src, 'cli', 'entry.js');
-  const loader = path.join(src, 'cli', 'code-cache.js');
+  const loader = path.join(src, 'cli', 'bundle-loader.js');
   const sb = new Sandbox(t);
   const id = sb.id();
   for (const args of lifecycleCalls(sb, id)) {

@@ -1,7 +1,8 @@
 /**
- * The code cache of the CLI commands (src/cli/code-cache.ts) must never change what runs: a
- * stale file loads from disk, a cache V8 rejects is only compiled again, a cache from another node
- * or no bundle leaves the loader alone. Each case runs in a fresh node: the hook is process-wide.
+ * The code cache of the CLI commands (src/cli/entry.ts, bundle-loader.ts) must never change what
+ * runs: a stale file loads from disk, a cache V8 rejects is only compiled again, a cache from
+ * another node or no bundle leaves the loader alone. Each case runs in a fresh node: the hook is
+ * process-wide.
  */
 import t from 'tap';
 import fs from 'fs';
@@ -9,7 +10,8 @@ import os from 'os';
 import path from 'path';
 import { spawnSync } from 'child_process';
 
-const CODE_CACHE = path.resolve(__dirname, '..', '..', 'src', 'cli', 'code-cache.js');
+const CODE_CACHE = path.resolve(__dirname, '..', '..', 'src', 'cli', 'entry.js');
+const BUNDLE_LOADER = path.resolve(__dirname, '..', '..', 'src', 'cli', 'bundle-loader.js');
 
 /** A dist/ with two modules on disk and a bundle of both whose bodies say "bundled". */
 function fakeDist(t: { teardown(fn: () => void): void }): { dist: string; dir: string; a: string; b: string } {
@@ -93,7 +95,7 @@ t.test('no cache for this node, or no bundle: the loader is left alone', async (
 });
 
 t.test("a bundle's names find the same files as path.resolve, without it", async (t) => {
-  const { bundleNames } = require(CODE_CACHE) as typeof import('../../src/cli/code-cache');
+  const { bundleNames } = require(BUNDLE_LOADER) as typeof import('../../src/cli/bundle-loader');
   const dirs = ['/work/tsr/dist/code-cache/state', '/a/b', '/a', '/', 'relative/dir'];
   const names = ['../../src/cli/main.js', '../x.js', 'x.js', 'sub/y.js', '../../../node_modules/koffi/index.js', '../../../../../../../../etc/z.js', './odd.js', '../a/../b.js', '..hidden.js', '../', 'a/..', 'a/.', 'a//b.js', '../.', 'x/.../y.js'];
   for (const dir of dirs) {
