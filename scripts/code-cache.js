@@ -6,9 +6,9 @@
  * its modules one file at a time (src/cli/entry.ts and bundle-loader.ts say how they are used;
  * entry.ts picks the bundle before the CLI's own modules load, so they come from it too).
  *
- *   1. the modules: every .js file reachable from the command's module and src/cli/main.js by a
- *      literal require() (of main.js's own, only those at its top level: the others load the
- *      other commands);
+ *   1. the modules: every .js file reachable from the command's module, src/cli/main.js and
+ *      src/cli/bundle-loader.js by a literal require() (of main.js's own, only those at its top
+ *      level: the others load the other commands);
  *   2. bundle.js: one object literal, per file (relative to the bundle's directory) its size, mtime
  *      and body wrapped as Node wraps a CommonJS module;
  *   3. bundle.cache: V8's code cache of bundle.js, made by a fresh node (the flags and version of the
@@ -54,8 +54,10 @@ function node(code) {
   }
 }
 
-/** What entry.js has loaded when it installs a bundle: itself and bundle-loader.js. */
-const PRELOADED = new Set([path.join(CLI, 'entry.js'), ...JSON.parse(node(`require(${JSON.stringify(path.join(CLI, 'entry.js'))}); require(${JSON.stringify(path.join(CLI, 'bundle-loader.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`))]);
+/** What entry.js has loaded before it installs a bundle: itself. */
+const PRELOADED = new Set([path.join(CLI, 'entry.js'), ...JSON.parse(node(`require(${JSON.stringify(path.join(CLI, 'entry.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`))]);
+/** The hook entry.js installs: in every bundle, so it compiles from the cache too. */
+const LOADER = path.join(CLI, 'bundle-loader.js');
 
 /** Every module of the command's bundle, with what its literal requires of bundled files resolve to. */
 function modules(command) {
@@ -64,7 +66,7 @@ function modules(command) {
   const pattern = (file) => (file === main ? TOP_REQUIRE : REQUIRE);
   const deps = new Map();
   const commandFile = path.join(CLI, 'commands', `${command}.js`);
-  const queue = [main, commandFile];
+  const queue = [LOADER, main, commandFile];
   while (queue.length) {
     const file = queue.shift();
     if (deps.has(file)) continue;

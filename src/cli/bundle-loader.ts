@@ -3,7 +3,6 @@
  * its files here): each module the bundle holds runs from it, compiled from V8's cache, instead of
  * being resolved, read and compiled from its file.
  */
-import fs from 'fs';
 import path from 'path';
 
 type ModuleFn = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void;
@@ -17,22 +16,21 @@ type Entry = BundleFiles[string];
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
+/** Whether a file is the one the bundle was made from (its size and mtime then). */
+export type Fresh = (filename: string, size: number, mtimeMs: number) => boolean;
+
 /**
  * Node's loader gets the bundled bodies for the files it loads (main's require of a command), and
  * the bundled modules' own requires of each other skip Node's resolution (a few stat and realpath
  * calls each): the build resolved them. Either way the module is Node's, in its cache under its
- * file's name, so a later require of that file from anywhere gets the same instance.
+ * file's name, so a later require of that file from anywhere gets the same instance. A file that
+ * is not fresh loads from disk.
  */
-export function hookLoader(dir: string, files: BundleFiles): void {
+export function hookLoader(dir: string, files: BundleFiles, fresh: Fresh): void {
   // Node's Module class, as every CommonJS module's constructor: require('module') would load the
   // public module API and the ES module loader with it (about 1 ms) for the same object.
   const Module = module.constructor as any;
-  // No path.join or path.dirname per module: without V8's JIT (bin/tsruntime's flags) path's
-  // functions cost about 10 µs a call, a millisecond over create's requires. The bundle's names
-  // are normalized paths relative to dir ("../../src/x.js"), so plain string work finds their files.
-  const absolute = bundleNames(dir);
-  const bundled = new Map<string, Entry>();
-  for (const rel of Object.keys(files)) bundled.set(absolute(rel), files[rel]);
+  const names = bundleNames(dir);
   const dirname = (filename: string) => filename.slice(0, filename.lastIndexOf('/')) || '/';
   const lookupPaths = new Map<string, string[]>();
   /** module.paths (where its require looks in node_modules): one per directory. */
@@ -44,12 +42,12 @@ export function hookLoader(dir: string, files: BundleFiles): void {
     return paths;
   };
 
-  /** Runs a bundled body as module's code, once: a stale file (see fresh) is left to Node. */
-  const take = (filename: string): Entry | undefined => {
-    const entry = bundled.get(filename);
-    if (!entry) return undefined;
-    bundled.delete(filename);
-    return fresh(filename, entry) ? entry : undefined;
+  /** The bundled body of a file, once: a stale file is left to Node. */
+  const take = (rel: string, filename: string): Entry | undefined => {
+    if (!Object.hasOwn(files, rel)) return undefined;
+    const entry = files[rel];
+    delete files[rel];
+    return fresh(filename, entry[0], entry[1]) ? entry : undefined;
   };
   const run = (module: any, entry: Entry) =>
     entry[3].call(module.exports, module.exports, requireFor(module, entry[2]), module, module.filename, dirname(module.filename));
@@ -59,10 +57,10 @@ export function hookLoader(dir: string, files: BundleFiles): void {
     const req = (request: string) => {
       const rel = deps[request];
       if (rel === undefined) return parent.require(request);
-      const filename = absolute(rel);
+      const filename = names.absolute(rel);
       const cached = Module._cache[filename];
       if (cached) return cached.exports;
-      const entry = take(filename);
+      const entry = take(rel, filename);
       if (!entry) return parent.require(request);
       const module = new Module(filename, parent);
       module.filename = filename;
@@ -86,46 +84,53 @@ export function hookLoader(dir: string, files: BundleFiles): void {
 
   const loadJs = Module._extensions['.js'];
   Module._extensions['.js'] = function (module: any, filename: string) {
-    const entry = take(filename);
+    const entry = take(names.relative(filename), filename);
     if (!entry) return loadJs.call(this, module, filename);
     run(module, entry);
   };
 }
 
 /**
- * The absolute file of a name in the bundle in dir: a normalized relative path, its "../" first.
- * Names that are not of that form go through path.resolve.
+ * Between the bundle's names of files and the files: a name is a normalized path relative to dir,
+ * its "../" first ("../../src/x.js"), as path.relative wrote it in the build. Plain string work,
+ * no path.join or path.dirname per module: without V8's JIT (bin/tsruntime's flags) path's
+ * functions cost about 10 µs a call, a millisecond over create's requires. Names not of that form
+ * go through path.resolve.
  */
-export function bundleNames(dir: string): (rel: string) => string {
+export function bundleNames(dir: string): { absolute(rel: string): string; relative(filename: string): string } {
   const ancestors = [path.resolve(dir)];
-  const memo = new Map<string, string>();
-  return (rel) => {
-    let abs = memo.get(rel);
-    if (abs !== undefined) return abs;
-    let up = 0;
-    while (rel.startsWith('../', up * 3)) up++;
-    const rest = rel.slice(up * 3);
-    if (rest === '' || rest.startsWith('/') || rest.includes('//') || /(^|\/)\.\.?(\/|$)/.test(rest)) {
-      abs = path.resolve(dir, rel);
-    } else {
-      while (ancestors.length <= up) {
-        const last = ancestors[ancestors.length - 1];
-        ancestors.push(last.slice(0, last.lastIndexOf('/')) || '/');
-      }
-      const base = ancestors[up];
-      abs = base === '/' ? `/${rest}` : `${base}/${rest}`;
+  /** dir's ancestor up levels above it. */
+  const ancestor = (up: number): string => {
+    while (ancestors.length <= up) {
+      const last = ancestors[ancestors.length - 1];
+      ancestors.push(last.slice(0, last.lastIndexOf('/')) || '/');
     }
-    memo.set(rel, abs);
-    return abs;
+    return ancestors[up];
   };
-}
-
-/** The file is the one the bundle was made from (same size and mtime): else it loads from disk. */
-function fresh(filename: string, [size, mtimeMs]: Entry): boolean {
-  try {
-    const st = fs.statSync(filename);
-    return st.size === size && st.mtimeMs === mtimeMs;
-  } catch {
-    return false;
-  }
+  const memo = new Map<string, string>();
+  return {
+    absolute(rel) {
+      let abs = memo.get(rel);
+      if (abs !== undefined) return abs;
+      let up = 0;
+      while (rel.startsWith('../', up * 3)) up++;
+      const rest = rel.slice(up * 3);
+      if (rest === '' || rest.startsWith('/') || rest.includes('//') || /(^|\/)\.\.?(\/|$)/.test(rest)) {
+        abs = path.resolve(dir, rel);
+      } else {
+        const base = ancestor(up);
+        abs = base === '/' ? `/${rest}` : `${base}/${rest}`;
+      }
+      memo.set(rel, abs);
+      return abs;
+    },
+    /** filename's name, for an absolute normalized filename (as Node's loader has them). */
+    relative(filename) {
+      for (let up = 0; ; up++) {
+        const base = ancestor(up);
+        if (base === '/') return '../'.repeat(up) + filename.slice(1);
+        if (filename.startsWith(base) && filename[base.length] === '/') return '../'.repeat(up) + filename.slice(base.length + 1);
+      }
+    },
+  };
 }

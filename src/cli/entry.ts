@@ -74,8 +74,46 @@ export function installBundle(dir: string, cachedData?: Buffer, source?: string)
   const vm = require('vm') as typeof import('vm');
   const file = path.join(dir, 'bundle.js');
   const script = new vm.Script(source ?? fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
-  (require('./bundle-loader') as typeof import('./bundle-loader')).hookLoader(dir, script.runInThisContext() as BundleFiles);
+  const files = script.runInThisContext() as BundleFiles;
+  bundleLoader(dir, files).hookLoader(dir, files, fresh);
   return script;
+}
+
+/**
+ * The hook in Node's loader: the bundle's copy of bundle-loader.js when it has a fresh one, which
+ * compiles from the cache with the rest (from its file, it would be one more module to resolve,
+ * read and compile on every call), else that file.
+ */
+function bundleLoader(dir: string, files: BundleFiles): typeof import('./bundle-loader') {
+  const file = path.join(__dirname, 'bundle-loader.js');
+  const rel = path.relative(dir, file);
+  const entry = Object.hasOwn(files, rel) ? files[rel] : undefined;
+  if (!entry || !fresh(file, entry[0], entry[1])) return require('./bundle-loader');
+  delete files[rel];
+  // As Node would load it: one instance, in its cache under its file's name.
+  const Module = module.constructor as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const loader = new Module(file, module);
+  loader.filename = file;
+  loader.paths = module.paths;
+  Module._cache[file] = loader;
+  try {
+    entry[3].call(loader.exports, loader.exports, require, loader, file, __dirname);
+  } catch (e) {
+    delete Module._cache[file];
+    throw e;
+  }
+  loader.loaded = true;
+  return loader.exports;
+}
+
+/** The file is the one the bundle was made from (same size and mtime): else it loads from disk. */
+function fresh(filename: string, size: number, mtimeMs: number): boolean {
+  try {
+    const st = fs.statSync(filename);
+    return st.size === size && st.mtimeMs === mtimeMs;
+  } catch {
+    return false;
+  }
 }
 
 /** The whole file, in scratch when it fits. */

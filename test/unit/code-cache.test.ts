@@ -94,12 +94,55 @@ t.test('no cache for this node, or no bundle: the loader is left alone', async (
   t.same(load(dir, b, a), { installed: false, b: 'disk', a: 'disk', same: true });
 });
 
+t.test("the loader hook itself runs from the bundle when it holds a fresh copy, else from its file", async (t) => {
+  const { dir, b } = fakeDist(t);
+  const text = fs.readFileSync(BUNDLE_LOADER, 'utf8');
+  const bundle = path.join(dir, 'bundle.js');
+  const without = fs.readFileSync(bundle, 'utf8');
+  /** The fake bundle, with a copy of the loader recorded at this size. */
+  const bundleWithLoader = (size: number) => {
+    const st = fs.statSync(BUNDLE_LOADER);
+    const loader = `${JSON.stringify(path.relative(dir, BUNDLE_LOADER))}: [${size}, ${st.mtimeMs}, {}, function (exports, require, module, __filename, __dirname) {globalThis.loaderFrom = 'bundle';${text}\n}]`;
+    fs.writeFileSync(bundle, without.replace(/^\(\{\n/, () => `({\n${loader},\n`));
+  };
+  const run = () => {
+    const code = `
+      const cc = require(${JSON.stringify(CODE_CACHE)});
+      const script = cc.installBundle(${JSON.stringify(dir)});
+      const b = require(${JSON.stringify(b)});
+      process.stdout.write(JSON.stringify({ loader: globalThis.loaderFrom ?? 'file', b: b.from, a: b.a.from,
+        one: require(${JSON.stringify(BUNDLE_LOADER)}) === require.cache[${JSON.stringify(BUNDLE_LOADER)}].exports }));
+    `;
+    const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', code], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  t.same(run(), { loader: 'file', b: 'bundled', a: 'bundled', one: true }, 'a bundle without it: from its file');
+  bundleWithLoader(fs.statSync(BUNDLE_LOADER).size);
+  t.same(run(), { loader: 'bundle', b: 'bundled', a: 'bundled', one: true }, "a bundle with it: the bundle's, as Node's one instance");
+  bundleWithLoader(fs.statSync(BUNDLE_LOADER).size + 1);
+  t.same(run(), { loader: 'file', b: 'bundled', a: 'bundled', one: true }, 'a stale copy: from its file');
+});
+
 t.test("a bundle's names find the same files as path.resolve, without it", async (t) => {
   const { bundleNames } = require(BUNDLE_LOADER) as typeof import('../../src/cli/bundle-loader');
   const dirs = ['/work/tsr/dist/code-cache/state', '/a/b', '/a', '/', 'relative/dir'];
   const names = ['../../src/cli/main.js', '../x.js', 'x.js', 'sub/y.js', '../../../node_modules/koffi/index.js', '../../../../../../../../etc/z.js', './odd.js', '../a/../b.js', '..hidden.js', '../', 'a/..', 'a/.', 'a//b.js', '../.', 'x/.../y.js'];
   for (const dir of dirs) {
-    const absolute = bundleNames(dir);
+    const { absolute } = bundleNames(dir);
     for (const rel of names) t.equal(absolute(rel), path.resolve(path.join(dir, rel)), `${dir} + ${rel}`);
+  }
+});
+
+t.test("a file's name in the bundle is the one path.relative gave it in the build", async (t) => {
+  const { bundleNames } = require(BUNDLE_LOADER) as typeof import('../../src/cli/bundle-loader');
+  const dirs = ['/work/tsr/dist/code-cache/state', '/a/b', '/a', '/'];
+  const files = ['/work/tsr/dist/src/cli/main.js', '/work/tsr/node_modules/koffi/index.js', '/work/tsr-other/x.js', '/a/b/c.js', '/a/bc.js', '/ab/c.js', '/x.js', '/etc/z.js'];
+  for (const dir of dirs) {
+    const { relative, absolute } = bundleNames(dir);
+    for (const file of files) {
+      t.equal(relative(file), path.relative(dir, file), `${dir} + ${file}`);
+      t.equal(absolute(relative(file)), file, `${dir} + ${file}, and back`);
+    }
   }
 });
