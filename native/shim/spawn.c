@@ -221,13 +221,25 @@ int tsr_mkfifo(const char *path, uint32_t mode)
 	return mkfifo(path, (mode_t)mode) < 0 ? -errno : 0;
 }
 
-/* waitpid for `run`: returns the raw status, or -errno. Called off the main thread. */
+/* waitpid of our own child: the raw status, or -errno. */
 int tsr_wait(int pid)
 {
 	int status, rc;
 	do
 		rc = waitpid(pid, &status, __WALL);
 	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -errno : status;
+}
+
+/* waitpid that does not block: the raw status, -EAGAIN while pid runs, or -errno. */
+int tsr_wait_nohang(int pid)
+{
+	int status, rc;
+	do
+		rc = waitpid(pid, &status, __WALL | WNOHANG);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		return -EAGAIN;
 	return rc < 0 ? -errno : status;
 }
 

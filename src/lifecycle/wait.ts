@@ -16,10 +16,31 @@ export async function waitForeground(pid: number, o: { terminal?: boolean } = {}
   };
   for (const sig of signals) process.on(sig, forward);
   try {
-    return exitCodeOf(await loadShim().waitAsync(pid));
+    return exitCodeOf(await exited(pid));
   } finally {
     for (const sig of signals) process.off(sig, forward);
   }
+}
+
+/**
+ * pid's wait status once it exits (or -errno), on SIGCHLD: a blocking waitpid would need a thread
+ * (libuv's pool, which starts four for it), as the main thread stays free to forward signals.
+ */
+function exited(pid: number): Promise<number> {
+  const shim = loadShim();
+  return new Promise((resolve) => {
+    // Node's signal handlers do not keep it running: this does, until the wait is over.
+    const alive = setInterval(() => {}, 2 ** 31 - 1);
+    const check = () => {
+      const status = shim.waitIfExited(pid);
+      if (status === undefined) return;
+      process.off('SIGCHLD', check);
+      clearInterval(alive);
+      resolve(status);
+    };
+    process.on('SIGCHLD', check);
+    check(); // it may have exited before the handler was there
+  });
 }
 
 /** A wait status as a shell would report it. */

@@ -2,6 +2,7 @@
  * The only door into the native shim (native/shim/). Loading koffi and the library costs a few ms, so only the
  * commands that clone (create, run, exec) import this module.
  */
+import { constants } from 'os';
 import { initPath, nativeBuildPath } from './paths';
 import { loadKoffi } from './koffi';
 
@@ -30,9 +31,10 @@ export interface Shim {
   socketpair(): [number, number];
   mkfifo(p: string, mode: number): number;
   writeByte(fd: number): number;
-  waitAsync(pid: number): Promise<number>;
   /** Blocking waitpid of our own child; the raw wait status, or -errno. */
   waitSync(pid: number): number;
+  /** waitpid of our own child that does not block: the raw wait status, -errno, or undefined while it runs. */
+  waitIfExited(pid: number): number | undefined;
   /** SIGKILL our own child and reap it, so nothing of it remains (undoing a failed setup). */
   killAndReap(pid: number): void;
   setSubreaper(): number;
@@ -79,6 +81,7 @@ export function loadShim(): Shim {
   const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
   const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
   const wait: Fn = lib.func('int tsr_wait(int pid)');
+  const waitNoHang: Fn = lib.func('int tsr_wait_nohang(int pid)');
   const setSubreaper: Fn = lib.func('int tsr_set_subreaper()');
   cached = {
     spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
@@ -111,11 +114,11 @@ export function loadShim(): Shim {
     },
     mkfifo: (p, mode) => mkfifo(p, mode),
     writeByte: (fd) => writeByte(fd),
-    waitAsync: (pid) =>
-      new Promise((resolve, reject) => {
-        wait.async!(pid, (e: Error | null, status: number) => (e ? reject(e) : resolve(status)));
-      }),
     waitSync: (pid) => wait(pid),
+    waitIfExited(pid) {
+      const status: number = waitNoHang(pid);
+      return status === -constants.errno.EAGAIN ? undefined : status;
+    },
     killAndReap(pid) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -15,9 +15,9 @@ const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scri
 /**
  * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
  * read with fs.readFileSync (which Node's loader reads modules with) or opened with fs.openSync
- * (the code cache reads its bundle so), and the directories it listed.
+ * (the code cache reads its bundle so), the directories it listed, and its threads at the end.
  */
-function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; stderr: string } {
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; threads: number; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
   const report = path.join(sb.dir, 'loaded.json');
   fs.writeFileSync(
@@ -32,7 +32,8 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
     const readdirSync = fs.readdirSync;
     fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
     process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
-      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, listed })));`,
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, listed,
+      threads: readdirSync('/proc/self/task').length })));`,
   );
   fs.rmSync(report, { force: true });
   // Files, not pipes: a created container's init inherits the runtime's stdio.
@@ -99,6 +100,23 @@ t.test('each command compiles its modules from its own bundle in the code cache,
     t.ok(r.read.includes(path.join(cacheDir, args[0], 'bundle.js')), `${args[0]} reads its bundle`);
     t.same(r.read.filter((f) => f.startsWith(src) && f !== entry), [], `${args[0]} reads no module from disk but the entry (not even the bundle's loader)`);
   }
+});
+
+// A blocking waitpid on libuv's thread pool started four threads for one wait (and a foreground
+// wait must leave the main thread free to forward signals): exec and run wait on SIGCHLD instead.
+t.test('exec and run wait for their process without starting a thread pool: no more threads than state', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  const calls = lifecycleCalls(sb, id);
+  const threads = new Map<string, number>();
+  for (const args of calls) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    threads.set(args[0], r.threads);
+  }
+  t.ok(threads.get('state')! > 1, `state has node's own threads (${threads.get('state')})`);
+  t.equal(threads.get('exec'), threads.get('state'), 'exec: as many threads as state');
+  t.equal(threads.get('run'), threads.get('state'), 'run: as many threads as state');
 });
 
 t.test('create and run never list the state root: their cost does not grow with the containers under it', { skip: NEEDS_ROOT }, async (t) => {
