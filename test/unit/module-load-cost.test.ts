@@ -1,6 +1,6 @@
 /**
  * What the runtime's modules cost to load, as tsc compiles them. Every CLI call is a fresh Node
- * process that evaluates some 40 (state) to 90 (run) of them, without V8's JIT.
+ * process that evaluates some 20 (state) to 90 (run) of them, without V8's JIT.
  */
 import t from 'tap';
 import fs from 'fs';
