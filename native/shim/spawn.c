@@ -221,26 +221,26 @@ int tsr_mkfifo(const char *path, uint32_t mode)
 	return mkfifo(path, (mode_t)mode) < 0 ? -errno : 0;
 }
 
-/* waitpid of our own child: the raw status, or -errno. */
-int tsr_wait(int pid)
+/* waitpid of our own child: the raw status, -EAGAIN while it runs (WNOHANG), or -errno. */
+static int wait_child(int pid, int flags)
 {
 	int status, rc;
 	do
-		rc = waitpid(pid, &status, __WALL);
-	while (rc < 0 && errno == EINTR);
-	return rc < 0 ? -errno : status;
-}
-
-/* waitpid that does not block: the raw status, -EAGAIN while pid runs, or -errno. */
-int tsr_wait_nohang(int pid)
-{
-	int status, rc;
-	do
-		rc = waitpid(pid, &status, __WALL | WNOHANG);
+		rc = waitpid(pid, &status, __WALL | flags);
 	while (rc < 0 && errno == EINTR);
 	if (rc == 0)
 		return -EAGAIN;
 	return rc < 0 ? -errno : status;
+}
+
+int tsr_wait(int pid)
+{
+	return wait_child(pid, 0);
+}
+
+int tsr_wait_nohang(int pid)
+{
+	return wait_child(pid, WNOHANG);
 }
 
 int tsr_set_subreaper(void)
