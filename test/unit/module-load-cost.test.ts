@@ -11,14 +11,10 @@ const SRC = path.join(PROJECT, 'src');
 const DIST_SRC = path.join(PROJECT, 'dist', 'src');
 
 /** Every module of src/, as the compiled file tsc made of it. */
-function compiledModules(dir = SRC): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...compiledModules(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(path.join(DIST_SRC, path.relative(SRC, p)).replace(/\.ts$/, '.js'));
-  }
-  return out;
+function compiledModules(): string[] {
+  return (fs.readdirSync(SRC, { recursive: true }) as string[])
+    .filter((rel) => rel.endsWith('.ts') && !rel.endsWith('.d.ts'))
+    .map((rel) => path.join(DIST_SRC, rel.replace(/\.ts$/, '.js')));
 }
 
 // `import * as fs from 'fs'` compiles, with esModuleInterop, to __importStar(require("fs")): a new
