@@ -62,8 +62,10 @@ const LOADER = path.join(CLI, 'bundle-loader.js');
 /** Every module of the command's bundle, with what its literal requires of bundled files resolve to. */
 function modules(command) {
   const main = path.join(CLI, 'main.js');
-  // main.js requires every command's module inside a function: only this command's is followed.
-  const pattern = (file) => (file === main ? TOP_REQUIRE : REQUIRE);
+  // main.js requires every command's module inside a function: only its top-level requires (and
+  // this command's, below) are followed. Its other requires of files that are in the bundle anyway
+  // (the state store) are bundled ones too, not resolved by Node at run time.
+  const follow = (file, code) => new Set([...code.matchAll(file === main ? TOP_REQUIRE : REQUIRE)].map((m) => m[2]));
   const deps = new Map();
   const commandFile = path.join(CLI, 'commands', `${command}.js`);
   const queue = [LOADER, main, commandFile];
@@ -72,7 +74,9 @@ function modules(command) {
     if (deps.has(file)) continue;
     deps.set(file, {});
     const resolve = Module.createRequire(file).resolve;
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(pattern(file))) {
+    const code = fs.readFileSync(file, 'utf8');
+    const followed = follow(file, code);
+    for (const m of code.matchAll(REQUIRE)) {
       if (Module.isBuiltin(m[2])) continue;
       let dep;
       try {
@@ -82,7 +86,7 @@ function modules(command) {
       }
       if (!dep.endsWith('.js')) continue;
       deps.get(file)[m[2]] = dep;
-      if (!deps.has(dep)) queue.push(dep);
+      if (followed.has(m[2]) && !deps.has(dep)) queue.push(dep);
     }
   }
   // and main's require of this command is a bundled one too (not resolved by Node at run time).

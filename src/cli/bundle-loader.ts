@@ -26,7 +26,7 @@ export type Fresh = (filename: string, size: number, mtimeMs: number) => boolean
  * file's name, so a later require of that file from anywhere gets the same instance. A file that
  * is not fresh loads from disk.
  */
-export function hookLoader(dir: string, files: BundleFiles, fresh: Fresh): void {
+export function hookLoader(dir: string, files: BundleFiles, fresh: Fresh): RequireFor {
   // Node's Module class, as every CommonJS module's constructor: require('module') would load the
   // public module API and the ES module loader with it (about 1 ms) for the same object.
   const Module = module.constructor as any;
@@ -88,7 +88,14 @@ export function hookLoader(dir: string, files: BundleFiles, fresh: Fresh): void 
     if (!entry) return loadJs.call(this, module, filename);
     run(module, entry);
   };
+  return requireFor;
 }
+
+/**
+ * A require for a module outside the bundle (the entry) whose requires of bundled files were
+ * resolved ahead (deps: request to the bundle's name of the file), as the bundled modules' own.
+ */
+export type RequireFor = (parent: unknown, deps: Record<string, string>) => (request: string) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * Between the bundle's names of files and the files: a name is a normalized path relative to dir,

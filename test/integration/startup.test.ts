@@ -15,9 +15,10 @@ const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scri
 /**
  * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
  * read with fs.readFileSync (which Node's loader reads modules with) or opened with fs.openSync
- * (the code cache reads its bundle so), the directories it listed, and its threads at the end.
+ * (the code cache reads its bundle so), the files Node's resolver looked up for a require, the
+ * directories it listed, and its threads at the end.
  */
-function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; listed: string[]; threads: number; stderr: string } {
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; resolved: string[]; listed: string[]; threads: number; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
   const report = path.join(sb.dir, 'loaded.json');
   fs.writeFileSync(
@@ -28,11 +29,15 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
     fs.readFileSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return readFileSync.call(this, p, ...rest); };
     const openSync = fs.openSync;
     fs.openSync = function (p, ...rest) { if (typeof p === 'string') read.push(p); return openSync.call(this, p, ...rest); };
+    const resolved = [];
+    const Module = module.constructor;
+    const resolveFilename = Module._resolveFilename;
+    Module._resolveFilename = function (...args) { const f = resolveFilename.apply(this, args); resolved.push(f); return f; };
     const listed = [];
     const readdirSync = fs.readdirSync;
     fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
     process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
-      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, listed,
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, resolved, listed,
       threads: readdirSync('/proc/self/task').length })));`,
   );
   fs.rmSync(report, { force: true });
@@ -99,6 +104,9 @@ t.test('each command compiles its modules from its own bundle in the code cache,
     t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
     t.ok(r.read.includes(path.join(cacheDir, args[0], 'bundle.js')), `${args[0]} reads its bundle`);
     t.same(r.read.filter((f) => f.startsWith(src) && f !== entry), [], `${args[0]} reads no module from disk but the entry (not even the bundle's loader)`);
+    // Node's resolution of a relative require stats candidates and realpaths the file (an lstat
+    // per directory up to /): about 0.3 ms for the entry's require of main.js on each call.
+    t.same(r.resolved.filter((f) => f.startsWith(src) && f !== entry), [], `${args[0]}: Node's resolver looks up no module of ours but the entry, the bundle knows them`);
   }
 });
 
