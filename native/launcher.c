@@ -20,7 +20,9 @@
  * Not lite mode itself: it holds the young generation at 1 MiB, and create, run and exec each
  * allocate a little more than that, so each paid a scavenge (about 1 ms here); 2 MiB semi-spaces
  * spare it for about 0.1 MiB more peak RSS. Without WebAssembly, which needs the JIT (said
- * explicitly, or V8 warns on every start that it turned it off).
+ * explicitly, or V8 warns on every start that it turned it off). The entry's path is already real
+ * (from /proc/self/exe, or the build's real path), so node does not realpath it again
+ * (--preserve-symlinks-main: an lstat per directory up to /, about 0.25 ms).
  *
  * On x86-64 the build makes it without the C library (TSR_FREESTANDING: -nostdlib, its own _start
  * and raw syscalls): glibc's start-up alone (the dynamic loader, and the CPU's cache sizes read

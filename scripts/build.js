@@ -84,7 +84,8 @@ run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 const freestanding = process.arch === 'x64'
   ? ['-DTSR_FREESTANDING', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-ffreestanding', '-fno-stack-protector', '-fno-tree-loop-distribute-patterns']
   : [];
-run(cc, [...cflags, ...freestanding, `-DTSR_PACKAGE_DIR=${JSON.stringify(ROOT)}`, `-DTSR_NODE=${JSON.stringify(process.execPath)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
+// Its real path: node runs the entry without resolving it again (--preserve-symlinks-main).
+run(cc, [...cflags, ...freestanding, `-DTSR_PACKAGE_DIR=${JSON.stringify(fs.realpathSync(ROOT))}`, `-DTSR_NODE=${JSON.stringify(process.execPath)}`, `-DTSR_NODE_FLAGS=${NODE_FLAGS.map((f) => JSON.stringify(f)).join(',')}`,
   '-o', path.join(out, 'tsruntime'), 'native/launcher.c']);
 run(cc, [...cflags, '-static', '-o', path.join(out, 'tsr-probe'), 'conformance/probe.c']); // conformance probe: runs inside busybox rootfs
 // Static, to run inside a busybox rootfs in tests.
