@@ -15,10 +15,27 @@ export function loadKoffi(): any {
   return (cached ??= nativeModule() ?? require('koffi'));
 }
 
-/** <koffi>/build/koffi/<platform>_<arch>/koffi.node, checked as koffi's entry checks it; or undefined. */
+/**
+ * <koffi>/build/koffi/<platform>_<arch>/koffi.node, checked as koffi's entry checks it; or
+ * undefined. koffi is looked for first in this package's own node_modules (dist/src/native is three
+ * levels down), then where Node's resolution finds it (a hoisted install): that resolution walks
+ * node_modules directories, about 0.25 ms of each command that loads the shim.
+ */
 function nativeModule(): any {
+  return nativeModuleIn(path.join(__dirname, '..', '..', '..', 'node_modules', 'koffi')) ?? nativeModuleIn(resolvedDir());
+}
+
+function resolvedDir(): string | undefined {
   try {
-    const dir = path.dirname(require.resolve('koffi/package.json'));
+    return path.dirname(require.resolve('koffi/package.json'));
+  } catch {
+    return undefined; // not installed where Node looks: koffi's entry will say so
+  }
+}
+
+function nativeModuleIn(dir: string | undefined): any {
+  if (dir === undefined) return undefined;
+  try {
     const { version } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string };
     const file = path.join(dir, 'build', 'koffi', `${process.platform}_${process.arch}`, 'koffi.node');
     if (!fs.existsSync(file)) return undefined;

@@ -2,8 +2,23 @@
 import fs from 'fs';
 import path from 'path';
 
-/** A file of native/build: from dist/src/native/*.js or a bundle, the nearest directory above that has it. */
+/** The package's native/build, once a file was found there. */
+let buildDir: string | undefined;
+
+/**
+ * A file of native/build: the package's, three levels above dist/src/native (looked at once per
+ * process), else the nearest directory above that has it.
+ */
 export function nativeBuildPath(name: string): string {
+  if (buildDir === undefined) {
+    const usual = path.join(__dirname, '..', '..', '..', 'native', 'build');
+    if (!fs.existsSync(path.join(usual, name))) return nearest(name);
+    buildDir = usual;
+  }
+  return path.join(buildDir, name);
+}
+
+function nearest(name: string): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'native', 'build', name);
     if (fs.existsSync(candidate) || path.dirname(dir) === dir) return candidate;
