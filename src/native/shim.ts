@@ -61,62 +61,69 @@ export function shimLibrary(): any {
   return library;
 }
 
+/** A function of the library, bound on first use. */
+function bound(prototype: string): () => Fn {
+  let fn: Fn | undefined;
+  return () => (fn ??= shimLibrary().func(prototype));
+}
+
 export function loadShim(): Shim {
   if (cached) return cached;
-  const lib = shimLibrary();
-  const spawn: Fn = lib.func(
+  // Each function is bound on its first call: koffi parses a prototype in about 20 µs, and a
+  // command calls a few of these fifteen.
+  const spawn = bound(
     'int tsr_spawn(const char *init, const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd, const int32_t *keep, uint32_t keep_count)',
   );
-  const readMsg: Fn = lib.func(
+  const readMsg = bound(
     'int tsr_read_msg(int fd, _Out_ int32_t *kind, _Out_ int32_t *op, _Out_ int32_t *err, _Out_ int32_t *value, _Out_ int64_t *time, _Out_ int32_t *passed)',
   );
-  const sendConsole: Fn = lib.func('int tsr_send_console(const char *path, int fd, const char *name)');
-  const setWinsize: Fn = lib.func('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
-  const consoleListen: Fn = lib.func('int tsr_console_listen(const char *path)');
-  const consoleAccept: Fn = lib.func('int tsr_console_accept(int fd)');
-  const dgramBind: Fn = lib.func('int tsr_dgram_bind(const char *path)');
-  const dgramRecv: Fn = lib.func('int tsr_dgram_recv(int fd, uint8_t *buf, int len, int timeout_ms)');
-  const dgramSend: Fn = lib.func('int tsr_dgram_send(const char *path, const char *buf, int len)');
-  const socketpair: Fn = lib.func('int tsr_socketpair(int *fds)');
-  const mkfifo: Fn = lib.func('int tsr_mkfifo(const char *path, uint32_t mode)');
-  const writeByte: Fn = lib.func('int tsr_write_byte(int fd)');
-  const wait: Fn = lib.func('int tsr_wait(int pid)');
-  const waitNoHang: Fn = lib.func('int tsr_wait_nohang(int pid)');
-  const setSubreaper: Fn = lib.func('int tsr_set_subreaper()');
+  const sendConsole = bound('int tsr_send_console(const char *path, int fd, const char *name)');
+  const setWinsize = bound('int tsr_set_winsize(int fd, uint32_t rows, uint32_t cols)');
+  const consoleListen = bound('int tsr_console_listen(const char *path)');
+  const consoleAccept = bound('int tsr_console_accept(int fd)');
+  const dgramBind = bound('int tsr_dgram_bind(const char *path)');
+  const dgramRecv = bound('int tsr_dgram_recv(int fd, uint8_t *buf, int len, int timeout_ms)');
+  const dgramSend = bound('int tsr_dgram_send(const char *path, const char *buf, int len)');
+  const socketpair = bound('int tsr_socketpair(int *fds)');
+  const mkfifo = bound('int tsr_mkfifo(const char *path, uint32_t mode)');
+  const writeByte = bound('int tsr_write_byte(int fd)');
+  const wait = bound('int tsr_wait(int pid)');
+  const waitNoHang = bound('int tsr_wait_nohang(int pid)');
+  const setSubreaper = bound('int tsr_set_subreaper()');
   cached = {
-    spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
+    spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn()(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
     readMsg(fd) {
       const kind = [0], op = [0], err = [0], value = [0], passed = [-1];
       const time = new BigInt64Array(1);
-      const rc = readMsg(fd, kind, op, err, value, time, passed);
+      const rc = readMsg()(fd, kind, op, err, value, time, passed);
       return { rc, kind: kind[0], op: op[0], err: err[0], value: value[0], timeNs: time[0], fd: passed[0] };
     },
-    sendConsole: (p, fd, name) => sendConsole(p, fd, name),
-    setWinsize: (fd, rows, cols) => setWinsize(fd, rows, cols),
-    consoleListen: (p) => consoleListen(p),
-    dgramBind: (p) => dgramBind(p),
+    sendConsole: (p, fd, name) => sendConsole()(p, fd, name),
+    setWinsize: (fd, rows, cols) => setWinsize()(fd, rows, cols),
+    consoleListen: (p) => consoleListen()(p),
+    dgramBind: (p) => dgramBind()(p),
     dgramRecv(fd, timeoutMs) {
       const buf = Buffer.alloc(4096);
-      const n = dgramRecv(fd, buf, buf.length, timeoutMs);
+      const n = dgramRecv()(fd, buf, buf.length, timeoutMs);
       if (n < 0) throw new Error(`recv on the notify socket: errno ${-n}`);
       return n === 0 ? null : buf.toString('utf8', 0, buf.indexOf(0));
     },
-    dgramSend: (p, m) => dgramSend(p, m, Buffer.byteLength(m)),
+    dgramSend: (p, m) => dgramSend()(p, m, Buffer.byteLength(m)),
     consoleAccept: (fd) =>
       new Promise((resolve, reject) => {
-        consoleAccept.async!(fd, (e: Error | null, r: number) => (e ? reject(e) : resolve(r)));
+        consoleAccept().async!(fd, (e: Error | null, r: number) => (e ? reject(e) : resolve(r)));
       }),
     socketpair() {
       const fds = Buffer.alloc(8);
-      const rc = socketpair(fds);
+      const rc = socketpair()(fds);
       if (rc < 0) throw new Error(`socketpair: errno ${-rc}`);
       return [fds.readInt32LE(0), fds.readInt32LE(4)];
     },
-    mkfifo: (p, mode) => mkfifo(p, mode),
-    writeByte: (fd) => writeByte(fd),
-    waitSync: (pid) => wait(pid),
+    mkfifo: (p, mode) => mkfifo()(p, mode),
+    writeByte: (fd) => writeByte()(fd),
+    waitSync: (pid) => wait()(pid),
     waitIfExited(pid) {
-      const status: number = waitNoHang(pid);
+      const status: number = waitNoHang()(pid);
       return status === -constants.errno.EAGAIN ? undefined : status;
     },
     killAndReap(pid) {
@@ -125,9 +132,9 @@ export function loadShim(): Shim {
       } catch {
         /* already gone: still reap it below */
       }
-      wait(pid);
+      wait()(pid);
     },
-    setSubreaper: () => setSubreaper(),
+    setSubreaper: () => setSubreaper()(),
   };
   return cached;
 }
