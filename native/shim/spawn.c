@@ -262,9 +262,3 @@ int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)
 {
 	return syscall(SYS_sched_setaffinity, pid, (size_t)len, mask) < 0 ? -errno : 0;
 }
-
-/* The end of a runtime process once its output is written: see src/native/shim.ts (fast exit). */
-void tsr_exit(int code)
-{
-	_exit(code);
-}

@@ -143,13 +143,13 @@ function readWhole(file: string, scratch?: Buffer): Buffer {
 // it too. Required (by the build, tests), it only lends the functions above.
 if (require.main === module) {
   installCodeCache(commandCacheDir(process.argv.slice(2)));
-  const { main } = requireMain('./main');
+  const { main, exitProcess } = requireMain('./main');
 
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitProcess(code),
     (e) => {
       (require('../log') as typeof import('../log')).writeStderr(`tsruntime: ${(e as Error).message}\n`);
-      process.exit(1);
+      exitProcess(1);
     },
   );
 }

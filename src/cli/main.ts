@@ -10,6 +10,9 @@ import { OCI_VERSION } from '../spec/version';
 import { parseRootlessFlag } from '../plan/caller-rules';
 import { defaultRoot, prepareXdgRoot } from '../state/root';
 
+// The CLI's end, for entry.ts: here so that it is in every command's bundle.
+export { exitProcess } from '../native/fast-exit';
+
 export const VERSION = '0.1.0';
 
 /**

@@ -58,23 +58,7 @@ export function shimLibrary(): any {
   } catch (e) {
     throw new Error(`cannot load the native shim ${libraryPath()} (run \`npm run build\`): ${(e as Error).message}`);
   }
-  exitWithoutTeardown(library);
   return library;
-}
-
-/**
- * Once koffi is loaded, Node's exit costs about 0.8 ms more than an _exit(2) (its teardown: koffi's
- * cleanup hooks, the platform's threads joined, static destructors). process.exit calls
- * process.reallyExit (a hook Node documents as patched in user land) after the 'exit' listeners,
- * which restore a terminal's mode: from there the process ends at once. Nothing is pending then:
- * the runtime writes its output synchronously, and Node writes stdout and stderr synchronously to
- * files, pipes and terminals on Linux. Not under a profiler or coverage: they write their data in
- * that teardown.
- */
-function exitWithoutTeardown(lib: any): void {
-  if (process.env.NODE_V8_COVERAGE || process.execArgv.some((a) => /^--(cpu-prof|heap-prof|prof)\b/.test(a))) return;
-  const exit: Fn = lib.func('void tsr_exit(int code)');
-  (process as any).reallyExit = (code: number) => exit(Number(code) | 0);
 }
 
 /** A function of the library, bound on first use. */

@@ -1,6 +1,6 @@
 /**
- * A command that loaded the shim ends with _exit(2) where Node's process.exit would tear Node down
- * (src/native/shim.ts): the 'exit' listeners still run, the exit code and the output are whole.
+ * The CLI ends with _exit(2) where Node's process.exit would tear Node down (src/native/fast-exit.ts,
+ * native/exit.c): the 'exit' listeners still run, the exit code and the output are whole.
  */
 import t from 'tap';
 import fs from 'fs';
@@ -8,20 +8,19 @@ import os from 'os';
 import path from 'path';
 import { spawnSync } from 'child_process';
 
-const SHIM = path.resolve(__dirname, '..', '..', 'src', 'native', 'shim.js');
+const FAST_EXIT = path.resolve(__dirname, '..', '..', 'src', 'native', 'fast-exit.js');
 
-/** In a fresh node: load the shim, write 1 MiB to stdout (a file), exit with 7 from process.exit. */
-function exitAfterShim(t: { teardown(fn: () => void): void }, env: Record<string, string> = {}): { status: number | null; listener: string; out: number } {
+/** In a fresh node: write 1 MiB to stdout (a file), exit with 7 through exitProcess. */
+function exitProcess(t: { teardown(fn: () => void): void }, env: Record<string, string> = {}): { status: number | null; listener: string; out: number } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-exit-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const marker = path.join(dir, 'listener');
   const code = `
-    require(${JSON.stringify(SHIM)}).shimLibrary();
     const fs = require('fs');
-    const native = String(process.reallyExit).includes('[native code]');
-    process.on('exit', (c) => fs.writeFileSync(${JSON.stringify(marker)}, 'ran with ' + c + (native ? ', node exit' : ', _exit')));
+    const nodes = process.reallyExit;
+    process.on('exit', (c) => fs.writeFileSync(${JSON.stringify(marker)}, 'ran with ' + c + (process.reallyExit === nodes ? ', node exit' : ', _exit')));
     process.stdout.write('x'.repeat(1 << 20));
-    process.exit(7);
+    require(${JSON.stringify(FAST_EXIT)}).exitProcess(7);
   `;
   const out = path.join(dir, 'out');
   const fd = fs.openSync(out, 'w');
@@ -31,17 +30,17 @@ function exitAfterShim(t: { teardown(fn: () => void): void }, env: Record<string
   return { status: r.status, listener, out: fs.statSync(out).size };
 }
 
-t.test("after the shim loads, process.exit ends in _exit: listeners run, code and output whole", async (t) => {
-  const r = exitAfterShim(t);
+t.test("exitProcess ends in _exit: listeners run, code and output whole", async (t) => {
+  const r = exitProcess(t);
   t.equal(r.status, 7, 'the exit code');
-  t.equal(r.listener, 'ran with 7, _exit', "the 'exit' listener ran, and the end was the shim's _exit");
+  t.equal(r.listener, 'ran with 7, _exit', "the 'exit' listener ran, and the end was tsr-exit.node's _exit");
   t.equal(r.out, 1 << 20, 'all of the output was written');
 });
 
 t.test('under coverage (written in Node teardown), Node exits as usual', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-exit-cov-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const r = exitAfterShim(t, { NODE_V8_COVERAGE: dir });
+  const r = exitProcess(t, { NODE_V8_COVERAGE: dir });
   t.equal(r.status, 7);
   t.equal(r.listener, 'ran with 7, node exit');
   t.ok(fs.readdirSync(dir).some((f) => f.endsWith('.json')), 'the coverage was written');
