@@ -1,8 +1,6 @@
 /** Signal names and numbers as `kill` accepts them: "TERM", "SIGTERM", "15", "sigkill". */
-import { constants } from 'os';
 import { RuntimeError } from '../errors';
-
-const SIGNALS = constants.signals as Record<string, number>;
+import { SIGNALS } from '../plan/linux-constants';
 
 export function parseSignal(input: string | undefined): number {
   if (input === undefined || input === '') return SIGNALS.SIGTERM;

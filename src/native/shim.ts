@@ -2,7 +2,7 @@
  * The only door into the native shim (native/shim/). Loading koffi and the library costs a few ms, so only the
  * commands that clone (create, run, exec) import this module.
  */
-import { constants } from 'os';
+import { ERRNO } from '../plan/linux-constants';
 import { initPath, nativeBuildPath } from './paths';
 import { loadKoffi } from './koffi';
 
@@ -124,7 +124,7 @@ export function loadShim(): Shim {
     waitSync: (pid) => wait()(pid),
     waitIfExited(pid) {
       const status: number = waitNoHang()(pid);
-      return status === -constants.errno.EAGAIN ? undefined : status;
+      return status === -ERRNO.EAGAIN ? undefined : status;
     },
     killAndReap(pid) {
       try {

@@ -98,6 +98,22 @@ export const PR = {
   SET_NO_NEW_PRIVS: 38,
 } as const;
 
+/**
+ * Signal numbers, as kill(2) takes them: the numbering of every architecture Node runs Linux on
+ * (not alpha, mips, parisc or sparc). Node's os.constants.signals holds the same, but loading
+ * the os module costs about 0.4 ms of each call that needs one (test/unit/linux-constants.test.ts
+ * checks this table against it).
+ */
+export const SIGNALS: Readonly<Record<string, number>> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGIOT: 6, SIGBUS: 7, SIGFPE: 8,
+  SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16,
+  SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24,
+  SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
+};
+
+/** errno values the runtime tests for (the same test checks them against os.constants.errno). */
+export const ERRNO = { EAGAIN: 11 } as const;
+
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
 export const S_IFIFO = 0o010000;
