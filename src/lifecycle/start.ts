@@ -18,6 +18,7 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const rec = store.load(id);
     const status = computeStatus(store, rec);
     if (status === 'stopped') throw new ContainerStateError('cannot start a container that has stopped', id, status);
+    if (status === 'paused') throw new ContainerStateError('cannot start a container in the paused state', id, status);
     if (status !== 'created') throw new ContainerStateError(`cannot start an already running container`, id, status);
     // Listen before the process runs, so its READY=1 cannot come too early.
     // Loaded only here: the relay needs koffi, which a plain start never loads.

@@ -11,18 +11,23 @@ import { identityAlive, isAlive } from '../state/proc';
 export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
   if (rec.status === 'creating') return identityAlive(rec.creator) ? 'creating' : 'stopped';
   if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
-  if (fs.existsSync(store.fifoPath(rec.id))) return 'created';
-  if (rec.noCgroup) return 'running'; // no freezer: never paused
+  // Frozen first, as runc: `pause` freezes a created container too, which must then resume (or
+  // be deleted with --force, which thaws it) before it can start.
+  if (isFrozen(rec)) return 'paused';
+  return fs.existsSync(store.fifoPath(rec.id)) ? 'created' : 'running';
+}
+
+function isFrozen(rec: ContainerRecord): boolean {
+  if (rec.noCgroup) return false; // no freezer: never paused
   try {
-    // Loaded here, not at the top: `start` and `kill` of a created container never need them.
-    if (rec.freezer) return (require('../cgroups/frozen') as typeof import('../cgroups/frozen')).isFrozenAt(rec.freezer) ? 'paused' : 'running';
+    // Loaded here, not at the top: the recorded freezer file is all most calls need.
+    if (rec.freezer) return (require('../cgroups/frozen') as typeof import('../cgroups/frozen')).isFrozenAt(rec.freezer);
     // A record from before freezer files were recorded: the driver finds it.
     const { containerCgroupManager } = require('../cgroups') as typeof import('../cgroups');
-    if (containerCgroupManager(rec).isFrozen()) return 'paused';
+    return containerCgroupManager(rec).isFrozen();
   } catch {
-    /* no freezer here: cannot be paused */
+    return false; // no freezer here: cannot be paused
   }
-  return 'running';
 }
 
 /**

@@ -94,6 +94,36 @@ t.test('delete --force of a running container and of a created one', { skip: NEE
   t.same(leftovers(sb, created, bundle), []);
 });
 
+// runc pauses a created container too; its status is then "paused" (the freezer is looked at
+// before the exec fifo), so it resumes, and delete --force thaws it before the kill.
+t.test('a created container paused: state, start refused, resume, start; delete --force of one', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['sleep', '300']);
+  const id = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', bundle, id]).status, 0);
+  t.equal(sb.tsr(['pause', id]).status, 0, 'pause of a created container');
+  t.equal(sb.state(id).status, 'paused');
+  const start = sb.tsr(['start', id]);
+  t.equal(start.status, 1);
+  t.match(start.stderr, /cannot start a container in the paused state/);
+  t.equal(sb.tsr(['resume', id]).status, 0, 'resume');
+  t.equal(sb.state(id).status, 'created', 'created again');
+  t.equal(sb.tsr(['start', id]).status, 0, 'start after resume');
+  t.equal(sb.state(id).status, 'running');
+
+  const paused = sb.id();
+  t.equal(sb.tsr(['create', '--bundle', bundle, paused]).status, 0);
+  const pid = sb.state(paused).pid;
+  t.equal(sb.tsr(['pause', paused]).status, 0);
+  const refused = sb.tsr(['delete', paused]);
+  t.equal(refused.status, 1, 'delete without --force refuses a paused container');
+  t.match(refused.stderr, /that is not stopped: paused/);
+  const forced = sb.tsr(['delete', '--force', paused]);
+  t.equal(forced.status, 0, `delete --force of a paused created container${forced.stderr ? `: ${forced.stderr.trim()}` : ''}`);
+  t.same(leftovers(sb, paused, bundle), []);
+  t.notOk(isRunning(pid), 'its init is gone');
+});
+
 t.test('duplicate id and bad ids', { skip: NEEDS_ROOT }, async (t) => {
   const sb = new Sandbox(t);
   const bundle = sb.bundle(['sleep', '300']);
