@@ -7,6 +7,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { packagePath } from './paths';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let cached: any;
@@ -17,12 +18,12 @@ export function loadKoffi(): any {
 
 /**
  * <koffi>/build/koffi/<platform>_<arch>/koffi.node, checked as koffi's entry checks it; or
- * undefined. koffi is looked for first in this package's own node_modules (dist/src/native is three
- * levels down), then where Node's resolution finds it (a hoisted install): that resolution walks
- * node_modules directories, about 0.25 ms of each command that loads the shim.
+ * undefined. koffi is looked for first in this package's own node_modules, then where Node's
+ * resolution finds it (a hoisted install): that resolution walks node_modules directories, about
+ * 0.25 ms of each command that loads the shim.
  */
 function nativeModule(): any {
-  return nativeModuleIn(path.join(__dirname, '..', '..', '..', 'node_modules', 'koffi')) ?? nativeModuleIn(resolvedDir());
+  return nativeModuleIn(packagePath('node_modules', 'koffi')) ?? nativeModuleIn(resolvedDir());
 }
 
 function resolvedDir(): string | undefined {

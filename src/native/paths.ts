@@ -2,16 +2,21 @@
 import fs from 'fs';
 import path from 'path';
 
+/** A path in this package, from dist/src/native (three levels down), where its modules run. */
+export function packagePath(...parts: string[]): string {
+  return path.join(__dirname, '..', '..', '..', ...parts);
+}
+
 /** The package's native/build, once a file was found there. */
 let buildDir: string | undefined;
 
 /**
- * A file of native/build: the package's, three levels above dist/src/native (looked at once per
- * process), else the nearest directory above that has it.
+ * A file of native/build: the package's (looked at once per process), else the nearest directory
+ * above dist/src/native that has it.
  */
 export function nativeBuildPath(name: string): string {
   if (buildDir === undefined) {
-    const usual = path.join(__dirname, '..', '..', '..', 'native', 'build');
+    const usual = packagePath('native', 'build');
     if (!fs.existsSync(path.join(usual, name))) return nearest(name);
     buildDir = usual;
   }
