@@ -3,10 +3,7 @@
  * libtsrshim.so as shim.ts uses): sched_setaffinity of another process and moving a network
  * device. Loaded only by the commands that need them.
  */
-import { shimLibrary } from './shim';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Fn = (...args: any[]) => any;
+import { bound } from './shim';
 
 export interface ConfigShim {
   /** sched_setaffinity(pid); 0 or -errno. */
@@ -19,12 +16,11 @@ let cached: ConfigShim | undefined;
 
 export function loadConfigShim(): ConfigShim {
   if (cached) return cached;
-  const lib = shimLibrary();
-  const setaff: Fn = lib.func('int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)');
-  const netdevMove: Fn = lib.func('int tsr_netdev_move(const char *name, const char *newname, int netns_fd)');
+  const setaff = bound('int tsr_sched_setaffinity(int pid, const uint8_t *mask, uint32_t len)');
+  const netdevMove = bound('int tsr_netdev_move(const char *name, const char *newname, int netns_fd)');
   cached = {
-    schedSetaffinity: (pid, mask) => setaff(pid, mask, mask.length),
-    netdevMove: (name, newName, fd) => netdevMove(name, newName, fd),
+    schedSetaffinity: (pid, mask) => setaff()(pid, mask, mask.length),
+    netdevMove: (name, newName, fd) => netdevMove()(name, newName, fd),
   };
   return cached;
 }

@@ -3,10 +3,7 @@
  * container's init, reading a file inside a container's root, and the type of a namespace file. Loading koffi costs about
  * 7 ms, so callers require this module only when they have something to do with it.
  */
-import { shimLibrary } from './shim';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Fn = (...args: any[]) => any;
+import { bound } from './shim';
 
 export interface HostProcess {
   /** A pidfd (close-on-exec), or -errno. */
@@ -29,26 +26,25 @@ let cached: HostProcess | undefined;
 
 export function loadHostProcess(): HostProcess {
   if (cached) return cached;
-  const lib = shimLibrary();
-  const pidfdOpen: Fn = lib.func('int tsr_pidfd_open(int pid)');
-  const pidfdSendSignal: Fn = lib.func('int tsr_pidfd_send_signal(int pidfd, int sig)');
-  const pidfdWait: Fn = lib.func('int tsr_pidfd_wait(int pidfd, int timeout_ms)');
-  const readInRoot: Fn = lib.func('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');
-  const nsType: Fn = lib.func('int tsr_ns_type(int fd)');
+  const pidfdOpen = bound('int tsr_pidfd_open(int pid)');
+  const pidfdSendSignal = bound('int tsr_pidfd_send_signal(int pidfd, int sig)');
+  const pidfdWait = bound('int tsr_pidfd_wait(int pidfd, int timeout_ms)');
+  const readInRoot = bound('int tsr_read_in_root(const char *root, const char *path, _Out_ uint8_t *buf, uint32_t len)');
+  const nsType = bound('int tsr_ns_type(int fd)');
   cached = {
-    pidfdOpen: (pid) => pidfdOpen(pid),
-    pidfdSendSignal: (fd, sig) => pidfdSendSignal(fd, sig),
-    pidfdWait: (fd, ms) => pidfdWait(fd, ms),
+    pidfdOpen: (pid) => pidfdOpen()(pid),
+    pidfdSendSignal: (fd, sig) => pidfdSendSignal()(fd, sig),
+    pidfdWait: (fd, ms) => pidfdWait()(fd, ms),
     readInRoot(root, file, maxBytes = 16 * 1024 * 1024) {
       for (let size = 64 * 1024; ; size *= 4) {
         const buf = Buffer.alloc(Math.min(size, maxBytes + 1));
-        const n = readInRoot(root, file, buf, buf.length);
+        const n = readInRoot()(root, file, buf, buf.length);
         if (n < 0) return undefined;
         if (n < buf.length) return buf.subarray(0, n);
         if (buf.length > maxBytes) return undefined;
       }
     },
-    nsType: (fd) => nsType(fd),
+    nsType: (fd) => nsType()(fd),
   };
   return cached;
 }

@@ -61,16 +61,18 @@ export function shimLibrary(): any {
   return library;
 }
 
-/** A function of the library, bound on first use. */
-function bound(prototype: string): () => Fn {
+/**
+ * A function of the library, bound on its first call (koffi parses a prototype in about 20 µs,
+ * and a command calls a few of the functions each module declares). shim.ts, config-shim.ts and
+ * host-process.ts declare theirs so.
+ */
+export function bound(prototype: string): () => Fn {
   let fn: Fn | undefined;
   return () => (fn ??= shimLibrary().func(prototype));
 }
 
 export function loadShim(): Shim {
   if (cached) return cached;
-  // Each function is bound on its first call: koffi parses a prototype in about 20 µs, and a
-  // command calls a few of these fifteen.
   const spawn = bound(
     'int tsr_spawn(const char *init, const uint8_t *plan, uint32_t len, uint64_t flags, int child_fd, int parent_fd, int cgroup_fd, const int32_t *keep, uint32_t keep_count)',
   );
