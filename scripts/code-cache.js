@@ -14,7 +14,7 @@
  *   3. bundle.cache: V8's code cache of bundle.js, made by a fresh node (the flags and version of the
  *      node that will read it) after loading the modules through the bundle and running the command
  *      once (writeCache), so the functions that compiled are in it;
- *   4. for state and list (TRIMMED), 2 and 3 again with only the modules that run loaded.
+ *   4. for the small commands (TRIMMED), 2 and 3 again with only the modules that run loaded.
  */
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -152,18 +152,19 @@ function writeBundle(out, files) {
 }
 
 /**
- * The commands whose warm-up acts on a running container: one is made for it (see writeCache), so
- * they compile what they run on a real one, not only the error path of a missing one.
+ * The commands whose warm-up acts on a container made for it (see writeCache), in the state a real
+ * call finds it in, so they compile (and keep) what they run on a real one, not only the error path
+ * of a missing one: start a created one, kill a running one, delete a stopped one.
  */
-const ON_CONTAINER = new Set(['state', 'list', 'exec']);
+const ON_CONTAINER = { state: 'running', list: 'running', exec: 'running', kill: 'running', start: 'created', delete: 'stopped' };
 /**
  * Small commands whose warm-up runs what a real call runs (on that container): their bundle keeps
  * only the modules the warm-up loaded, about 20 of the 45 that literal requires reach. Every
- * command reads, copies and deserializes its whole bundle: the whole one cost state and list about
- * 0.5 ms more. A module left out (the driver for a record from an older version, say) loads from
- * its file.
+ * command reads, copies and deserializes its whole bundle: the whole one cost each about 0.5 ms
+ * more. A module left out (the driver for a record from an older version, or for another cgroup
+ * layout, say) loads from its file.
  */
-const TRIMMED = new Set(['state', 'list']);
+const TRIMMED = new Set(['state', 'list', 'start', 'kill', 'delete']);
 
 /**
  * What the warm-up runs: a dry run of create for create and run, a dry run of exec --process for
@@ -173,6 +174,8 @@ function warmUpArgs(command, tmp) {
   if (command === 'exec') return ['exec', '--dry-run', '--process', path.join(tmp, 'process.json'), 'warm-up'];
   if (PLANNING.has(command)) return ['create', '--dry-run', '--bundle', tmp, 'warm-up'];
   if (command === 'list' || command === 'features') return [command];
+  // SIGWINCH: the container's init is the warm-up's own node, which ignores it.
+  if (command === 'kill') return ['kill', 'warm-up', 'WINCH'];
   if (command === 'spec') return ['spec', '--bundle', path.join(tmp, 'spec')];
   return [command, 'warm-up']; // a container that does not exist: the CLI, the state store, the error
 }
@@ -181,7 +184,7 @@ function warmUpArgs(command, tmp) {
  * The cache, from a node that installs the bundle and runs the command once (warmUpArgs: for
  * create and run a dry run from a default config.json, for exec one of its process, which compile
  * the config validator and the planner after every bundled module is evaluated (PLANNING); for
- * state, list and exec on a container made for it, ON_CONTAINER): V8's cache holds every function
+ * the commands of ON_CONTAINER on a container made for it): V8's cache holds every function
  * compiled so far. The small commands' caches stay small: what their warm-up
  * did not reach is compiled at run time, as without a cache.
  */
@@ -206,22 +209,31 @@ function writeCache(command, out, files) {
       const script = cc.installBundle(${JSON.stringify(out)});
       // What the warm-up compiles; for create, run and exec every bundled module's top level first.
       for (const f of ${JSON.stringify(PLANNING.has(command) ? files.map((f) => f.file) : [])}) require(f);
-      if (${ON_CONTAINER.has(command)}) {
-        // A running container whose init is this node itself, made through the store as create
-        // makes one (after the bundle is installed, so the store's code is the bundle's), with a
-        // thawed freezer file in place of a cgroup's. Nothing here signals or changes a process.
+      const status = ${JSON.stringify(ON_CONTAINER[command])};
+      if (status) {
+        // A container whose init is this node itself, made through the store as create makes one
+        // (after the bundle is installed, so the store's code is the bundle's), with a thawed
+        // freezer file of this host's kind in place of a cgroup's. Stopped: the recorded start
+        // time is not this node's. Created: its exec fifo holds the init's byte already, on an fd
+        // this node keeps open. Nothing here signals or changes another process.
         const { StateStore } = require(${src('state/store.js')});
         const { readProcStat } = require(${src('state/proc.js')});
         const freezer = ${JSON.stringify(path.join(tmp, 'freezer'))};
+        const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
         fs.mkdirSync(freezer);
-        fs.writeFileSync(freezer + '/cgroup.freeze', '0\\n');
+        fs.writeFileSync(freezer + (v2 ? '/cgroup.freeze' : '/freezer.state'), v2 ? '0\\n' : 'THAWED\\n');
         fs.mkdirSync(${JSON.stringify(path.join(tmp, 'state'))});
         const config = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, 'utf8'));
-        new StateStore(${JSON.stringify(path.join(tmp, 'state'))}).claim({
-          id: 'warm-up', pid: process.pid, startTime: readProcStat(process.pid).startTime, bundle: ${JSON.stringify(tmp)},
-          rootfs: ${JSON.stringify(path.join(tmp, 'rootfs'))}, created: new Date().toISOString(), owner: '', status: 'running',
-          cgroupsPath: '/tsruntime-code-cache-warm-up', config, freezer: { version: 2, dir: freezer },
+        const store = new StateStore(${JSON.stringify(path.join(tmp, 'state'))});
+        store.claim({
+          id: 'warm-up', pid: process.pid, startTime: status === 'stopped' ? '1' : readProcStat(process.pid).startTime, bundle: ${JSON.stringify(tmp)},
+          rootfs: ${JSON.stringify(path.join(tmp, 'rootfs'))}, created: new Date().toISOString(), owner: '', status: status === 'created' ? 'created' : 'running',
+          cgroupsPath: '/tsruntime-code-cache-warm-up', config, freezer: { version: v2 ? 2 : 1, dir: freezer },
         }).release();
+        if (status === 'created') {
+          require('child_process').execFileSync('mkfifo', [store.fifoPath('warm-up')]);
+          fs.writeSync(fs.openSync(store.fifoPath('warm-up'), 'r+'), 'x');
+        }
         fs.writeFileSync(${JSON.stringify(path.join(tmp, 'process.json'))}, JSON.stringify(config.process));
       }
       const args = ['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', ...${JSON.stringify(warmUpArgs(command, tmp))}];

@@ -13,12 +13,13 @@ const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
 const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8'));
 
 /**
- * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), the files it
+ * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), our modules
+ * (Node's module cache, whether they came from a bundle or a file), the files it
  * read with fs.readFileSync (which Node's loader reads modules with) or opened with fs.openSync
  * (the code cache reads its bundle so), the files Node's resolver looked up for a require, the
  * directories it listed, and its threads at the end.
  */
-function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; read: string[]; resolved: string[]; listed: string[]; threads: number; stderr: string } {
+function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; modules: string[]; read: string[]; resolved: string[]; listed: string[]; threads: number; stderr: string } {
   const probe = path.join(sb.dir, 'probe.js');
   const report = path.join(sb.dir, 'loaded.json');
   fs.writeFileSync(
@@ -37,7 +38,7 @@ function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string
     const readdirSync = fs.readdirSync;
     fs.readdirSync = function (p, ...rest) { listed.push(String(p)); return readdirSync.call(this, p, ...rest); };
     process.on('exit', () => readFileSync === fs.readFileSync || fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
-      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), read, resolved, listed,
+      builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)), modules: Object.keys(require.cache), read, resolved, listed,
       threads: readdirSync('/proc/self/task').length })));`,
   );
   fs.rmSync(report, { force: true });
@@ -111,6 +112,30 @@ t.test('each command compiles its modules from its own bundle in the code cache,
   }
 });
 
+/** The modules a command's bundle holds: the keys of its object literal (scripts/code-cache.js). */
+function bundled(command: string): string[] {
+  const dir = path.join(PROJECT, 'dist', 'code-cache', command);
+  const text = fs.readFileSync(path.join(dir, 'bundle.js'), 'latin1');
+  return [...text.matchAll(/^("[^"\n]+"): \[/gm)].map((m) => path.resolve(dir, JSON.parse(m[1]) as string));
+}
+
+// Every command reads and deserializes its whole bundle: the small ones keep only what their
+// warm-up loaded, and that is what a real call loads only if the warm-up ran the real path (on
+// a created container for start, a running one for kill, a stopped one for delete), not the
+// error path of a missing container.
+t.test("the small commands' bundles hold the modules their real call loads, no more", { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const id = sb.id();
+  for (const args of lifecycleCalls(sb, id)) {
+    const r = loaded(sb, args);
+    t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    if (!['state', 'list', 'start', 'kill', 'delete'].includes(args[0])) continue;
+    const inBundle = bundled(args[0]);
+    t.ok(inBundle.length > 10, `${args[0]}'s bundle holds its modules (${inBundle.length})`);
+    t.same(inBundle.filter((f) => !r.modules.includes(f)).map((f) => path.relative(PROJECT, f)), [], `${args[0]}'s bundle holds no module it does not load`);
+  }
+});
+
 // A blocking waitpid on libuv's thread pool started four threads for one wait (and a foreground
 // wait must leave the main thread free to forward signals): exec and run wait on SIGCHLD instead.
 t.test('exec and run wait for their process without starting a thread pool: no more threads than state', { skip: NEEDS_ROOT }, async (t) => {
@@ -153,7 +178,7 @@ t.test('state, list and kill of a running container read its freezer file, never
   for (const args of [['state', id], ['list'], ['kill', id, 'CONT']]) {
     const r = loaded(sb, args);
     t.equal(r.status, 0, `${args[0]} succeeds${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
-    t.same(drivers(r.read), [], `${args[0]} loads no cgroup driver`);
+    t.same(drivers(r.modules), [], `${args[0]} loads no cgroup driver`);
   }
   t.equal(sb.tsr(['pause', id]).status, 0, 'pause');
   t.equal(sb.state(id).status, 'paused', 'paused, from the recorded freezer file');
