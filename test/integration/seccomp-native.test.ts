@@ -7,7 +7,7 @@ import t from 'tap';
 import fs from 'fs';
 import path from 'path';
 import { spawnSync } from 'child_process';
-import { bindLibseccomp, libseccomp } from '../../src/native/seccomp';
+import { bindLibseccomp, libseccomp, libseccompFile } from '../../src/native/seccomp';
 import { compileSeccomp } from '../../src/launch/host-probe';
 import { seccompFilter } from '../../src/plan/seccomp-plan';
 import { AUDIT_ARCH_X86_64, SCMP_ARCH_X32, X32_SYSCALL_BIT } from '../../src/plan/seccomp-enosys';
@@ -33,6 +33,13 @@ t.test('libseccomp\'s architecture tokens are the kernel\'s AUDIT_ARCH values, b
     t.equal(lib.nativeArch(), AUDIT_ARCH_X86_64);
     t.ok(lib.syscallNumber('socketcall')! < -1, 'a syscall only other architectures have: a pseudo-syscall number for the rules');
   }
+});
+
+t.test('the libseccomp file this process loaded is found, as the program cache keys its entries', async (t) => {
+  const file = libseccompFile();
+  t.match(file, /^[0-9a-f]+:[0-9a-f]+ [1-9]\d* \/\S*\/libseccomp\.so[.\d]*$/, `device, inode and path (${file})`);
+  const [, inode, where] = file!.split(' ');
+  t.equal(String(fs.statSync(where).ino), inode, 'the inode is that file\'s');
 });
 
 t.test('what libseccomp refuses is named: the rule, the default action, the architectures', async (t) => {
