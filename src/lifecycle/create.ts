@@ -18,6 +18,8 @@ import { buildInitPlan, InitPlan, PathKind } from '../plan/build-init-plan';
 import { planView, PlanView } from '../launch/plan-view';
 import { loadShim } from '../native/shim';
 import { cgroupAccess, compileSeccomp, containerCgroupDirs, hostFacts } from '../launch/host-probe';
+import { cachedSeccompCompiler } from '../launch/seccomp-cache';
+import type { SeccompFilter } from '../plan/seccomp-plan';
 import { caller } from '../launch/caller';
 import { planCgroupUse } from '../plan/rootless';
 import { rootlessCgroups, RootlessFlag } from '../plan/caller-rules';
@@ -86,9 +88,10 @@ interface Prepared {
 /**
  * Everything before the id is claimed: load and check the bundle, open the namespaces it names
  * (into fds, the caller's to close), and plan. Nothing is made on the host: a config error
- * surfaces here, and --dry-run stops here.
+ * surfaces here, and --dry-run stops here. compile: linux.seccomp's compiler (a create keeps its
+ * programs under --root, a dry run makes nothing).
  */
-function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds: number[]): Prepared {
+function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds: number[], compile: (filter: SeccompFilter) => Buffer): Prepared {
   const { spec: config, bundle, rootfs } = log.step('load and validate config.json', () => loadBundle(opts.bundle));
   if (!config.process) throw new InvalidConfigError('config.json: process is required to create a container');
   // What the container runs with: the config plus what the runtime adds (HOME, socket
@@ -133,7 +136,7 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
     pendingDirs.push(notifyDir(store.dir(opts.id)));
   }
   const plan = log.step('plan', () => buildInitPlan({
-    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp, pendingDirs,
+    spec, rootfs, bundle, fifoFd: FIFO_SLOT, namespaceFds: nsFds, noPivot: opts.noPivot, preserveFds, host, compileSeccomp: compile, pendingDirs,
     hookSyncs: Boolean(hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length),
     startHooks: { hooks: hooks.startContainer ?? [], state: { ociVersion: OCI_VERSION, id: opts.id, status: 'created', bundle, annotations: spec.annotations ?? {} } },
     cgroupJoin: cgroups ? v1JoinDirs(cgroups) : [], trace: log.tracing,
@@ -150,7 +153,7 @@ function prepareCreate(store: StateStore, opts: CreateOptions, log: Logger, fds:
 export function planCreate(store: StateStore, opts: CreateOptions, log: Logger): PlanView {
   const fds: number[] = [];
   try {
-    return planView(prepareCreate(store, opts, log, fds).plan);
+    return planView(prepareCreate(store, opts, log, fds, compileSeccomp).plan);
   } finally {
     closeAll(fds);
   }
@@ -165,7 +168,7 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
   let lock: Lock | undefined;
   let cgroups: CgroupManager | undefined;
   try {
-    const prepared = prepareCreate(store, opts, log, fdsToClose);
+    const prepared = prepareCreate(store, opts, log, fdsToClose, cachedSeccompCompiler(store.root, log));
     const { config, spec, bundle, rootfs, nsFds, plan } = prepared;
     const hooks = spec.hooks ?? {};
     // Before the id is claimed: they are fds only (detached mounts), closed with the others.

@@ -24,6 +24,8 @@ import { closeAll } from '../state/proc';
 import { checkExecLimits } from './exec-limits';
 import { v1JoinDirs } from '../launch/cgroup-join';
 import { compileSeccomp, lastCap, lsmFacts, setgroupsAllowed } from '../launch/host-probe';
+import { cachedSeccompCompiler } from '../launch/seccomp-cache';
+import type { SeccompFilter } from '../plan/seccomp-plan';
 import { loadConfigShim } from '../native/config-shim';
 import { waitForeground } from './wait';
 import { proxyTerminal } from './tty-proxy';
@@ -104,8 +106,9 @@ interface PreparedExec {
 /**
  * Everything before the process is spawned: the process to run, the checks, the container's
  * namespaces (opened into fds, the caller's to close) and the plan. --dry-run stops here.
+ * compile: linux.seccomp's compiler (an exec keeps its programs under --root, a dry run makes nothing).
  */
-function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number[]): PreparedExec {
+function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number[], compile: (filter: SeccompFilter) => Buffer): PreparedExec {
   checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
   if (o.processFile && !o.process) {
     // Loaded only here: validate.ts pulls in the generated validators.
@@ -131,7 +134,7 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
   const lateJoin = status === 'paused';
   const selfJoin = joinTarget !== undefined && !lateJoin && !proc.execCPUAffinity?.initial;
   const plan = log.step('plan', () => buildExecPlan({
-    process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp,
+    process: proc, spec, namespaceFds, lastCap: lastCap(), preserveFds: o.preserveFds, lateCgroupJoin: lateJoin, lsm: lsmFacts(), compileSeccomp: compile,
     cgroupJoin: selfJoin ? v1JoinDirs(joinTarget!) : [], trace: log.tracing,
     // The process ends up in the init's user namespace (setgroups may be denied there).
     setgroups: setgroupsAllowed(rec.pid),
@@ -144,7 +147,7 @@ function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number
 export function planExecInContainer(store: StateStore, o: ExecOptions, log: Logger): PlanView {
   const fds: number[] = [];
   try {
-    return planView({ ...prepareExec(store, o, log, fds).plan, cloneFlags: 0 });
+    return planView({ ...prepareExec(store, o, log, fds, compileSeccomp).plan, cloneFlags: 0 });
   } finally {
     closeAll(fds);
   }
@@ -154,7 +157,7 @@ export async function execInContainer(store: StateStore, o: ExecOptions, log: Lo
   const fds: number[] = [];
   let launched: Launched | undefined;
   try {
-    const { joinTarget, rootless, lateJoin, selfJoin, plan } = prepareExec(store, o, log, fds);
+    const { joinTarget, rootless, lateJoin, selfJoin, plan } = prepareExec(store, o, log, fds, cachedSeccompCompiler(store.root, log));
     launched = launch({
       what: 'exec',
       ops: plan.ops,

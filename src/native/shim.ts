@@ -38,6 +38,8 @@ export interface Shim {
   /** SIGKILL our own child and reap it, so nothing of it remains (undoing a failed setup). */
   killAndReap(pid: number): void;
   setSubreaper(): number;
+  /** FNV-1a (32 bits) of text, which holds no NUL: a name, never a check (native/shim/digest.c). */
+  hashText(text: string): number;
 }
 
 let cached: Shim | undefined;
@@ -92,6 +94,7 @@ export function loadShim(): Shim {
   const wait = bound('int tsr_wait(int pid)');
   const waitNoHang = bound('int tsr_wait_nohang(int pid)');
   const setSubreaper = bound('int tsr_set_subreaper()');
+  const hashText = bound('uint32_t tsr_fnv1a32(const char *text)');
   cached = {
     spawn: (plan, flags, c, p, cgroupFd, keepFds) => spawn()(initPath(), plan, plan.length, flags, c, p, cgroupFd, Int32Array.from(keepFds), keepFds.length),
     readMsg(fd) {
@@ -137,6 +140,7 @@ export function loadShim(): Shim {
       wait()(pid);
     },
     setSubreaper: () => setSubreaper()(),
+    hashText: (text) => hashText()(text),
   };
   return cached;
 }
