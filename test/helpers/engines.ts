@@ -24,6 +24,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { BIN, PROJECT, TapLike, cgroupRoots } from './runtime';
+import { CACHE_DIR as SECCOMP_CACHE_DIR } from '../../src/launch/seccomp-cache';
 
 // ------------------------------------------------------------------------------------------ basics
 
@@ -518,7 +519,8 @@ export abstract class Engine {
       } catch {
         /* never made */
       }
-      for (const e of entries) found.push(`${rt.name} state ${d}/${e}`);
+      // tsruntime's compiled seccomp programs: kept for the next container on purpose, no container's.
+      for (const e of entries) if (e !== SECCOMP_CACHE_DIR) found.push(`${rt.name} state ${d}/${e}`);
     }
     for (const m of this.ns.mountPoints()) if (!this.baselineMounts.has(m) && !this.engineMount(m)) found.push(`mount ${m}`);
     for (const line of readOr('/proc/self/mountinfo').split('\n')) if (line.includes(this.dir)) found.push(`host mount: ${line}`);
