@@ -6,7 +6,8 @@
 import t from 'tap';
 import fs from 'fs';
 import path from 'path';
-import { NEEDS_ROOT, Sandbox } from '../helpers/runtime';
+import { spawn } from 'child_process';
+import { BIN, NEEDS_ROOT, Sandbox } from '../helpers/runtime';
 import { Facts, probeBundle } from '../helpers/probe';
 import { CACHE_DIR } from '../../src/launch/seccomp-cache';
 
@@ -77,4 +78,19 @@ t.test('exec under the container\'s profile reads the program create kept', { sk
   t.match(e.stdout, /^Seccomp:\s+2\n/, 'the exec\'d process runs under the filter');
   t.match(e.stdout, /Permission denied/, 'which refuses mkdir with the profile\'s errno (EACCES)');
   t.equal(sb.tsr(['delete', '--force', id]).status, 0);
+});
+
+t.test('creates started at once with one profile all succeed, and leave one entry', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['true'], (s) => (s.linux.seccomp = profile(ALLOW)));
+  const ids = Array.from({ length: 12 }, () => sb.id());
+  // Each misses the cache (none is there yet), compiles, and writes its entry aside, then renames it in.
+  const codes = await Promise.all(ids.map((id) => new Promise<number | null>((resolve) => {
+    spawn(BIN, ['--root', sb.root, 'create', '--bundle', bundle, id], { stdio: 'ignore' }).on('exit', resolve);
+  })));
+  t.same(codes, ids.map(() => 0), 'every create succeeded');
+  t.same(fs.readdirSync(path.join(sb.root, CACHE_DIR)).length, 1, 'one entry, no writer\'s file left');
+  for (const id of ids) t.equal(sb.tsr(['delete', '--force', id]).status, 0, `delete ${id}`);
+  const again = runLogged(sb, profile(ALLOW));
+  t.match(again.log, FROM_CACHE, 'and the entry is read back');
 });
