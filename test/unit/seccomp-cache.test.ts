@@ -92,15 +92,19 @@ t.test('encoded entries decode for their own key only', async (t) => {
   t.equal(decodeEntry(Buffer.alloc(0), '{"k":1}'), undefined, 'an empty file: nothing');
 });
 
-t.test('the key holds the format, the architecture, the libseccomp file and the whole filter', async (t) => {
+t.test('the key holds the format, the architecture, the kernel, the libseccomp file and the whole filter', async (t) => {
   const filter = filterOf(PROFILE);
-  const key = JSON.parse(cacheKey(filter, 'fe:00 1 /lib/libseccomp.so.2', 'x64'));
+  const lib = 'fe:00 1 /lib/libseccomp.so.2';
+  const key = JSON.parse(cacheKey(filter, lib, '6.1.0-28-amd64', 'x64'));
   t.equal(key.format, SECCOMP_CACHE_FORMAT);
   t.equal(key.arch, 'x64');
-  t.equal(key.libseccomp, 'fe:00 1 /lib/libseccomp.so.2');
+  t.equal(key.kernel, '6.1.0-28-amd64');
+  t.equal(key.libseccomp, lib);
   t.equal(key.filter.rules.length, filter.rules.length, 'every rule');
   t.same(key.filter.rules.find((r: { name: string }) => r.name === 'personality').args[0].value, '4294967295', 'argument values as decimal text');
-  t.not(cacheKey(filter, 'fe:00 1 /lib/libseccomp.so.2', 'x64'), cacheKey(filter, 'fe:00 1 /lib/libseccomp.so.2', 'arm64'), 'another architecture: another key');
+  t.not(cacheKey(filter, lib, '6.1.0-28-amd64', 'x64'), cacheKey(filter, lib, '6.1.0-28-amd64', 'arm64'), 'another architecture: another key');
+  t.not(cacheKey(filter, lib, '6.1.0-28-amd64', 'x64'), cacheKey(filter, lib, '6.12.0-1-amd64', 'x64'), 'another kernel: another key');
+  t.equal(JSON.parse(cacheKey(filter, lib)).kernel, fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), "by default, this host's kernel");
 });
 
 t.test('a profile is compiled once, then read back; another profile or libseccomp compiles again', async (t) => {
