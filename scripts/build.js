@@ -3,7 +3,7 @@
 /**
  * The whole build, run by `npm install` (prepare) and `npm run build`:
  *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
- *   2. ajv standalone validators from schemas/           → dist/src/generated/validators.js
+ *   2. ajv standalone validators from schemas/           → dist/src/generated/<schema>-validator.js
  *   3. TypeScript                                        → dist/
  *      and a code cache per CLI command                   → dist/code-cache/
  *   4. the C shim and helpers, compiled here with cc     → native/build/

@@ -3,13 +3,17 @@
 /**
  * Build step 2 of 3: precompiled (ajv "standalone") validators for the JSON Schemas in schemas/.
  *
- * Writes
- *   dist/src/generated/validators.js  CommonJS; exports validateSpec, validateProcess, validateState.
- *                                     Plain generated code: requiring it compiles no schema.
- *   src/generated/validators.d.ts     declarations, so tsc can type-check `import ... from '../generated/validators'`.
+ * Writes, per schema, a CommonJS module of its validator alone (a command loads only the one it
+ * checks with: exec's process validator is a fifth of config.json's, which exec never needs)
+ *   dist/src/generated/spec-validator.js     exports validateSpec     (config.schema.json)
+ *   dist/src/generated/process-validator.js  exports validateProcess  (process.schema.json)
+ *   dist/src/generated/state-validator.js    exports validateState    (state.schema.json)
+ * plain generated code (requiring one compiles no schema), and their declarations,
+ *   src/generated/<module>.d.ts, and src/generated/validator-types.d.ts for the types they share,
+ * so tsc can type-check the imports.
  *
- * The .js goes straight to dist/ because tsc does not copy .js files out of src/. Run after
- * gen-types.js (the .d.ts imports the generated types) and before tsc.
+ * The .js go straight to dist/ because tsc does not copy .js files out of src/. Run after
+ * gen-types.js (the .d.ts import the generated types) and before tsc.
  * Output is deterministic; files are rewritten only when their content changes.
  */
 const fs = require('fs');
@@ -19,14 +23,14 @@ const standaloneCode = require('ajv/dist/standalone').default;
 
 const ROOT = path.resolve(__dirname, '..');
 const SCHEMAS = path.join(ROOT, 'schemas');
-const OUT_JS = path.join(ROOT, 'dist', 'src', 'generated', 'validators.js');
-const OUT_DTS = path.join(ROOT, 'src', 'generated', 'validators.d.ts');
+const OUT_JS = path.join(ROOT, 'dist', 'src', 'generated');
+const OUT_DTS = path.join(ROOT, 'src', 'generated');
 
-/** exported name -> [schema file, TypeScript type the validator narrows to] */
-const EXPORTS = {
-  validateSpec: ['config.schema.json', 'Spec'],
-  validateProcess: ['process.schema.json', 'Process'],
-  validateState: ['state.schema.json', 'State'],
+/** module -> [exported name, schema file, TypeScript type the validator narrows to] */
+const MODULES = {
+  'spec-validator': ['validateSpec', 'config.schema.json', 'Spec'],
+  'process-validator': ['validateProcess', 'process.schema.json', 'Process'],
+  'state-validator': ['validateState', 'state.schema.json', 'State'],
 };
 
 const HEADER = '// generated from schemas/ by scripts/gen-validators.js; do not edit.\n';
@@ -78,44 +82,49 @@ function withoutUnusedSchemas(js) {
 }
 
 function main() {
-  const ajv = new Ajv({
-    allErrors: true,
-    strict: true,
-    strictRequired: false, // `then: { required: [...] }` names properties declared by the parent schema
-    code: { source: true, esm: false, lines: true },
-    messages: true,
-    // One function per referenced $defs entry instead of copying it into every user: a third of the
-    // code size, and so of the time require() takes to parse it.
-    inlineRefs: false,
-  });
-
-  const files = [...new Set(Object.values(EXPORTS).map(([file]) => file))].sort();
-  const ids = {};
-  for (const file of files) {
-    const schema = stripAnnotations(JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf8')));
-    if (typeof schema.$id !== 'string') throw new Error(`gen-validators: ${file} has no $id`);
-    ajv.addSchema(schema);
-    ids[file] = schema.$id;
+  const written = [];
+  const write = (file, text) => written.push(`${path.relative(ROOT, file)}${writeIfChanged(file, text) ? ' (unchanged)' : ''}`);
+  for (const [module, [name, file, type]] of Object.entries(MODULES)) {
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      strictRequired: false, // `then: { required: [...] }` names properties declared by the parent schema
+      code: { source: true, esm: false, lines: true },
+      messages: true,
+      // One function per referenced $defs entry instead of copying it into every user: a third of the
+      // code size, and so of the time require() takes to parse it.
+      inlineRefs: false,
+    });
+    // Every schema, for the $refs between them; only this module's is compiled into its code.
+    let id;
+    for (const f of fs.readdirSync(SCHEMAS).filter((f) => f.endsWith('.schema.json')).sort()) {
+      const schema = stripAnnotations(JSON.parse(fs.readFileSync(path.join(SCHEMAS, f), 'utf8')));
+      if (typeof schema.$id !== 'string') throw new Error(`gen-validators: ${f} has no $id`);
+      ajv.addSchema(schema);
+      if (f === file) id = schema.$id;
+    }
+    if (id === undefined) throw new Error(`gen-validators: no schemas/${file}`);
+    // Compile now, so that schema mistakes fail the build with ajv's message.
+    ajv.getSchema(id);
+    const js = withoutUnusedSchemas(HEADER + standaloneCode(ajv, { [name]: id }) + '\n');
+    // The generated code must not pull ajv's compiler in at run time: only small runtime helpers.
+    for (const m of js.matchAll(/require\(("[^"]*"|'[^']*')\)/g)) {
+      const mod = m[1].slice(1, -1);
+      if (!mod.startsWith('ajv/dist/runtime/')) throw new Error(`gen-validators: generated code requires ${mod}`);
+    }
+    write(path.join(OUT_JS, `${module}.js`), js);
+    write(path.join(OUT_DTS, `${module}.d.ts`), [
+      HEADER,
+      `import type { ${type} } from './config';`,
+      "import type { ValidateFunction } from './validator-types';",
+      '',
+      `/** Checks a document against schemas/${file}. */`,
+      `export declare const ${name}: ValidateFunction<${type}>;`,
+      '',
+    ].join('\n'));
   }
-  // Compile everything now, so that schema mistakes fail the build with ajv's message.
-  const refs = {};
-  for (const [name, [file]] of Object.entries(EXPORTS)) {
-    ajv.getSchema(ids[file]);
-    refs[name] = ids[file];
-  }
-
-  const js = withoutUnusedSchemas(HEADER + standaloneCode(ajv, refs) + '\n');
-
-  // The generated code must not pull ajv's compiler in at run time: only small runtime helpers.
-  for (const m of js.matchAll(/require\(("[^"]*"|'[^']*')\)/g)) {
-    const mod = m[1].slice(1, -1);
-    if (!mod.startsWith('ajv/dist/runtime/')) throw new Error(`gen-validators: generated code requires ${mod}`);
-  }
-
-  const dts = [
+  write(path.join(OUT_DTS, 'validator-types.d.ts'), [
     HEADER,
-    "import type { Spec, Process, State } from './config';",
-    '',
     '/** One ajv error (the fields validate.ts uses). */',
     'export interface ValidationError {',
     '  /** JSON Pointer to the offending value; "" for the document itself. */',
@@ -135,19 +144,11 @@ function main() {
     '  errors?: ValidationError[] | null;',
     '}',
     '',
-    ...Object.entries(EXPORTS).flatMap(([name, [file, type]]) => [
-      `/** Checks a document against schemas/${file}. */`,
-      `export declare const ${name}: ValidateFunction<${type}>;`,
-    ]),
-    '',
-  ].join('\n');
-
-  const sameJs = writeIfChanged(OUT_JS, js);
-  const sameDts = writeIfChanged(OUT_DTS, dts);
-  process.stdout.write(
-    `gen-validators: ${path.relative(ROOT, OUT_JS)} (${Math.round(js.length / 1024)} KiB${sameJs ? ', unchanged' : ''}), ` +
-      `${path.relative(ROOT, OUT_DTS)}${sameDts ? ' (unchanged)' : ''}\n`,
-  );
+  ].join('\n'));
+  // The single module of earlier builds: gone, so nothing can load it by mistake.
+  fs.rmSync(path.join(OUT_JS, 'validators.js'), { force: true });
+  fs.rmSync(path.join(OUT_DTS, 'validators.d.ts'), { force: true });
+  process.stdout.write(`gen-validators: ${written.join(', ')}\n`);
 }
 
 try {

@@ -8,6 +8,7 @@ import path from 'path';
 import { InvalidConfigError } from '../errors';
 import type { Spec } from '../generated/config';
 import { validateSpec } from './validate';
+import { validateSpec as specSchema } from '../generated/spec-validator';
 
 export interface Bundle {
   /** The validated config.json. */
@@ -52,7 +53,7 @@ export function loadBundle(bundleDir: string): Bundle {
   }
 
   const doc = parseJson(text);
-  const problems = validateSpec(doc);
+  const problems = validateSpec(doc, specSchema);
   if (problems.length > 0) {
     const lines = problems.map((p) => `config.json: ${p}`);
     throw new InvalidConfigError(lines.join('\n'), lines);

@@ -3,6 +3,7 @@ import fs from 'fs';
 import type { Process } from '../generated/config';
 import { RuntimeError } from '../errors';
 import { validateProcess } from './validate';
+import { validateProcess as processSchema } from '../generated/process-validator';
 
 export function loadProcessFile(file: string): Process {
   let text: string;
@@ -17,7 +18,7 @@ export function loadProcessFile(file: string): Process {
   } catch (e) {
     throw new RuntimeError(`--process ${file}: invalid JSON: ${(e as Error).message}`);
   }
-  const problems: string[] = validateProcess(doc);
+  const problems: string[] = validateProcess(doc, processSchema);
   if (problems.length) throw new RuntimeError(problems.map((m) => `--process ${file}: ${m}`).join('\n'));
   return doc as Process;
 }

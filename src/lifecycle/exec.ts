@@ -111,7 +111,7 @@ interface PreparedExec {
 function prepareExec(store: StateStore, o: ExecOptions, log: Logger, fds: number[], compile: (filter: SeccompFilter) => Buffer): PreparedExec {
   checkPreservedFds(o.preserveFds ?? 0, '--preserve-fds');
   if (o.processFile && !o.process) {
-    // Loaded only here: validate.ts pulls in the generated validators.
+    // Loaded only here: load-process.ts pulls in the generated process validator.
     const { loadProcessFile } = require('../config/load-process') as typeof import('../config/load-process');
     o = { ...o, process: loadProcessFile(o.processFile) };
   }

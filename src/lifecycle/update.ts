@@ -119,7 +119,8 @@ export function readResourcesDocument(source: string): LinuxResources {
 export function checkResources(doc: unknown): LinuxResources {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidArgumentError('the resources document must be a JSON object');
   const { validateSpec } = require('../config/validate') as typeof import('../config/validate');
-  const problems = validateSpec({ ociVersion: OCI_VERSION, root: { path: '/' }, linux: { resources: doc } }).filter((p) => p.startsWith('/linux/resources'));
+  const { validateSpec: specSchema } = require('../generated/spec-validator') as typeof import('../generated/spec-validator');
+  const problems = validateSpec({ ociVersion: OCI_VERSION, root: { path: '/' }, linux: { resources: doc } }, specSchema).filter((p) => p.startsWith('/linux/resources'));
   if (problems.length) throw new InvalidArgumentError(`invalid resources: ${problems.map((p) => p.replace(/^\/linux\/resources/, '') || '/').join('; ')}`);
   return doc as LinuxResources;
 }

@@ -2,9 +2,16 @@
 import t from 'tap';
 import Ajv from 'ajv';
 import { spawnSync } from 'child_process';
+import fs from 'fs';
 import path from 'path';
-import { formatErrors, validateProcess, validateSpec } from '../../src/config/validate';
-import { validateState } from '../../src/generated/validators';
+import { formatErrors, validateProcess as checkProcess, validateSpec as checkSpec } from '../../src/config/validate';
+import { validateSpec as specSchema } from '../../src/generated/spec-validator';
+import { validateProcess as processSchema } from '../../src/generated/process-validator';
+import { validateState } from '../../src/generated/state-validator';
+
+/** As load-bundle.ts and load-process.ts check: each document with its schema's validator. */
+const validateSpec = (doc: unknown) => checkSpec(doc, specSchema);
+const validateProcess = (doc: unknown) => checkProcess(doc, processSchema);
 
 /** What `runc spec` writes (cgroup v2 host), plus a few optional sections. */
 function runcSpec(): any {
@@ -393,15 +400,22 @@ t.test('formatErrors collapses anyOf/oneOf cascades', async (t) => {
   t.strictSame(run({ mode: 'manual' }), ['/mode: must be auto or integer']);
 });
 
-t.test('generated validators load without compiling anything', async (t) => {
-  const file = path.resolve(__dirname, '../../src/generated/validators.js');
-  const probe = `
-    const v = require(${JSON.stringify(file)});
-    const compiler = Object.keys(require.cache).filter((f) => /ajv[\\\\/]dist[\\\\/](compile|core|ajv)/.test(f));
-    console.log(JSON.stringify({ compiler, exports: Object.keys(v).sort() }));`;
-  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
-  t.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  t.strictSame(out.exports, ['validateProcess', 'validateSpec', 'validateState']);
-  t.strictSame(out.compiler, [], 'ajv compiler not loaded');
+t.test('generated validators load without compiling anything, each module its own schema\'s only', async (t) => {
+  const modules: Record<string, string[]> = { 'spec-validator': ['validateSpec'], 'process-validator': ['validateProcess'], 'state-validator': ['validateState'] };
+  for (const [name, exports] of Object.entries(modules)) {
+    const file = path.resolve(__dirname, `../../src/generated/${name}.js`);
+    const probe = `
+      const v = require(${JSON.stringify(file)});
+      const compiler = Object.keys(require.cache).filter((f) => /ajv[\\\\/]dist[\\\\/](compile|core|ajv)/.test(f));
+      const generated = Object.keys(require.cache).filter((f) => f.includes('generated'));
+      console.log(JSON.stringify({ compiler, generated, exports: Object.keys(v).sort() }));`;
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    t.strictSame(out.exports, exports, `${name} exports ${exports.join(', ')}`);
+    t.strictSame(out.compiler, [], `${name}: ajv compiler not loaded`);
+    t.strictSame(out.generated, [file], `${name} loads no other generated module`);
+  }
+  const size = (name: string) => fs.statSync(path.resolve(__dirname, `../../src/generated/${name}.js`)).size;
+  t.ok(size('process-validator') * 3 < size('spec-validator'), `exec's process validator (${size('process-validator')} bytes) is a fraction of config.json's (${size('spec-validator')})`);
 });
