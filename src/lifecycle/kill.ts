@@ -6,13 +6,14 @@
 import { ContainerStateError } from '../errors';
 import { StateStore } from '../state/store';
 import { signalProcess } from '../state/proc';
-import { computeStatus } from './status';
+import { liveness } from './status';
 import { parseSignal } from './signals';
 
 export function killContainer(store: StateStore, id: string, signal: string | undefined, all = false): void {
   const sig = parseSignal(signal);
   const rec = store.load(id, { creating: true });
-  const status = computeStatus(store, rec);
+  // Created, running or paused alike: the signal goes to the init (runc sends it to a paused one too).
+  const status = liveness(rec);
   if (status === 'creating') throw new ContainerStateError(`container ${id} is being created`, id, status);
   if (status === 'stopped' && !all) throw new ContainerStateError('container not running', id, status);
   if (all) {

@@ -8,9 +8,19 @@ import fs from 'fs';
 import { ContainerRecord, OCI_VERSION, StateStore, Status } from '../state/store';
 import { identityAlive, isAlive } from '../state/proc';
 
-export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
+/**
+ * The part of the status that needs only the record and /proc: a create still running, a
+ * container whose init is gone, or one whose init lives (created, running or paused, which
+ * computeStatus tells apart with the freezer and the exec fifo). kill needs no more.
+ */
+export function liveness(rec: ContainerRecord): 'creating' | 'stopped' | 'alive' {
   if (rec.status === 'creating') return identityAlive(rec.creator) ? 'creating' : 'stopped';
-  if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
+  return isAlive(rec.pid, rec.startTime) ? 'alive' : 'stopped';
+}
+
+export function computeStatus(store: StateStore, rec: ContainerRecord): Status {
+  const live = liveness(rec);
+  if (live !== 'alive') return live;
   // Frozen first, as runc: `pause` freezes a created container too, which must then resume (or
   // be deleted with --force, which thaws it) before it can start.
   if (isFrozen(rec)) return 'paused';
