@@ -4,7 +4,7 @@
  * Build step 2 of 3: precompiled (ajv "standalone") validators for the JSON Schemas in schemas/.
  *
  * Writes, per schema, a CommonJS module of its validator alone (a command loads only the one it
- * checks with: exec's process validator is a fifth of config.json's, which exec never needs)
+ * checks with: exec's process validator is a quarter the size of config.json's, which exec never needs)
  *   dist/src/generated/spec-validator.js     exports validateSpec     (config.schema.json)
  *   dist/src/generated/process-validator.js  exports validateProcess  (process.schema.json)
  *   dist/src/generated/state-validator.js    exports validateState    (state.schema.json)
