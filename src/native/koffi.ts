@@ -17,6 +17,16 @@ export function loadKoffi(): any {
 }
 
 /**
+ * A library function bound on its first call (bind makes it: lib.func(prototype)): koffi parses
+ * a prototype in about 20 µs, and a command calls few of the functions a module declares. A bind
+ * that throws is tried again on the next call.
+ */
+export function boundOnFirstCall<F>(bind: () => F): () => F {
+  let fn: F | undefined;
+  return () => (fn ??= bind());
+}
+
+/**
  * <koffi>/build/koffi/<platform>_<arch>/koffi.node, checked as koffi's entry checks it; or
  * undefined. koffi is looked for first in this package's own node_modules, then where Node's
  * resolution finds it (a hoisted install): that resolution walks node_modules directories, about

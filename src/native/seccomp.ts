@@ -8,7 +8,7 @@ import fs from 'fs';
 import { InvalidConfigError, RuntimeError, UnsupportedError, errnoName } from '../errors';
 import type { ResolvedSeccompFilter, SeccompLibrary } from '../plan/seccomp-plan';
 import { libc } from './libc';
-import { loadKoffi } from './koffi';
+import { boundOnFirstCall, loadKoffi } from './koffi';
 
 const SONAME = 'libseccomp.so.2';
 const SCMP_FLTATR_CTL_NNP = 3;
@@ -60,18 +60,16 @@ export function bindLibseccomp(soname: string): SeccompLibrary {
     throw new UnsupportedError(`linux.seccomp needs ${soname} (Debian: libseccomp2, Fedora: libseccomp): install it, or remove linux.seccomp from config.json (${(e as Error).message})`);
   }
   const argCmp = koffi.struct({ arg: 'unsigned int', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
-  // Bound on first call (koffi parses a prototype in about 20 µs): a program found in the cache
-  // (src/launch/seccomp-cache.ts) needs the library loaded, and none of its functions.
-  const fn = (name: string, result: string, params: unknown[]): (() => Fn) => {
-    let bound: Fn | undefined;
-    return () => {
+  // Bound on first call: a program found in the cache (src/launch/seccomp-cache.ts) needs the
+  // library loaded, and none of its functions.
+  const fn = (name: string, result: string, params: unknown[]): (() => Fn) =>
+    boundOnFirstCall<Fn>(() => {
       try {
-        return (bound ??= lib.func(name, result, params));
+        return lib.func(name, result, params);
       } catch {
         throw new UnsupportedError(`linux.seccomp: ${soname} has no ${name}: install libseccomp 2.5 or newer`);
       }
-    };
-  };
+    });
   const init = fn('seccomp_init', 'void *', ['uint32_t']);
   const release = fn('seccomp_release', 'void', ['void *']);
   const attrSet = fn('seccomp_attr_set', 'int', ['void *', 'int', 'uint32_t']);
@@ -82,8 +80,7 @@ export function bindLibseccomp(soname: string): SeccompLibrary {
   const resolveNameArch = fn('seccomp_syscall_resolve_name_arch', 'int', ['uint32_t', 'const char *']);
   const ruleAdd = fn('seccomp_rule_add_array', 'int', ['void *', 'uint32_t', 'int', 'unsigned int', koffi.pointer(argCmp)]);
   const exportBpf = fn('seccomp_export_bpf', 'int', ['void *', 'int']);
-  let memfd: Fn | undefined;
-  const memfdCreate = (): Fn => (memfd ??= libc().lib.func('memfd_create', 'int', ['const char *', 'unsigned int'])); // in glibc since 2.27, and Node 20 needs 2.28
+  const memfdCreate = boundOnFirstCall<Fn>(() => libc().lib.func('memfd_create', 'int', ['const char *', 'unsigned int'])); // in glibc since 2.27, and Node 20 needs 2.28
 
   /** libseccomp writes the program to an fd: a memfd, read back whole. */
   const exported = (ctx: unknown): Buffer => {

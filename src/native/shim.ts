@@ -4,7 +4,7 @@
  */
 import { ERRNO } from '../plan/linux-constants';
 import { initPath, nativeBuildPath } from './paths';
-import { loadKoffi } from './koffi';
+import { boundOnFirstCall, loadKoffi } from './koffi';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = ((...args: any[]) => any) & { async?: any };
@@ -63,14 +63,9 @@ export function shimLibrary(): any {
   return library;
 }
 
-/**
- * A function of the library, bound on its first call (koffi parses a prototype in about 20 µs,
- * and a command calls a few of the functions each module declares). shim.ts, config-shim.ts and
- * host-process.ts declare theirs so.
- */
+/** A function of the library, bound on its first call: shim.ts, config-shim.ts and host-process.ts declare theirs so. */
 export function bound(prototype: string): () => Fn {
-  let fn: Fn | undefined;
-  return () => (fn ??= shimLibrary().func(prototype));
+  return boundOnFirstCall<Fn>(() => shimLibrary().func(prototype));
 }
 
 export function loadShim(): Shim {
