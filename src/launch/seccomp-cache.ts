@@ -21,6 +21,8 @@ import path from 'path';
 import type { SeccompFilter } from '../plan/seccomp-plan';
 import type { Logger } from '../log';
 import { compileSeccomp } from './host-probe';
+import { libseccompFile } from '../native/seccomp';
+import { loadShim } from '../native/shim';
 
 /**
  * Part of every key. Bump it when the program compiled for a filter changes (seccompProgram in
@@ -44,11 +46,7 @@ export interface SeccompCacheDeps {
 }
 
 function nativeDeps(): SeccompCacheDeps {
-  return {
-    compile: compileSeccomp,
-    libraryFile: () => (require('../native/seccomp') as typeof import('../native/seccomp')).libseccompFile(),
-    hash: (text) => (require('../native/shim') as typeof import('../native/shim')).loadShim().hashText(text),
-  };
+  return { compile: compileSeccomp, libraryFile: libseccompFile, hash: (text) => loadShim().hashText(text) };
 }
 
 /** The key of a filter's program: everything the program depends on, as text. */
@@ -118,14 +116,7 @@ function readEntry(file: string, key: string): Buffer | undefined {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.uid !== process.geteuid!() || (st.mode & 0o022) !== 0) return undefined;
-    const entry = Buffer.allocUnsafe(st.size);
-    let at = 0;
-    while (at < entry.length) {
-      const n = fs.readSync(fd, entry, at, entry.length - at, at);
-      if (n === 0) return undefined; // shrunk meanwhile: not an entry we wrote
-      at += n;
-    }
-    return decodeEntry(entry, key);
+    return decodeEntry(fs.readFileSync(fd), key);
   } catch {
     return undefined;
   } finally {
