@@ -1,7 +1,7 @@
 /**
  * The end of a CLI process: process.exit, whose 'exit' listeners run (the tty proxy restores the
- * caller's terminal there), then _exit(2) from native/build/tsr-exit.node instead of Node's
- * teardown (native/exit.c says what that costs). Nothing is pending by then: the runtime writes
+ * caller's terminal there), then _exit(2) from native/build/tsr-addon.node instead of Node's
+ * teardown (native/addon.c says what that costs). Nothing is pending by then: the runtime writes
  * its output synchronously, and Node writes stdout and stderr synchronously to files, pipes and
  * terminals on Linux.
  */
@@ -21,7 +21,7 @@ function endWithoutTeardown(): void {
   if (process.env.NODE_V8_COVERAGE || process.execArgv.some((a) => /^--(cpu-prof|heap-prof|prof)\b/.test(a))) return;
   try {
     const addon: { exports: unknown } = { exports: {} };
-    process.dlopen(addon, nativeBuildPath('tsr-exit.node'));
+    process.dlopen(addon, nativeBuildPath('tsr-addon.node'));
     if (typeof addon.exports === 'function') (process as unknown as { reallyExit: unknown }).reallyExit = addon.exports;
   } catch {
     // not built here: Node's exit

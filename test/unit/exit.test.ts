@@ -1,6 +1,6 @@
 /**
  * The CLI ends with _exit(2) where Node's process.exit would tear Node down (src/native/fast-exit.ts,
- * native/exit.c): the 'exit' listeners still run, the exit code and the output are whole.
+ * native/addon.c): the 'exit' listeners still run, the exit code and the output are whole.
  */
 import t from 'tap';
 import fs from 'fs';
@@ -33,7 +33,7 @@ function exitProcess(t: { teardown(fn: () => void): void }, env: Record<string, 
 t.test("exitProcess ends in _exit: listeners run, code and output whole", async (t) => {
   const r = exitProcess(t);
   t.equal(r.status, 7, 'the exit code');
-  t.equal(r.listener, 'ran with 7, _exit', "the 'exit' listener ran, and the end was tsr-exit.node's _exit");
+  t.equal(r.listener, 'ran with 7, _exit', "the 'exit' listener ran, and the end was tsr-addon.node's _exit");
   t.equal(r.out, 1 << 20, 'all of the output was written');
 });
 

@@ -1,5 +1,5 @@
 /*
- * tsr-exit.node: the end of a runtime process, _exit(2), as a Node-API addon (src/native/fast-exit.ts).
+ * tsr-addon.node: the end of a runtime process, _exit(2), as a Node-API addon (src/native/fast-exit.ts).
  * Node's own exit tears the process down first (the platform's worker threads joined, cleanup
  * hooks, koffi's among them, static destructors): about 0.5 ms of every command, 0.8 once koffi
  * is loaded, for a process whose work is done and whose output is written. Node-API only, so it
