@@ -1,28 +1,110 @@
 /*
- * tsr-addon.node: the end of a runtime process, _exit(2), as a Node-API addon (src/native/fast-exit.ts).
- * Node's own exit tears the process down first (the platform's worker threads joined, cleanup
- * hooks, koffi's among them, static destructors): about 0.5 ms of every command, 0.8 once koffi
- * is loaded, for a process whose work is done and whose output is written. Node-API only, so it
- * loads in any node (no koffi: loading koffi costs more than this saves).
+ * tsr-addon.node: the few syscalls the short commands need, as a Node-API addon (src/native/addon.ts).
+ * Loading koffi takes 1.2-2 ms (a 2 MiB module and its relocations); this addon loads in about
+ * 0.1. So what a command that never calls the shim needs lives here:
+ *
+ *  - exit: _exit(2). Node's own exit tears the process down first (the platform's worker threads
+ *    joined, cleanup hooks, koffi's among them, static destructors): about 0.5 ms of every
+ *    command, 0.8 once koffi is loaded, for a process whose work is done and whose output is written.
+ *  - pidfdOpen, pidfdSendSignal, pidfdWait: signal a container's init without racing a pid reuse
+ *    (kill, delete --force), and wait for it to die.
+ *
+ * Node-API only, so it loads in any node. Syscalls, not policy: what to signal and when is
+ * decided in src/state/proc.ts. Each returns what the kernel said, -errno on failure.
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <node_api.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* The int32 arguments of a call: missing or non-numbers are 0 (addon.ts passes numbers). */
+static void int_args(napi_env env, napi_callback_info info, int32_t *out, size_t n)
+{
+	napi_value argv[3];
+	size_t argc = n;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = 0;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+		return;
+	for (size_t i = 0; i < argc && i < n; i++)
+		napi_get_value_int32(env, argv[i], &out[i]);
+}
+
+static napi_value int_result(napi_env env, long v)
+{
+	napi_value r;
+	return napi_create_int32(env, (int32_t)v, &r) == napi_ok ? r : NULL;
+}
 
 static napi_value exit_now(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1];
-	int32_t code = 0;
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc > 0)
-		napi_get_value_int32(env, argv[0], &code);
+	int32_t code;
+	int_args(env, info, &code, 1);
 	_exit(code);
+}
+
+/* A pidfd for pid (close-on-exec, as every pidfd is), or -errno. */
+static napi_value pidfd_open(napi_env env, napi_callback_info info)
+{
+	int32_t pid;
+	int_args(env, info, &pid, 1);
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	return int_result(env, fd < 0 ? -errno : fd);
+}
+
+/* 0, or -errno (-ESRCH: the process has exited). */
+static napi_value pidfd_send_signal(napi_env env, napi_callback_info info)
+{
+	int32_t a[2];
+	int_args(env, info, a, 2);
+	return int_result(env, syscall(SYS_pidfd_send_signal, a[0], a[1], NULL, 0) < 0 ? -errno : 0);
+}
+
+/*
+ * Wait up to timeout_ms for the process behind a pidfd to exit: the pidfd turns readable then,
+ * whether or not anyone reaps it. 1 once it has exited, 0 on timeout, or -errno.
+ */
+static napi_value pidfd_wait(napi_env env, napi_callback_info info)
+{
+	int32_t a[2];
+	int_args(env, info, a, 2);
+	struct pollfd p = { .fd = a[0], .events = POLLIN };
+	for (;;) {
+		int r = poll(&p, 1, a[1]);
+		if (r >= 0)
+			return int_result(env, r);
+		if (errno != EINTR)
+			return int_result(env, -errno);
+	}
 }
 
 NAPI_MODULE_INIT()
 {
-	napi_value fn;
-	(void)exports;
-	if (napi_create_function(env, "exit", NAPI_AUTO_LENGTH, exit_now, NULL, &fn) != napi_ok)
-		return NULL;
-	return fn;
+	static const struct {
+		const char *name;
+		napi_callback fn;
+	} fns[] = {
+		{ "exit", exit_now },
+		{ "pidfdOpen", pidfd_open },
+		{ "pidfdSendSignal", pidfd_send_signal },
+		{ "pidfdWait", pidfd_wait },
+	};
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		napi_value fn;
+		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn) != napi_ok ||
+		    napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok)
+			return NULL;
+	}
+	return exports;
 }

@@ -78,11 +78,14 @@ const [initCc, initFlags] = initCompiler();
 run(initCc, [...initFlags, ...cflags, '-static', '-s', '-o', path.join(out, 'tsr-init'), ...initSources]);
 run(cc, [...cflags, '-o', path.join(out, 'tsr-reaper'), 'native/reaper.c']);
 // tsr-addon.node (native/addon.c): Node-API only, so any node's headers do: this node's own, else
-// the copy koffi ships. Without them the runtime exits as Node does, a little slower.
+// the copy koffi (a dependency) ships.
 const napiHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), path.join(ROOT, 'node_modules', 'koffi', 'vendor', 'node-api-headers', 'include')]
   .find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
-if (napiHeaders) run(cc, [...cflags, '-fPIC', '-shared', `-I${napiHeaders}`, '-o', path.join(out, 'tsr-addon.node'), 'native/addon.c']);
-else console.log('tsr-addon.node: not built (no node_api.h): the runtime exits through Node\'s teardown');
+if (!napiHeaders) {
+  console.error("build: no node_api.h, neither node's (include/node beside its bin) nor koffi's (node_modules/koffi/vendor): install node's headers, or reinstall koffi with `npm ci`");
+  process.exit(1);
+}
+run(cc, [...cflags, '-fPIC', '-shared', `-I${napiHeaders}`, '-o', path.join(out, 'tsr-addon.node'), 'native/addon.c']);
 // bin/tsruntime links to this launcher: it finds the package from /proc/self/exe, or (a copy
 // moved elsewhere) from the directory it was built in, and runs the node building it now. On
 // x86-64 without the C library (native/launcher.c says why): static and not position-independent,

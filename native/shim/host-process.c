@@ -3,8 +3,6 @@
  * existing container (src/native/host-process.ts). Part of libtsrshim.so; never run in a
  * container process: ordinary libc is fine here.
  *
- *  - pidfd_open / pidfd_send_signal / poll: signal a container's init without racing a pid reuse,
- *    and wait for it to die.
  *  - tsr_read_in_root: read a file of a container's root filesystem (its /etc/passwd) with every
  *    path component resolved inside that root, as the container itself would see it.
  *  - tsr_ns_type: which kind of namespace an open nsfs file is, for a clear error before a
@@ -14,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,46 +19,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 /* linux/nsfs.h: _IO(0xb7, 0x3), since Linux 4.11 */
 #ifndef NS_GET_NSTYPE
 #define NS_GET_NSTYPE 0xb703
 #endif
-
-/* A pidfd for pid (close-on-exec), or -errno. */
-int tsr_pidfd_open(int pid)
-{
-	long fd = syscall(SYS_pidfd_open, pid, 0);
-	return fd < 0 ? -errno : (int)fd;
-}
-
-/* 0, or -errno (-ESRCH: the process has exited). */
-int tsr_pidfd_send_signal(int pidfd, int sig)
-{
-	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
-}
-
-/*
- * Wait up to timeout_ms for the process behind pidfd to exit: its pidfd turns readable then,
- * whether or not anyone reaps it. 1 once it has exited, 0 on timeout, or -errno.
- */
-int tsr_pidfd_wait(int pidfd, int timeout_ms)
-{
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-	for (;;) {
-		int r = poll(&p, 1, timeout_ms);
-		if (r >= 0)
-			return r;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
 
 /*
  * Read up to len bytes of the regular file at path inside root. Symlinks and ".." are resolved

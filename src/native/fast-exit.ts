@@ -5,7 +5,7 @@
  * its output synchronously, and Node writes stdout and stderr synchronously to files, pipes and
  * terminals on Linux.
  */
-import { nativeBuildPath } from './paths';
+import { loadAddon } from './addon';
 
 export function exitProcess(code: number): never {
   endWithoutTeardown();
@@ -20,9 +20,7 @@ export function exitProcess(code: number): never {
 function endWithoutTeardown(): void {
   if (process.env.NODE_V8_COVERAGE || process.execArgv.some((a) => /^--(cpu-prof|heap-prof|prof)\b/.test(a))) return;
   try {
-    const addon: { exports: unknown } = { exports: {} };
-    process.dlopen(addon, nativeBuildPath('tsr-addon.node'));
-    if (typeof addon.exports === 'function') (process as unknown as { reallyExit: unknown }).reallyExit = addon.exports;
+    (process as unknown as { reallyExit: unknown }).reallyExit = loadAddon().exit;
   } catch {
     // not built here: Node's exit
   }

@@ -1,5 +1,6 @@
 /** What /proc says about a process: alive, zombie, and its start time (to spot recycled pids). */
 import fs from 'fs';
+import { loadAddon } from '../native/addon';
 
 export interface ProcStat {
   state: string;
@@ -58,13 +59,10 @@ const ESRCH = 3;
  * opened and still is). process.kill(pid) after a check could hit a process that took the pid in
  * between. Returns false when the process is gone (nothing was sent). With waitExitMs, waits up to
  * that long for it to exit after the signal.
- *
- * The native module (koffi) is loaded only when there is something to signal.
  */
 export function signalProcess(pid: number, startTime: string, sig: number, opts: { waitExitMs?: number } = {}): boolean {
   if (!isAlive(pid, startTime)) return false;
-  const { loadHostProcess } = require('../native/host-process') as typeof import('../native/host-process');
-  const native = loadHostProcess();
+  const native = loadAddon();
   const fd = native.pidfdOpen(pid);
   if (fd === -ESRCH) return false;
   if (fd < 0) throw pidfdError(`pidfd_open(${pid})`, -fd);

@@ -1,0 +1,53 @@
+/**
+ * tsr-addon.node's pidfds (native/addon.c, src/native/addon.ts) on real processes, and signalProcess
+ * (src/state/proc.ts), which kill and delete --force signal a container's init through.
+ */
+import t from 'tap';
+import { spawn, ChildProcess } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import { loadAddon } from '../../src/native/addon';
+import { readProcStat, signalProcess } from '../../src/state/proc';
+
+const ESRCH = os.constants.errno.ESRCH;
+
+function sleeper(t: { teardown(fn: () => void): void }): ChildProcess & { pid: number } {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  return child as ChildProcess & { pid: number };
+}
+
+const exited = (child: ChildProcess) => new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+
+t.test('a pidfd signals its process, waits for its exit, and says ESRCH once it is gone', async (t) => {
+  const addon = loadAddon();
+  const child = sleeper(t);
+  const done = exited(child);
+  const fd = addon.pidfdOpen(child.pid);
+  t.ok(fd >= 0, `pidfd_open gave an fd (${fd})`);
+  t.teardown(() => fs.closeSync(fd));
+  t.match(fs.readlinkSync(`/proc/self/fd/${fd}`), /pidfd/, 'it is a pidfd');
+  t.equal(addon.pidfdWait(fd, 0), 0, 'not exited yet: the wait times out');
+  t.equal(addon.pidfdSendSignal(fd, 0), 0, 'signal 0: allowed, nothing sent');
+  t.equal(addon.pidfdSendSignal(fd, os.constants.signals.SIGTERM), 0, 'SIGTERM sent');
+  t.equal(addon.pidfdWait(fd, 10_000), 1, 'the wait returns once it has exited');
+  t.equal(await done, 'SIGTERM', 'the process died of that signal');
+  t.equal(addon.pidfdSendSignal(fd, 0), -ESRCH, 'reaped: the pidfd says ESRCH, it never reaches a new process of that pid');
+});
+
+t.test('pidfd_open of a pid no process has: -ESRCH', async (t) => {
+  const child = spawn('true', { stdio: 'ignore' });
+  await exited(child);
+  t.equal(loadAddon().pidfdOpen(child.pid!), -ESRCH);
+});
+
+t.test('signalProcess signals only the process that started at the recorded time', async (t) => {
+  const child = sleeper(t);
+  const startTime = readProcStat(child.pid)!.startTime;
+  t.equal(signalProcess(child.pid, String(BigInt(startTime) + 1n), os.constants.signals.SIGKILL), false, 'another start time: nothing sent');
+  t.notOk(['Z', 'X', undefined].includes(readProcStat(child.pid)?.state), 'still alive');
+  const done = exited(child);
+  t.equal(signalProcess(child.pid, startTime, os.constants.signals.SIGKILL, { waitExitMs: 10_000 }), true, 'its own start time: sent');
+  t.equal(await done, 'SIGKILL');
+  t.equal(signalProcess(child.pid, startTime, os.constants.signals.SIGKILL), false, 'gone: nothing sent');
+});
