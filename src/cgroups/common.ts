@@ -50,8 +50,8 @@ export interface CgroupManager {
   isFrozen(): boolean;
   /** Where isFrozen() reads, for a container's record (cgroups/frozen.ts); undefined without a freezer. */
   freezer(): FreezerFile | undefined;
-  /** rmdir in every hierarchy (sub-cgroups first), retrying while EBUSY for about 1 s; ENOENT is fine. Parents are left. */
-  destroy(): void;
+  /** rmdir in every hierarchy (sub-cgroups first), retrying while EBUSY for budgetMs (1 s); ENOENT is fine. Parents are left. */
+  destroy(budgetMs?: number): void;
   /** Whether the cgroup directory exists in any hierarchy used. */
   exists(): boolean;
   /**
@@ -254,8 +254,8 @@ export abstract class CgroupBase implements CgroupManager {
     if (failures.length > 0) throw new RuntimeError(`kill processes of cgroup ${this.cgroupsPath}: ${failures.join(', ')}`);
   }
 
-  destroy(): void {
-    removeCgroupDirs(this.dirs);
+  destroy(budgetMs?: number): void {
+    removeCgroupDirs(this.dirs, budgetMs);
   }
 
   exists(): boolean {

@@ -241,7 +241,7 @@ export class SystemdManager implements CgroupManager {
    * the container made, v1 hierarchies systemd does not manage); then stop the slices above it
    * that only exist because a unit named them and are now empty.
    */
-  destroy(): void {
+  destroy(budgetMs?: number): void {
     // Not started by us: the cgroup, if any, is another container's.
     if (!this.owned) return this.close();
     let result = 'done';
@@ -258,7 +258,7 @@ export class SystemdManager implements CgroupManager {
     if (result !== 'done' && result !== 'canceled') {
       throw new RuntimeError(`systemd cgroup driver: the job stopping unit ${this.unit.unit} ended with result "${result}"`);
     }
-    this.files.destroy();
+    this.files.destroy(budgetMs);
     this.stopImplicitSlices();
     this.close();
   }

@@ -28,11 +28,6 @@ const SIGKILL = 9;
 export function deleteContainer(store: StateStore, id: string, force: boolean, log: Logger, collectGarbage = true): void {
   validateId(id);
   if (collectGarbage) store.gc();
-  if (!store.hasDir(id)) {
-    // containerd's shim deletes twice, the second time with --force: that must succeed.
-    if (force) return;
-    throw new ContainerNotFoundError(id);
-  }
   try {
     store.withLock(id, (lock) => {
       const rec = store.tryLoad(id);
@@ -50,7 +45,9 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
       lock.removeDir();
     });
   } catch (e) {
-    if (force && e instanceof ContainerGone) return; // another delete got there first
+    // No such container (its lock found no directory), or another delete got there first.
+    // containerd's shim deletes twice, the second time with --force: that must succeed.
+    if (force && e instanceof ContainerGone) return;
     throw e;
   }
 }
@@ -59,8 +56,8 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
  * Remove a container's cgroup, and the default parent (/tsruntime) once its last container is
  * gone: that parent is ours. Shared by delete and by a create that fails.
  */
-export function destroyCgroup(cgroups: CgroupManager, id: string): void {
-  cgroups.destroy();
+export function destroyCgroup(cgroups: CgroupManager, id: string, budgetMs?: number): void {
+  cgroups.destroy(budgetMs);
   if (cgroups.cgroupsPath !== `${DEFAULT_PARENT}/${id}`) return;
   for (const dir of new Set(Object.values(cgroups.paths).map((leaf) => path.dirname(leaf)))) {
     try {
@@ -71,21 +68,40 @@ export function destroyCgroup(cgroups: CgroupManager, id: string): void {
   }
 }
 
+/**
+ * The container's cgroup, and whatever still runs in it. When the container has a pid namespace
+ * of its own and its init is known, the init's death took every process of that namespace with
+ * it (the kernel kills them and waits for them before the init is gone): the cgroup is empty, and
+ * only a process put there from outside, which its removal then finds, needs the cgroup's kill.
+ * Otherwise (a shared or no pid namespace, or an init that create could not record before it
+ * died) the processes that outlived the init die with the cgroup first, as runc does.
+ */
+function removeCgroup(cgroups: CgroupManager, rec: ContainerRecord): void {
+  if (rec.pid > 0 && ownsPidNamespace(rec.config as Spec)) {
+    try {
+      destroyCgroup(cgroups, rec.id, 0);
+      return;
+    } catch {
+      // busy at once: a process from outside is in it
+    }
+  }
+  if (cgroups.exists()) cgroups.killAll('SIGKILL');
+  destroyCgroup(cgroups, rec.id);
+}
+
+function ownsPidNamespace(spec: Spec): boolean {
+  return spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path) ?? false;
+}
+
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   // A rootless container may have no cgroup: its init then goes alone (with its pid namespace).
   const cgroups = containerCgroup(rec);
   if (status === 'paused') cgroups?.thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
-  // SIGKILL. Whatever the status says: a half-made container's init may be alive too. Its death
-  // (waited for on its pidfd) takes its pid namespace with it, so the cgroup is often empty below.
-  signalProcess(rec.pid, rec.startTime, SIGKILL, { waitExitMs: 5000 });
-  if (isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
-  // Processes that outlived the init (no pid namespace), or an init whose pid create could not
-  // record before it died, die with the container's cgroup.
-  if (cgroups?.exists()) {
-    cgroups.killAll('SIGKILL');
-  }
-  if (cgroups) destroyCgroup(cgroups, rec.id);
+  // SIGKILL. Whatever the status says: a half-made container's init may be alive too.
+  const signalled = signalProcess(rec.pid, rec.startTime, SIGKILL, { waitExitMs: 5000 });
+  if (signalled && isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
+  if (cgroups) removeCgroup(cgroups, rec);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
   // The container is gone whatever a poststop hook says: warn, and run the others (runtime.md).

@@ -29,9 +29,9 @@ export function startContainer(store: StateStore, id: string, log: Logger): Cont
     const t0 = process.hrtime.bigint();
     awaitInit(fifo, rec, id);
     log.timing('the init takes start (exec fifo)', t0);
+    // The record stays as it is: a status is computed (status.ts), and without its fifo a live
+    // init is running.
     removeFile(fifo);
-    rec.status = 'running';
-    store.save(rec);
     if (notify && hostNotify && notifyFd !== undefined) notify.relayReady(notifyFd, hostNotify, rec.pid, rec.startTime);
     // The process runs: a failing poststart hook is a warning and the others still run (runtime.md).
     log.step('poststart hooks', () => runHooks('poststart', (rec.config as Spec).hooks?.poststart, stateDocument(rec, 'running'), (m) => log.warn(m)));

@@ -38,7 +38,11 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  /** 'creating' until `create` has finished: then the container is half-made if its creator is gone. */
+  /**
+   * 'creating' until `create` has finished: then the container is half-made if its creator is
+   * gone. 'created' once it has ('running' in records of versions whose start rewrote it): only
+   * 'creating' is ever read, as a status is computed (src/lifecycle/status.ts).
+   */
   status: 'creating' | 'created' | 'running';
   /** "pid starttime" of the `create` that makes the container (while status is 'creating'). */
   creator?: string;
@@ -96,11 +100,6 @@ export class StateStore {
     return fs.existsSync(path.join(this.dir(id), 'state.json'));
   }
 
-  /** Whether the container's directory exists (with or without a record). */
-  hasDir(id: string): boolean {
-    return fs.existsSync(this.dir(id));
-  }
-
   /**
    * The record. A container that a live `create` is still making is refused ("is being created")
    * unless the caller can handle it (state, list, kill, delete): it may have no init yet (pid 0),
@@ -147,6 +146,8 @@ export class StateStore {
    */
   claim(rec: ContainerRecord): Lock {
     const dir = this.dir(rec.id);
+    // The one call that may find no root yet: every other takes a lock in a directory under it.
+    this.writable('create the state root', () => fs.mkdirSync(this.root, { recursive: true, mode: 0o700 }));
     const files = this.lockFiles();
     const tmp = this.tempName('new');
     this.writable(`create the state of container ${rec.id}`, () => fs.mkdirSync(tmp, { mode: 0o711 }));
@@ -211,7 +212,6 @@ export class StateStore {
 
   private lockFiles(): LockFiles {
     if (!this.files) {
-      this.writable('create the state root', () => fs.mkdirSync(this.root, { recursive: true, mode: 0o700 }));
       this.files = new LockFiles(path.join(this.root, `@lock.${selfIdentity().replace(' ', '.')}`));
     }
     return this.files;

@@ -4,7 +4,7 @@ import fs from 'fs';
 import path from 'path';
 import os from 'os';
 import { spawn, ChildProcess } from 'child_process';
-import { BIN, Sandbox, leftovers, NEEDS_ROOT } from '../helpers/runtime';
+import { BIN, Sandbox, cgroupRoots, leftovers, NEEDS_ROOT } from '../helpers/runtime';
 import { isRunning, until } from '../helpers/wait';
 
 t.test('create, start, state, kill, delete', { skip: NEEDS_ROOT }, async (t) => {
@@ -92,6 +92,29 @@ t.test('delete --force of a running container and of a created one', { skip: NEE
   t.equal(sb.tsr(['create', '--bundle', bundle, created]).status, 0);
   t.equal(sb.tsr(['delete', created]).status, 0, 'a created container is deleted without --force, as runc does');
   t.same(leftovers(sb, created, bundle), []);
+});
+
+// A container with its own pid namespace is empty once its init is dead (the kernel took the
+// rest of the namespace with it), so delete removes its cgroup without reading it first; a process
+// put there from outside (cgexec, an admin) makes that removal fail, and delete must still kill it.
+t.test('delete kills a host process put into a stopped container\'s cgroup, and removes the cgroup', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['sleep', '300']);
+  const id = sb.id();
+  t.equal(sb.tsr(['run', '--detach', '--bundle', bundle, id]).status, 0);
+  const outsider = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.teardown(() => outsider.kill('SIGKILL'));
+  const dirs = cgroupRoots().map((base) => path.join(base, 'tsruntime', id)).filter((d) => fs.existsSync(d));
+  t.ok(dirs.length > 0, `the container's cgroup: ${dirs.join(', ')}`);
+  for (const dir of dirs) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(outsider.pid));
+  t.equal(sb.tsr(['kill', id, 'KILL']).status, 0);
+  t.ok(sb.waitStatus(id, 'stopped'), 'stopped: its init is dead');
+  t.ok(isRunning(outsider.pid!), 'the outsider outlived the init (not in its pid namespace)');
+  const exited = new Promise((resolve) => outsider.once('exit', (_code, sig) => resolve(sig)));
+  const del = sb.tsr(['delete', id]);
+  t.equal(del.status, 0, `delete: ${del.stderr}`);
+  t.equal(await exited, 'SIGKILL', 'the outsider was killed with the cgroup');
+  t.same(leftovers(sb, id, bundle), [], 'the cgroup and the state are gone');
 });
 
 // runc pauses a created container too; its status is then "paused" (the freezer is looked at
