@@ -1,4 +1,7 @@
-/** Signal names and numbers as `kill` accepts them: "TERM", "SIGTERM", "15", "sigkill". */
+/**
+ * Signal names and numbers as `kill` accepts them: "TERM", "SIGTERM", "15", "sigkill", and "0",
+ * which sends nothing and only asks whether the init lives (kill(2)'s signal 0; runc takes it too).
+ */
 import { RuntimeError } from '../errors';
 import { SIGNALS } from '../plan/linux-constants';
 
@@ -6,7 +9,7 @@ export function parseSignal(input: string | undefined): number {
   if (input === undefined || input === '') return SIGNALS.SIGTERM;
   if (/^\d+$/.test(input)) {
     const n = Number(input);
-    if (n > 0 && n <= 64) return n;
+    if (n >= 0 && n <= 64) return n;
     throw new RuntimeError(`unknown signal "${input}"`);
   }
   const upper = input.toUpperCase();

@@ -29,6 +29,8 @@ t.test('create, start, state, kill, delete', { skip: NEEDS_ROOT }, async (t) => 
 
   t.equal(sb.tsr(['start', id]).status, 0, 'start');
   t.equal(sb.state(id).status, 'running');
+  t.equal(sb.tsr(['kill', id, '0']).status, 0, 'kill 0: the init lives (runc answers so too)');
+  t.equal(sb.state(id).status, 'running', 'and signal 0 sent nothing');
   const again = sb.tsr(['start', id]);
   t.equal(again.status, 1, 'second start fails');
   t.match(again.stderr, /cannot start an already running container/);
@@ -43,6 +45,9 @@ t.test('create, start, state, kill, delete', { skip: NEEDS_ROOT }, async (t) => 
   const killStopped = sb.tsr(['kill', id]);
   t.equal(killStopped.status, 1, 'kill of a stopped container fails');
   t.match(killStopped.stderr, /container not running/);
+  const zeroStopped = sb.tsr(['kill', id, '0']);
+  t.equal(zeroStopped.status, 1, 'kill 0 of a stopped one fails: it does not live');
+  t.match(zeroStopped.stderr, /container not running/);
   const startStopped = sb.tsr(['start', id]);
   t.match(startStopped.stderr, /cannot start a container that has stopped/);
 
