@@ -52,6 +52,12 @@ export interface CgroupManager {
   freezer(): FreezerFile | undefined;
   /** rmdir in every hierarchy (sub-cgroups first), retrying while EBUSY for budgetMs (1 s); ENOENT is fine. Parents are left. */
   destroy(budgetMs?: number): void;
+  /**
+   * The directories destroy() removes, when removing them is all it does (v1, v2); undefined when
+   * it needs the driver (systemd stops the unit). create records them, so that delete can remove
+   * an empty cgroup without reading the host's layout or loading a driver.
+   */
+  dirsToRemove(): readonly string[] | undefined;
   /** Whether the cgroup directory exists in any hierarchy used. */
   exists(): boolean;
   /**
@@ -256,6 +262,10 @@ export abstract class CgroupBase implements CgroupManager {
 
   destroy(budgetMs?: number): void {
     removeCgroupDirs(this.dirs, budgetMs);
+  }
+
+  dirsToRemove(): readonly string[] {
+    return this.dirs;
   }
 
   exists(): boolean {

@@ -315,6 +315,9 @@ export class SystemdManager implements CgroupManager {
   freezer(): FreezerFile | undefined {
     return this.files.freezer();
   }
+  dirsToRemove(): undefined {
+    return undefined; // the unit is stopped first
+  }
   exists(): boolean {
     return this.files.exists();
   }

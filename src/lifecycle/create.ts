@@ -230,6 +230,8 @@ export function createContainer(store: StateStore, opts: CreateOptions, log: Log
     // Known once the init is in its cgroup (a systemd scope is made with it).
     const freezer = prepared.cgroups?.freezer();
     if (freezer) record.freezer = freezer;
+    const cgroupDirs = prepared.cgroups?.dirsToRemove();
+    if (cgroupDirs) record.cgroupDirs = cgroupDirs;
     store.save(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     return { record, spec, terminalMaster };

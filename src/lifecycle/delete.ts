@@ -12,8 +12,9 @@ import { StateStore, ContainerRecord, ContainerGone, validateId } from '../state
 import { isAlive, signalProcess } from '../state/proc';
 import fs from 'fs';
 import path from 'path';
-import { containerCgroup } from './container-cgroup';
-import { CgroupManager, DEFAULT_PARENT } from '../cgroups/common';
+import { DEFAULT_PARENT } from '../cgroups/common';
+import { removeCgroupDirs } from '../cgroups/cgroup-fs';
+import type { CgroupManager } from '../cgroups/common';
 import { computeStatus, stateDocument } from './status';
 import { runHooks } from './hooks';
 import type { Spec } from '../generated/config';
@@ -58,8 +59,12 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, l
  */
 export function destroyCgroup(cgroups: CgroupManager, id: string, budgetMs?: number): void {
   cgroups.destroy(budgetMs);
-  if (cgroups.cgroupsPath !== `${DEFAULT_PARENT}/${id}`) return;
-  for (const dir of new Set(Object.values(cgroups.paths).map((leaf) => path.dirname(leaf)))) {
+  removeDefaultParent(Object.values(cgroups.paths), cgroups.cgroupsPath, id);
+}
+
+function removeDefaultParent(leaves: readonly string[], cgroupsPath: string, id: string): void {
+  if (cgroupsPath !== `${DEFAULT_PARENT}/${id}`) return;
+  for (const dir of new Set(leaves.map((leaf) => path.dirname(leaf)))) {
     try {
       fs.rmdirSync(dir);
     } catch {
@@ -73,18 +78,26 @@ export function destroyCgroup(cgroups: CgroupManager, id: string, budgetMs?: num
  * of its own and its init is known, the init's death took every process of that namespace with
  * it (the kernel kills them and waits for them before the init is gone): the cgroup is empty, and
  * only a process put there from outside, which its removal then finds, needs the cgroup's kill.
- * Otherwise (a shared or no pid namespace, or an init that create could not record before it
- * died) the processes that outlived the init die with the cgroup first, as runc does.
+ * Its directories recorded at create are then all it takes (no host layout, no driver); else its
+ * driver removes it. Otherwise (a shared or no pid namespace, or an init that create could not
+ * record before it died) the processes that outlived the init die with the cgroup first, as runc
+ * does.
  */
-function removeCgroup(cgroups: CgroupManager, rec: ContainerRecord): void {
+function removeCgroup(rec: ContainerRecord, manager: () => CgroupManager): void {
   if (rec.pid > 0 && ownsPidNamespace(rec.config as Spec)) {
     try {
-      destroyCgroup(cgroups, rec.id, 0);
+      if (rec.cgroupDirs) {
+        removeCgroupDirs([...rec.cgroupDirs], 0);
+        removeDefaultParent(rec.cgroupDirs, rec.cgroupsPath, rec.id);
+      } else {
+        destroyCgroup(manager(), rec.id, 0);
+      }
       return;
     } catch {
       // busy at once: a process from outside is in it
     }
   }
+  const cgroups = manager();
   if (cgroups.exists()) cgroups.killAll('SIGKILL');
   destroyCgroup(cgroups, rec.id);
 }
@@ -95,13 +108,15 @@ function ownsPidNamespace(spec: Spec): boolean {
 
 function destroy(rec: ContainerRecord, status: string, log: Logger): void {
   // A rootless container may have no cgroup: its init then goes alone (with its pid namespace).
-  const cgroups = containerCgroup(rec);
-  if (status === 'paused') cgroups?.thaw();
+  // The driver is loaded only when needed: most deletes remove an empty cgroup from its record.
+  let cgroups: CgroupManager | undefined;
+  const manager = () => (cgroups ??= (require('./container-cgroup') as typeof import('./container-cgroup')).requireCgroup(rec, 'delete'));
+  if (status === 'paused' && !rec.noCgroup) manager().thaw();
   // The init, if it still runs: a pid-namespace init ignores SIGTERM without a handler, so
   // SIGKILL. Whatever the status says: a half-made container's init may be alive too.
   const signalled = signalProcess(rec.pid, rec.startTime, SIGKILL, { waitExitMs: 5000 });
   if (signalled && isAlive(rec.pid, rec.startTime)) throw new RuntimeError(`container ${rec.id}: init ${rec.pid} did not die after SIGKILL`);
-  if (cgroups) removeCgroup(cgroups, rec);
+  if (!rec.noCgroup) removeCgroup(rec, manager);
   // A create that never finished ran no poststart and owes no poststop (as when create fails).
   if (rec.status === 'creating') return;
   // The container is gone whatever a poststop hook says: warn, and run the others (runtime.md).

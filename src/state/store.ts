@@ -58,6 +58,8 @@ export interface ContainerRecord {
   noCgroup?: string;
   /** Where the container's cgroup says it is frozen (status reads only this file). */
   freezer?: FreezerFile;
+  /** The cgroup's directories, when removing them is all its driver does (CgroupManager.dirsToRemove()). */
+  cgroupDirs?: readonly string[];
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -122,6 +122,21 @@ t.test('delete kills a host process put into a stopped container\'s cgroup, and 
   t.same(leftovers(sb, id, bundle), [], 'the cgroup and the state are gone');
 });
 
+t.test('delete of a container recorded before cgroup directories were: its driver finds the cgroup', { skip: NEEDS_ROOT }, async (t) => {
+  const sb = new Sandbox(t);
+  const bundle = sb.bundle(['sleep', '300']);
+  const id = sb.id();
+  t.equal(sb.tsr(['run', '--detach', '--bundle', bundle, id]).status, 0);
+  const record = path.join(sb.root, id, 'state.json');
+  const rec = JSON.parse(fs.readFileSync(record, 'utf8'));
+  t.ok(rec.cgroupDirs?.length > 0, 'create records them now');
+  delete rec.cgroupDirs;
+  fs.writeFileSync(record, JSON.stringify(rec));
+  const del = sb.tsr(['delete', '--force', id]);
+  t.equal(del.status, 0, `delete --force: ${del.stderr}`);
+  t.same(leftovers(sb, id, bundle), [], 'nothing left behind');
+});
+
 // runc pauses a created container too; its status is then "paused" (the freezer is looked at
 // before the exec fifo), so it resumes, and delete --force thaws it before the kill.
 t.test('a created container paused: state, start refused, resume, start; delete --force of one', { skip: NEEDS_ROOT }, async (t) => {

@@ -6,7 +6,7 @@ import t from 'tap';
 import fs from 'fs';
 import path from 'path';
 import { spawnSync } from 'child_process';
-import { PROJECT, Sandbox, NEEDS_ROOT } from '../helpers/runtime';
+import { PROJECT, Sandbox, NEEDS_ROOT, cgroupRoots } from '../helpers/runtime';
 
 const ENTRY = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
 /** The flags bin/tsruntime runs node with (its code cache is made under them). */
@@ -190,8 +190,12 @@ t.test('state and list of a running container read its freezer file, never the c
   t.equal(sb.state(id).status, 'running', 'running again');
   t.equal(sb.tsr(['kill', id, 'KILL']).status, 0);
   t.ok(sb.waitStatus(id, 'stopped'), 'stopped');
-  // Its own pid namespace died with its init: nothing in the cgroup to look for.
+  // Its own pid namespace died with its init: nothing in the cgroup to look for, and the
+  // directories create recorded are all it takes to remove it.
+  t.ok(JSON.parse(fs.readFileSync(record, 'utf8')).cgroupDirs?.length > 0, 'create recorded the cgroup\'s directories');
   const del = loaded(sb, ['delete', id]);
   t.equal(del.status, 0, `delete succeeds${del.stderr ? `: ${del.stderr.trim()}` : ''}`);
-  t.same(del.read.filter((f) => f.endsWith('/cgroup.procs')), [], 'delete of a stopped container with its own pid namespace reads no cgroup.procs');
+  t.same(del.read.filter((f) => f.endsWith('/cgroup.procs') || f === '/proc/self/mountinfo'), [], 'delete of a stopped container with its own pid namespace reads neither cgroup.procs nor the host\'s layout');
+  t.same(drivers(del.modules).filter((m) => m !== 'common.js'), [], 'and loads no cgroup driver');
+  t.same(cgroupRoots().map((base) => path.join(base, 'tsruntime', id)).filter((d) => fs.existsSync(d)), [], 'its cgroup is gone');
 });
