@@ -110,7 +110,7 @@ function removeTree(dir: string): void {
  * busy (its processes are still exiting) for up to budgetMs in total. ENOENT counts as removed.
  * Throws one RuntimeError naming every directory that could not be removed.
  */
-export function removeCgroupDirs(dirs: string[], budgetMs = 1000): void {
+export function removeCgroupDirs(dirs: readonly string[], budgetMs = 1000): void {
   const deadline = Date.now() + budgetMs;
   let pending = dirs;
   let delay = 2;

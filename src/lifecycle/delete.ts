@@ -87,7 +87,7 @@ function removeCgroup(rec: ContainerRecord, manager: () => CgroupManager): void 
   if (rec.pid > 0 && ownsPidNamespace(rec.config as Spec)) {
     try {
       if (rec.cgroupDirs) {
-        removeCgroupDirs([...rec.cgroupDirs], 0);
+        removeCgroupDirs(rec.cgroupDirs, 0);
         removeDefaultParent(rec.cgroupDirs, rec.cgroupsPath, rec.id);
       } else {
         destroyCgroup(manager(), rec.id, 0);
