@@ -213,18 +213,18 @@ function writeCache(command, out, files) {
       if (status) {
         // A container whose init is this node itself, made through the store as create makes one
         // (after the bundle is installed, so the store's code is the bundle's), with a thawed
-        // freezer file of this host's kind in place of a cgroup's, and an empty directory in place
-        // of the cgroup's directories (delete removes it as it removes those). Stopped: the recorded start
-        // time is not this node's. Created: its exec fifo holds the init's byte already, on an fd
-        // this node keeps open. Nothing here signals or changes another process.
+        // freezer file of this host's kind in place of a cgroup's, and an empty directory in
+        // place of the cgroup's directories (delete removes it as it removes those). Stopped: the
+        // recorded start time is not this node's. Created: its exec fifo holds the init's byte
+        // already, on an fd this node keeps open. Nothing here signals or changes another process.
         const { StateStore } = require(${src('state/store.js')});
         const { readProcStat } = require(${src('state/proc.js')});
         const freezer = ${JSON.stringify(path.join(tmp, 'freezer'))};
         const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
         fs.mkdirSync(freezer);
+        fs.writeFileSync(freezer + (v2 ? '/cgroup.freeze' : '/freezer.state'), v2 ? '0\\n' : 'THAWED\\n');
         const cgroupDir = ${JSON.stringify(path.join(tmp, 'cgroup'))};
         fs.mkdirSync(cgroupDir);
-        fs.writeFileSync(freezer + (v2 ? '/cgroup.freeze' : '/freezer.state'), v2 ? '0\\n' : 'THAWED\\n');
         fs.mkdirSync(${JSON.stringify(path.join(tmp, 'state'))});
         const config = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(tmp, 'config.json'))}, 'utf8'));
         const store = new StateStore(${JSON.stringify(path.join(tmp, 'state'))});

@@ -135,11 +135,7 @@ function keepEntry(dir: string, name: string, key: string, program: Buffer, log?
     evict(dir);
   } catch (e) {
     log?.debug(`seccomp: the program is not kept in ${dir}: ${(e as Error).message}`);
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* not written */
-    }
+    unlinkQuietly(tmp);
   }
 }
 
@@ -166,6 +162,6 @@ function unlinkQuietly(file: string): void {
   try {
     fs.unlinkSync(file);
   } catch {
-    /* gone already */
+    /* gone already, or never written */
   }
 }
