@@ -5,8 +5,8 @@
  *   1. types from schemas/ (json-schema-to-typescript)   → src/generated/config.ts
  *   2. ajv standalone validators from schemas/           → dist/src/generated/<schema>-validator.js
  *   3. TypeScript                                        → dist/
- *      and a code cache per CLI command                   → dist/code-cache/
  *   4. the C shim and helpers, compiled here with cc     → native/build/
+ *   5. a code cache per CLI command                      → dist/code-cache/
  * Nothing prebuilt is downloaded.
  */
 const { execFileSync } = require('child_process');
@@ -19,10 +19,9 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit'
 run(process.execPath, ['scripts/gen-types.js']);
 run(process.execPath, ['scripts/gen-validators.js']);
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
-// The flags bin/tsruntime starts node with (scripts/node-flags.json): the code cache is made
-// under the same ones, or V8 would reject it.
+// The flags bin/tsruntime starts node with (scripts/node-flags.json): the launcher passes them, and
+// the code cache is made under the same ones, or V8 would reject it.
 const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'node-flags.json'), 'utf8'));
-run(process.execPath, ['scripts/code-cache.js', ...NODE_FLAGS]);
 
 const cc = process.env.CC || 'cc';
 const out = path.join(ROOT, 'native', 'build');
@@ -107,3 +106,7 @@ run(cc, [...cflags, '-static-pie', '-nostdlib', '-ffreestanding', '-fno-builtin'
   '-o', path.join(out, 'evil-ldso'), 'test/fixtures/evil-ldso.c']);
 // Test fixture (static, runs inside a busybox rootfs): swaps /etc for a symlink in a loop.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'passwd-swap'), 'test/fixtures/passwd-swap.c']);
+
+// Last: the warm-ups run the commands as a real call does, with tsr-addon.node (kill's pidfd), so
+// their caches hold what a real call compiles; before it is built, they hold an error's path.
+run(process.execPath, ['scripts/code-cache.js', ...NODE_FLAGS]);

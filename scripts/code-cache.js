@@ -181,6 +181,15 @@ function warmUpArgs(command, tmp) {
 }
 
 /**
+ * Whether the warm-up is a call that succeeds: every one but those on a container that does not
+ * exist. One that fails where it should not (the native build missing, say) compiles an error's
+ * path instead of the command's, and the build says so rather than ship that cache.
+ */
+function warmUpSucceeds(command) {
+  return PLANNING.has(command) || Object.hasOwn(ON_CONTAINER, command) || ['list', 'features', 'spec'].includes(command);
+}
+
+/**
  * The cache, from a node that installs the bundle and runs the command once (warmUpArgs: for
  * create and run a dry run from a default config.json, for exec one of its process, which compile
  * the config validator and the planner after every bundled module is evaluated (PLANNING); for
@@ -240,13 +249,18 @@ function writeCache(command, out, files) {
         fs.writeFileSync(${JSON.stringify(path.join(tmp, 'process.json'))}, JSON.stringify(config.process));
       }
       const args = ['--root', ${JSON.stringify(path.join(tmp, 'state'))}, '--log', '/dev/null', ...${JSON.stringify(warmUpArgs(command, tmp))}];
-      require(${src('cli/main.js')}).main(args).catch(() => {}).then(() => {
+      require(${src('cli/main.js')}).main(args).catch((e) => e.message).then((code) => {
         fs.writeFileSync(${JSON.stringify(path.join(out, 'bundle.cache'))}, script.createCachedData());
         fs.writeFileSync(${JSON.stringify(path.join(out, 'bundle.node'))}, cc.cacheKey(${JSON.stringify(FLAGS)}));
-        fs.writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(Object.keys(require.cache)));
+        fs.writeFileSync(${JSON.stringify(loaded)}, JSON.stringify({ code, modules: Object.keys(require.cache) }));
       });
     `);
-    return new Set(JSON.parse(fs.readFileSync(loaded, 'utf8')));
+    const { code, modules } = JSON.parse(fs.readFileSync(loaded, 'utf8'));
+    if (warmUpSucceeds(command) && code !== 0) {
+      fs.rmSync(path.join(out, 'bundle.node'), { force: true });
+      throw new Error(`code-cache: the warm-up of ${command} (${warmUpArgs(command, tmp).join(' ')}) failed (${typeof code === 'number' ? `exit status ${code}` : code}), so its cache would hold an error's path: is native/build complete?`);
+    }
+    return new Set(modules);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
