@@ -8,6 +8,11 @@
  *    command, 0.8 once koffi is loaded, for a process whose work is done and whose output is written.
  *  - pidfdOpen, pidfdSendSignal, pidfdWait: signal a container's init without racing a pid reuse
  *    (kill, delete --force), and wait for it to die.
+ *  - readFile, readFileLatin1, statSizeMtime: what src/cli/entry.ts reads and checks to install a
+ *    command's code cache. Node's fs functions are JavaScript that V8 compiles on their first call
+ *    in every process (Node's own code cache holds only its modules' top levels): openSync,
+ *    fstatSync, readSync, closeSync, statSync and the Stats they build cost about 0.4 ms of every
+ *    command, before it has done anything.
  *
  * Node-API only, so it loads in any node. Syscalls, not policy: what to signal and when is
  * decided in src/state/proc.ts. Each returns what the kernel said, -errno on failure.
@@ -17,6 +22,10 @@
 #include <node_api.h>
 #include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -89,6 +98,106 @@ static napi_value pidfd_wait(napi_env env, napi_callback_info info)
 	}
 }
 
+/* The first argument, a path, into out (PATH_MAX bytes): 0, or -EINVAL / -ENAMETOOLONG. */
+static int path_arg(napi_env env, napi_callback_info info, char *out)
+{
+	napi_value argv[1];
+	size_t argc = 1, len = 0;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+	    napi_get_value_string_utf8(env, argv[0], out, PATH_MAX, &len) != napi_ok)
+		return -EINVAL;
+	return len >= PATH_MAX - 1 ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * The whole of a regular file: a new Buffer (as_string 0) or a latin1 string (1), or -errno
+ * (-EINVAL: not a regular file; -EIO: its size changed while it was read).
+ */
+static napi_value read_whole(napi_env env, napi_callback_info info, int as_string)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	napi_value result = NULL;
+	char *data = NULL;
+	size_t size, at = 0;
+	int e = path_arg(env, info, path), fd;
+
+	if (e < 0)
+		return int_result(env, e);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return int_result(env, -errno);
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = -EINVAL;
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	/* An empty Buffer may have no data pointer: only a failed call is a failure. */
+	if (as_string ? !(data = malloc(size ? size : 1)) : napi_create_buffer(env, size, (void **)&data, &result) != napi_ok) {
+		e = -ENOMEM;
+		goto out;
+	}
+	while (at < size) {
+		ssize_t n = read(fd, data + at, size - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		at += (size_t)n;
+	}
+	if (at != size)
+		e = -EIO;
+	else if (as_string && napi_create_string_latin1(env, data, size, &result) != napi_ok)
+		e = -ENOMEM;
+out:
+	close(fd);
+	if (as_string)
+		free(data);
+	return e < 0 ? int_result(env, e) : result;
+}
+
+static napi_value read_file(napi_env env, napi_callback_info info)
+{
+	return read_whole(env, info, 0);
+}
+
+static napi_value read_file_latin1(napi_env env, napi_callback_info info)
+{
+	return read_whole(env, info, 1);
+}
+
+/*
+ * [size, mtimeMs] of a path, mtimeMs computed as Node's fs.statSync does (the same double), so it
+ * equals what the build recorded from statSync; or -errno.
+ */
+static napi_value stat_size_mtime(napi_env env, napi_callback_info info)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	napi_value r, v;
+	int e = path_arg(env, info, path);
+
+	if (e < 0)
+		return int_result(env, e);
+	if (stat(path, &st) < 0)
+		return int_result(env, -errno);
+	if (napi_create_array_with_length(env, 2, &r) != napi_ok || napi_create_double(env, (double)st.st_size, &v) != napi_ok ||
+	    napi_set_element(env, r, 0, v) != napi_ok ||
+	    napi_create_double(env, (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6, &v) != napi_ok ||
+	    napi_set_element(env, r, 1, v) != napi_ok)
+		return NULL;
+	return r;
+}
+
 NAPI_MODULE_INIT()
 {
 	static const struct {
@@ -99,6 +208,9 @@ NAPI_MODULE_INIT()
 		{ "pidfdOpen", pidfd_open },
 		{ "pidfdSendSignal", pidfd_send_signal },
 		{ "pidfdWait", pidfd_wait },
+		{ "readFile", read_file },
+		{ "readFileLatin1", read_file_latin1 },
+		{ "statSizeMtime", stat_size_mtime },
 	};
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		napi_value fn;

@@ -12,14 +12,38 @@
  *
  * Nothing here may change what runs. A file whose size or mtime differs from when the bundle was
  * made loads from disk, and so does any module the bundle lacks; a cache V8 rejects (another Node,
- * other flags) only costs a compile; no bundle, or any error, leaves Node's loader as it was.
+ * other flags) only costs a compile; no bundle, no addon, or any error, leaves Node's loader as it was.
  */
 import fs from 'fs';
 import path from 'path';
+import type { Addon } from '../native/addon';
 import type { BundleFiles } from './bundle-loader';
 
 /** Where the build writes the bundles: dist/code-cache/<command>/. */
 export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');
+
+/** native/build/tsr-addon.node, where src/native/paths.ts finds it in the package. */
+const ADDON_FILE = path.join(__dirname, '..', '..', '..', 'native', 'build', 'tsr-addon.node');
+let addon: Addon | null | undefined;
+
+/**
+ * The addon, loaded before any module of ours: a bundle is read and its files checked through it,
+ * as Node's fs functions would compile on their first call (about 0.4 ms of every command). null
+ * where it is not built (or is an older build's): then no bundle is installed, and Node loads
+ * the files as usual.
+ */
+function loadedAddon(): Addon | null {
+  if (addon === undefined) {
+    try {
+      const m = { exports: {} as Partial<Addon> };
+      process.dlopen(m, ADDON_FILE);
+      addon = typeof m.exports.statSizeMtime === 'function' ? (m.exports as Addon) : null;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
 
 /**
  * The bundle of the command argv names: that of its first word that names one. This runs before
@@ -27,17 +51,19 @@ export const CODE_CACHE_DIR = path.join(__dirname, '..', '..', 'code-cache');
  * only speed depends on the guess, as any bundle loads any module correctly.
  */
 export function commandCacheDir(argv: readonly string[], base = CODE_CACHE_DIR): string | undefined {
+  const files = loadedAddon();
+  if (!files) return undefined;
   for (const arg of argv) {
     if (!/^[a-z]+$/.test(arg)) continue;
-    const dir = path.join(base, arg);
-    if (fs.existsSync(path.join(dir, 'bundle.node'))) return dir;
+    const dir = `${base}/${arg}`;
+    if (typeof files.statSizeMtime(`${dir}/bundle.node`) !== 'number') return dir;
   }
   return undefined;
 }
 
 let installed: import('vm').Script | undefined;
-/** The entry's require of main, through the bundle once one is installed. */
-let requireMain: (request: './main') => typeof import('./main') = require;
+/** The entry's require of main and of the addon's module, through the bundle once one is installed. */
+let requireOwn: (request: './main' | '../native/addon') => unknown = require;
 
 /**
  * What bundle.node says a cache was made by: this node, and flags (bin/tsruntime's,
@@ -55,17 +81,17 @@ function usableKey(key: string): boolean {
 
 /** Installs the bundle in dir if it has a cache made by this node; its script, or undefined. */
 export function installCodeCache(dir: string | undefined): import('vm').Script | undefined {
-  if (installed || dir === undefined) return installed;
+  const files = loadedAddon();
+  if (installed || dir === undefined || !files) return installed;
   try {
     // Without its cache the bundle is slower than the files (it compiles more than a command loads).
-    if (!usableKey(fs.readFileSync(path.join(dir, 'bundle.node'), 'utf8'))) return undefined;
-    // One buffer for both files (the cache is read over the bundle once it is a string): both
-    // buffers would stay in memory until a garbage collection that a short command may never
-    // have, and create's peak RSS is one of the targets.
-    const buffer = readWhole(path.join(dir, 'bundle.js'));
-    // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is: a plain copy.
-    const source = buffer.toString('latin1');
-    return (installed = installBundle(dir, readWhole(path.join(dir, 'bundle.cache'), buffer), source));
+    const key = files.readFileLatin1(`${dir}/bundle.node`);
+    if (typeof key !== 'string' || !usableKey(key)) return undefined;
+    // The build writes the bundle in ASCII (its \u escapes), so latin1 reads it as it is.
+    const source = files.readFileLatin1(`${dir}/bundle.js`);
+    const cache = files.readFile(`${dir}/bundle.cache`);
+    if (typeof source !== 'string' || typeof cache === 'number') return undefined;
+    return (installed = installBundle(dir, cache, source));
   } catch {
     return undefined;
   }
@@ -79,8 +105,11 @@ export function installBundle(dir: string, cachedData?: Buffer, source?: string)
   const files = script.runInThisContext() as BundleFiles;
   const requireFor = bundleLoader(dir, files).hookLoader(dir, files, fresh);
   // Node's resolution of './main' (stats, and a realpath that lstats each directory up to /) cost
-  // about 0.3 ms: the bundle knows the file.
-  requireMain = requireFor(module, { './main': path.relative(dir, path.join(__dirname, 'main.js')) });
+  // about 0.3 ms: the bundle knows the files.
+  requireOwn = requireFor(module, {
+    './main': path.relative(dir, path.join(__dirname, 'main.js')),
+    '../native/addon': path.relative(dir, path.join(__dirname, '..', 'native', 'addon.js')),
+  });
   return script;
 }
 
@@ -111,8 +140,16 @@ function bundleLoader(dir: string, files: BundleFiles): typeof import('./bundle-
   return loader.exports;
 }
 
-/** The file is the one the bundle was made from (same size and mtime): else it loads from disk. */
+/**
+ * The file is the one the bundle was made from (same size and mtime): else it loads from disk.
+ * Through the addon, or through fs where it is not built.
+ */
 function fresh(filename: string, size: number, mtimeMs: number): boolean {
+  const files = loadedAddon();
+  if (files) {
+    const st = files.statSizeMtime(filename);
+    return typeof st !== 'number' && st[0] === size && st[1] === mtimeMs;
+  }
   try {
     const st = fs.statSync(filename);
     return st.size === size && st.mtimeMs === mtimeMs;
@@ -121,29 +158,12 @@ function fresh(filename: string, size: number, mtimeMs: number): boolean {
   }
 }
 
-/** The whole file, in scratch when it fits. */
-function readWhole(file: string, scratch?: Buffer): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buffer = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
-    let at = 0;
-    while (at < size) {
-      const n = fs.readSync(fd, buffer, at, size - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    return buffer.subarray(0, at);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 // As bin/tsruntime runs it: first of all the command's bundle, so the CLI's own modules come from
 // it too. Required (by the build, tests), it only lends the functions above.
 if (require.main === module) {
   installCodeCache(commandCacheDir(process.argv.slice(2)));
-  const { main, exitProcess } = requireMain('./main');
+  if (addon) (requireOwn('../native/addon') as typeof import('../native/addon')).adoptAddon(addon);
+  const { main, exitProcess } = requireOwn('./main') as typeof import('./main');
 
   main(process.argv.slice(2)).then(
     (code) => exitProcess(code),

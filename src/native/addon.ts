@@ -1,7 +1,7 @@
 /**
- * native/build/tsr-addon.node (native/addon.c): _exit and pidfds for the commands that never call
- * the shim. It loads in about 0.1 ms where koffi takes 1.2-2, which is most of what kill would
- * otherwise spend beyond Node's own start.
+ * native/build/tsr-addon.node (native/addon.c): _exit, pidfds and the code cache's reads, for the
+ * commands that never call the shim. It loads in about 0.1 ms where koffi takes 1.2-2, which is
+ * most of what kill would otherwise spend beyond Node's own start.
  */
 import { RuntimeError } from '../errors';
 import { nativeBuildPath } from './paths';
@@ -15,9 +15,23 @@ export interface Addon {
   pidfdSendSignal(pidfd: number, sig: number): number;
   /** Wait up to timeoutMs for the process to exit: 1 when it has, 0 on timeout, or -errno. */
   pidfdWait(pidfd: number, timeoutMs: number): number;
+  /** The whole of a regular file, or -errno. */
+  readFile(file: string): Buffer | number;
+  /** The whole of a regular file as a latin1 string, or -errno. */
+  readFileLatin1(file: string): string | number;
+  /** [size, mtimeMs] as fs.statSync gives them, or -errno. */
+  statSizeMtime(file: string): [number, number] | number;
 }
 
 let cached: Addon | undefined;
+
+/**
+ * The instance src/cli/entry.ts loaded, before any module, to install the command's code cache:
+ * one instance per process.
+ */
+export function adoptAddon(addon: Addon): void {
+  cached ??= addon;
+}
 
 export function loadAddon(): Addon {
   if (cached) return cached;

@@ -51,3 +51,37 @@ t.test('signalProcess signals only the process that started at the recorded time
   t.equal(await done, 'SIGKILL');
   t.equal(signalProcess(child.pid, startTime, os.constants.signals.SIGKILL), false, 'gone: nothing sent');
 });
+
+t.test("the code cache's reads: a file's bytes, its latin1 text, and the size and mtime fs.statSync gives", async (t) => {
+  const addon = loadAddon();
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/tsr-addon-`);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = `${dir}/f`;
+  const bytes = Buffer.from([0x7b, 0x0a, 0xe9, 0x00, 0xff, 0x41]);
+  fs.writeFileSync(file, bytes);
+  const read = addon.readFile(file);
+  t.ok(Buffer.isBuffer(read) && read.equals(bytes), 'readFile: the bytes');
+  t.equal(addon.readFileLatin1(file), bytes.toString('latin1'), 'readFileLatin1: one character per byte');
+  fs.writeFileSync(`${dir}/empty`, '');
+  t.equal(addon.readFileLatin1(`${dir}/empty`), '', 'an empty file: an empty string');
+  t.equal((addon.readFile(`${dir}/empty`) as Buffer).length, 0, 'and an empty buffer');
+
+  // mtimes with every kind of fraction, as files get them: the very double statSync computes.
+  const times = [new Date('2026-01-02T03:04:05.123Z'), 1796561441.3433037, 1e9 + 0.999999999, 0.5];
+  for (const [i, when] of times.entries()) {
+    const f = `${dir}/t${i}`;
+    fs.writeFileSync(f, 'x'.repeat(i));
+    fs.utimesSync(f, when, when);
+    const st = fs.statSync(f);
+    t.same(addon.statSizeMtime(f), [st.size, st.mtimeMs], `statSizeMtime of a file with mtime ${st.mtimeMs}`);
+  }
+  for (const f of fs.readdirSync(__dirname).slice(0, 20).map((n) => `${__dirname}/${n}`)) {
+    const st = fs.statSync(f);
+    t.same(addon.statSizeMtime(f), [st.size, st.mtimeMs], `statSizeMtime of ${f}`);
+  }
+
+  t.equal(addon.readFile(`${dir}/missing`), -os.constants.errno.ENOENT, 'a missing file: -ENOENT');
+  t.equal(addon.statSizeMtime(`${dir}/missing`), -os.constants.errno.ENOENT, 'stat of a missing file: -ENOENT');
+  t.equal(addon.readFileLatin1(dir), -os.constants.errno.EINVAL, 'a directory is not read: -EINVAL');
+  t.equal(addon.readFile(`${dir}/${'n'.repeat(5000)}`), -os.constants.errno.ENAMETOOLONG, 'a path longer than PATH_MAX: -ENAMETOOLONG');
+});
