@@ -84,3 +84,32 @@ t.test('a lock whose directory is removed by its holder: waiters learn the conta
   }
   t.ok(err instanceof ContainerGone, `locking it again: the container does not exist (${err})`);
 });
+
+t.test("a link that landed in a directory renamed away meanwhile is not taken for the lock of the one there now", async (t) => {
+  const { LockFiles } = require(path.resolve(__dirname, '..', '..', 'src', 'state', 'lock.js'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-lock-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'c3');
+  fs.mkdirSync(dir);
+  const files = new LockFiles(path.join(root, '@lock.test'));
+  files.use();
+  t.teardown(() => files.done());
+  t.equal(files.link(dir, 'lock'), 'ok', 'a link in the directory at its path: ours');
+  fs.unlinkSync(path.join(dir, 'lock'));
+
+  // Right after our link lands, the directory is renamed away and another takes its path, whose
+  // lock someone else holds (a delete and a create of the same id, between our two steps).
+  const linkSync = fs.linkSync;
+  fs.linkSync = function (this: unknown, ...args: Parameters<typeof fs.linkSync>) {
+    linkSync.apply(this, args);
+    fs.renameSync(dir, `${dir}.old`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'lock'), `${process.pid + 1} 12345`);
+  } as typeof fs.linkSync;
+  try {
+    t.equal(files.link(dir, 'lock'), 'moved', "the link is in the old directory: 'moved', not 'ok'");
+  } finally {
+    fs.linkSync = linkSync;
+  }
+  t.equal(fs.readFileSync(path.join(dir, 'lock'), 'utf8'), `${process.pid + 1} 12345`, "the other holder's lock is untouched");
+});
