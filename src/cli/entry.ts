@@ -28,7 +28,7 @@ let addon: Addon | null | undefined;
 
 /**
  * The addon, loaded before any module of ours: a bundle is read and its files checked through it,
- * as Node's fs functions would compile on their first call (about 0.4 ms of every command). null
+ * as Node's fs functions would compile on their first call (about 0.5 ms of every command). null
  * where it is not built (or is an older build's): then no bundle is installed, and Node loads
  * the files as usual.
  */
