@@ -107,6 +107,6 @@ run(cc, [...cflags, '-static-pie', '-nostdlib', '-ffreestanding', '-fno-builtin'
 // Test fixture (static, runs inside a busybox rootfs): swaps /etc for a symlink in a loop.
 run(cc, [...cflags, '-static', '-o', path.join(out, 'passwd-swap'), 'test/fixtures/passwd-swap.c']);
 
-// Last: the warm-ups run the commands as a real call does, with tsr-addon.node (kill's pidfd), so
-// their caches hold what a real call compiles; before it is built, they hold an error's path.
+// Last: the warm-ups run the commands as a real call does, through the shim and tsr-addon.node, so
+// their caches hold what a real call compiles (code-cache.js refuses a warm-up that fails).
 run(process.execPath, ['scripts/code-cache.js', ...NODE_FLAGS]);

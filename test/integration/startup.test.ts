@@ -16,7 +16,7 @@ const NODE_FLAGS: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scri
  * A real call, and what it loaded: Node's built-in modules (process.moduleLoadList), our modules
  * (Node's module cache, whether they came from a bundle or a file), the files it read with
  * fs.readFileSync (which Node's loader reads modules with), opened, stat'ed or looked for with fs
- * (the code cache does neither: it reads and checks through the addon), the files Node's resolver
+ * (the code cache does none of these: it reads and checks through the addon), the files Node's resolver
  * looked up for a require, the directories it listed, and its threads at the end.
  */
 function loaded(sb: Sandbox, args: string[]): { status: number; builtins: string[]; modules: string[]; read: string[]; resolved: string[]; listed: string[]; threads: number; stderr: string } {
