@@ -250,12 +250,17 @@ int main(int argc, char **argv, char **envp)
 		return run_host_hook(argv, envp);
 	/* Until the final exec nothing in the container may open our /proc/PID files or ptrace us. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (argc != 4 || strcmp(argv[1], "plan") != 0 || (sync_fd = parse_fd(argv[2])) < 0 || (plan_fd = parse_fd(argv[3])) < 0) {
-		write_all(2, "usage: tsr-init plan SYNC_FD PLAN_FD | tsr-init hook PATH ARGV0 [ARG...]\n", 73);
+	if (argc != 4 || (strcmp(argv[1], "plan") != 0 && strcmp(argv[1], "plan-released") != 0) || (sync_fd = parse_fd(argv[2])) < 0 ||
+	    (plan_fd = parse_fd(argv[3])) < 0) {
+		write_all(2, "usage: tsr-init plan[-released] SYNC_FD PLAN_FD | tsr-init hook PATH ARGV0 [ARG...]\n", 84);
 		return 2;
 	}
 	/* Signals Node ignored (SIGPIPE, SIGXFSZ) are still ignored after an exec: not in a container. */
 	reset_signals();
+	/* The runtime's go byte: it has placed us (cgroups, devices). In a new user namespace the
+	 * clone read it before the exec, to be the namespace's root first (native/shim/spawn.c). */
+	if (strcmp(argv[1], "plan") == 0 && wait_byte(sync_fd) < 0)
+		return 1; /* EOF: the runtime died */
 	memset(&ctx, 0, sizeof ctx);
 	ctx.sync_fd = sync_fd;
 	if (procfs_init() < 0)

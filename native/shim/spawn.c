@@ -3,11 +3,12 @@
  * runs the plan's ops, reporting the first failure as (op index, errno) so TypeScript can say
  * which step failed and why; and the runtime's end of the sync channel.
  *
- * Rules for the code that runs in the cloned child before that exec: the child
- * is a copy of a multithreaded Node process, so between clone() and execve() it may use only
- * raw syscalls and thin syscall wrappers: no malloc, no stdio, no locale, no setxid wrappers
- * (glibc broadcasts those to threads that do not exist in the child). Everything it needs is
- * prepared in the parent before clone() and read from its copy-on-write memory.
+ * Rules for the code that runs in the cloned child before that exec: the child shares the
+ * memory of a multithreaded Node process (or, in a new user namespace, has a copy of it), so
+ * between clone() and execve() it may use only raw syscalls and thin syscall wrappers: no
+ * malloc, no stdio, no locale, no setxid wrappers (glibc broadcasts those to threads that are
+ * not the child's). Everything it needs is prepared in the parent before clone(), and stays put
+ * while the parent is suspended until the exec (CLONE_VFORK).
  */
 #include "shim.h"
 #include <sys/mman.h> /* MFD_* */
@@ -63,7 +64,7 @@ fail:
 	return -e;
 }
 
-/* What the clone reads from its copy of our memory before it becomes tsr-init. */
+/* What the clone reads from our memory before it becomes tsr-init. */
 struct spawn_ctx {
 	int sync_fd, parent_sync_fd, init_fd, plan_fd, userns;
 	const int32_t *keep;
@@ -72,10 +73,11 @@ struct spawn_ctx {
 };
 
 /*
- * The clone of Node: raw syscalls only (see init/init.h). It waits for the runtime to place it
- * (cgroups, id maps), lets only stdio and the fds the plan names cross the exec, and becomes
- * tsr-init. In a new user namespace it first becomes its root: an exec by a uid the namespace
- * does not map as 0 would drop every capability.
+ * The clone of Node: raw syscalls only (see init/init.h). It lets only stdio and the fds the
+ * plan names cross the exec, and becomes tsr-init, which waits there for the runtime to place it
+ * (cgroups, network devices). In a new user namespace it first waits here for its id maps and
+ * becomes the namespace's root: an exec by a uid the namespace does not map as 0 would drop
+ * every capability; tsr-init is then told the go byte has been read ("plan-released").
  */
 static int spawn_child(void *arg)
 {
@@ -86,11 +88,13 @@ static int spawn_child(void *arg)
 
 	reset_signals(); /* Node's handlers point into code that must never run here */
 	close(c->parent_sync_fd);
-	if (wait_byte(c->sync_fd) < 0)
-		_exit(1); /* EOF: the runtime died */
-	if (c->userns && (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)) {
-		send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_NS_ROOT, errno, 0);
-		_exit(1);
+	if (c->userns) {
+		if (wait_byte(c->sync_fd) < 0)
+			_exit(1); /* EOF: the runtime died */
+		if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0) {
+			send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_NS_ROOT, errno, 0);
+			_exit(1);
+		}
 	}
 	if (mark_cloexec_from(3) < 0)
 		goto fail;
@@ -105,6 +109,50 @@ static int spawn_child(void *arg)
 fail:
 	send_msg(c->sync_fd, TSR_MSG_ERROR, TSR_STEP_START, errno, 0);
 	_exit(1);
+}
+
+/*
+ * clone3 into a cgroup (CLONE_INTO_CGROUP), the child running fn(arg): returns its pid, or -1
+ * with errno. glibc has no clone3 wrapper, and a child that shares our memory must run on the
+ * stack args gives it, never return through ours: on x86-64 that is done here; elsewhere the
+ * clone is fork-like (no CLONE_VM), and the child runs on its copy of our stack.
+ */
+static int clone3_into_cgroup(struct tsr_clone_args *args, int (*fn)(void *), void *arg)
+{
+#ifdef __x86_64__
+	long ret;
+	register int (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+	/* The child starts on the new stack with our registers: it calls fn and exits with its result. */
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov %[exit], %%eax\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13), [exit] "i"(SYS_exit)
+			 : "rcx", "r11", "memory");
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (int)ret;
+#else
+	long pid;
+	args->flags &= ~(uint64_t)(CLONE_VM | CLONE_VFORK);
+	args->stack = 0;
+	args->stack_size = 0;
+	pid = syscall(SYS_clone3, args, sizeof *args);
+	if (pid == 0)
+		_exit(fn(arg));
+	return (int)pid;
+#endif
 }
 
 /*
@@ -155,7 +203,7 @@ int tsr_spawn(const char *init_path, const uint8_t *plan, uint32_t plan_len, uin
 	fmt_uint(sync_arg, (unsigned long)child_sync_fd);
 	fmt_uint(plan_arg, (unsigned long)plan_fd);
 	ctx.argv[0] = "tsr-init";
-	ctx.argv[1] = "plan";
+	ctx.argv[1] = ctx.userns ? "plan-released" : "plan";
 	ctx.argv[2] = sync_arg;
 	ctx.argv[3] = plan_arg;
 	ctx.argv[4] = NULL;
@@ -168,16 +216,25 @@ int tsr_spawn(const char *init_path, const uint8_t *plan, uint32_t plan_len, uin
 	/* No signal may run a Node handler in the child: block them all across clone(). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/*
+	 * The child shares our memory until its exec, as posix_spawn's does: no copy of Node's page
+	 * tables, no release of that copy at the exec, and no fault on each page Node writes after
+	 * (about 5 ms of a create here; tsr-init waits for the go byte instead). Not for a new user
+	 * namespace: its child must wait before the exec for the id maps that make it root there (an
+	 * exec by a uid the namespace does not map drops every capability), and a parent suspended
+	 * until that exec could not write them.
+	 */
+	if (!ctx.userns)
+		clone_flags |= CLONE_VM | CLONE_VFORK;
 	if (cgroup_fd >= 0) {
 		struct tsr_clone_args args;
 		memset(&args, 0, sizeof args);
 		args.flags = clone_flags | TSR_CLONE_INTO_CGROUP;
 		args.exit_signal = SIGCHLD;
 		args.cgroup = (uint64_t)cgroup_fd;
-		/* No stack: fork-like, the child runs on its copy of ours and never returns from here. */
-		pid = (int)syscall(SYS_clone3, &args, sizeof args);
-		if (pid == 0)
-			spawn_child(&ctx);
+		args.stack = (uint64_t)(uintptr_t)stack;
+		args.stack_size = CHILD_STACK_SIZE;
+		pid = clone3_into_cgroup(&args, spawn_child, &ctx);
 	} else {
 		pid = clone(spawn_child, stack + CHILD_STACK_SIZE, (int)(clone_flags | SIGCHLD), &ctx);
 	}

@@ -79,7 +79,8 @@ export function launch(input: LaunchInput): Launched {
     joinLater?.join(pid);
     input.beforeGo?.(pid);
     // The plan's MARKs (--debug) read the clock process.hrtime reads (CLOCK_MONOTONIC): from the
-    // go byte to the first is the start-up of tsr-init (exec, /proc, the plan), then group by group.
+    // go byte to the first is the start-up of tsr-init (/proc, the plan; its exec came before the
+    // go, but in a new user namespace), then group by group.
     let group = trace ? { name: 'start-up', since: process.hrtime.bigint() } : undefined;
     if (shim.writeByte(parentFd) < 0) throw new LaunchError(`${input.what} exited before setup`);
     trace?.timing(`${input.what}: spawn`, since);
