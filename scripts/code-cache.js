@@ -142,7 +142,10 @@ function writeBundle(out, files) {
     return `${JSON.stringify(path.relative(out, file))}: [${st.size}, ${st.mtimeMs}, ${JSON.stringify(rel)}, function (exports, require, module, __filename, __dirname) {${body}\n}]`;
   });
   fs.mkdirSync(out, { recursive: true });
+  // New files, never rewritten ones: a command that runs meanwhile has the old ones mapped
+  // (native/addon.c), and a mapped file cut short faults where it is read.
   fs.rmSync(path.join(out, 'bundle.cache'), { force: true });
+  fs.rmSync(path.join(out, 'bundle.js'), { force: true });
   // ASCII only: one other character made V8 hold the whole 700 KiB of create's bundle as a two-byte
   // string (about 1.3 ms more to read and compile), and ASCII can be read as latin1, a plain copy.
   // Any other character is written as its \u escape, which means the same in a string, template,

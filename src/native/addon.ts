@@ -15,9 +15,9 @@ export interface Addon {
   pidfdSendSignal(pidfd: number, sig: number): number;
   /** Wait up to timeoutMs for the process to exit: 1 when it has, 0 on timeout, or -errno. */
   pidfdWait(pidfd: number, timeoutMs: number): number;
-  /** The whole of a regular file, or -errno. */
+  /** The whole of a regular file, mapped (private: a write to it stays in the Buffer), or -errno. */
   readFile(file: string): Buffer | number;
-  /** The whole of a regular file as a latin1 string, or -errno. */
+  /** The whole of a regular file as a latin1 string over its mapping (a copy on Node < 20.4), or -errno. */
   readFileLatin1(file: string): string | number;
   /** [size, mtimeMs] as fs.statSync gives them, or -errno. */
   statSizeMtime(file: string): [number, number] | number;

@@ -85,3 +85,22 @@ t.test("the code cache's reads: a file's bytes, its latin1 text, and the size an
   t.equal(addon.readFileLatin1(dir), -os.constants.errno.EINVAL, 'a directory is not read: -EINVAL');
   t.equal(addon.readFile(`${dir}/${'n'.repeat(5000)}`), -os.constants.errno.ENAMETOOLONG, 'a path longer than PATH_MAX: -ENAMETOOLONG');
 });
+
+t.test('the code cache\'s reads map the file, not copy it: a command pays only for the pages V8 reads', async (t) => {
+  const addon = loadAddon();
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/tsr-addon-`);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const mapped = (f: string) => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').some((l) => l.endsWith(` ${f}`));
+  // A latin1 source of 2 MiB, as a bundle is: ASCII with one byte of every value at the end.
+  const text = Buffer.concat([Buffer.alloc(2 << 20, 'abc\n'), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+  fs.writeFileSync(`${dir}/bundle.js`, text);
+  fs.writeFileSync(`${dir}/bundle.cache`, text);
+  const source = addon.readFileLatin1(`${dir}/bundle.js`);
+  t.equal(source, text.toString('latin1'), 'the string: one character per byte');
+  t.ok(mapped(`${dir}/bundle.js`), 'and the file is mapped under it (Node 20.4 and later hold it as an external string)');
+  const cache = addon.readFile(`${dir}/bundle.cache`) as Buffer;
+  t.ok(cache.equals(text), 'the Buffer: the bytes');
+  t.ok(mapped(`${dir}/bundle.cache`), 'over a mapping of the file');
+  cache[0] = 0x21;
+  t.equal(fs.readFileSync(`${dir}/bundle.cache`)[0], 0x61, 'a private one: a write to the Buffer does not reach the file');
+});
