@@ -6,6 +6,7 @@
  * container's own writes could fail with EAGAIN.
  */
 import fs from 'fs';
+import { isoTime } from './iso-time';
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 
@@ -69,7 +70,7 @@ export class Logger {
   }
 
   private write(level: Level, msg: string, fields?: Record<string, unknown>): void {
-    const time = new Date().toISOString();
+    const time = isoTime();
     const line =
       this.opts.format === 'json'
         ? JSON.stringify({ level, msg, time, ...fields }) + '\n'

@@ -40,6 +40,7 @@ import { closeAll } from '../state/proc';
 import { v1JoinDirs } from '../launch/cgroup-join';
 import { destroyCgroup } from './delete';
 import { recordedCgroupsPath } from './container-cgroup';
+import { isoTime } from '../iso-time';
 import type { Logger } from '../log';
 
 export interface CreateOptions {
@@ -277,7 +278,7 @@ function newRecord(opts: CreateOptions, spec: Spec, bundle: string, rootfs: stri
     startTime: '',
     bundle,
     rootfs,
-    created: new Date().toISOString(),
+    created: isoTime(),
     owner: '',
     annotations: spec.annotations,
     status: 'creating',
