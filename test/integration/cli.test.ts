@@ -73,6 +73,62 @@ t.test('bin/tsruntime works through a link from elsewhere, and node sees neither
   t.ok(fs.existsSync(path.join(odd, 'config.json')), 'an argument with spaces, quotes and UTF-8 arrived whole');
 });
 
+t.test("containerd's second delete: the launcher answers `delete --force` of a gone id as Node does", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsr-gone-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const root = path.join(dir, 'root');
+  const log = path.join(dir, 'log.json');
+  fs.mkdirSync(root);
+  // Node through bin/tsruntime's own node and flags, but not through the launcher.
+  const flags = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
+  const entry = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
+  const viaNode = (args: string[]) => spawnSync(process.execPath, [...flags, entry, ...args], { encoding: 'utf8' });
+  const viaLauncher = (args: string[]) => spawnSync(BIN, args, { encoding: 'utf8' });
+  // With 32 MiB of address space node cannot even map itself: an answer there is the launcher's.
+  const launcherAlone = (args: string[]) => spawnSync('/bin/sh', ['-c', 'ulimit -v 32768 && exec "$@"', 'sh', BIN, ...args], { encoding: 'utf8' });
+  const entries = () => fs.readdirSync(dir).sort().join(' ') + ' | ' + fs.readdirSync(root).sort().join(' ');
+  const same = (args: string[], what: string) => {
+    const before = entries();
+    const n = viaNode(args);
+    t.equal(entries(), before, `${what}: Node makes and removes nothing`);
+    const l = viaLauncher(args);
+    t.same([l.status, l.stdout, l.stderr], [n.status, n.stdout, n.stderr], `${what}: the same exit, stdout and stderr both ways`);
+    t.equal(entries(), before, `${what}: nor does the launcher`);
+    return n;
+  };
+
+  const answered: [string[], string][] = [
+    [['--root', root, '--log', log, '--log-format', 'json', 'delete', '--force', 'gone'], "the shim's call"],
+    [[`--root=${root}`, `--log=${log}`, '--log-format=text', 'delete', '-f', 'gone.1_a+b-c'], '= forms and -f'],
+    [['--root', path.join(dir, 'no-root'), 'delete', '--force', 'gone'], 'a root that does not exist'],
+  ];
+  for (const [args, what] of answered) {
+    t.equal(same(args, what).status, 0, `${what}: exit 0`);
+    const alone = launcherAlone(args);
+    t.same([alone.status, alone.stdout, alone.stderr], [0, '', ''], `${what}: answered without Node`);
+  }
+
+  // Every other shape goes to Node, which must start (and here cannot).
+  fs.mkdirSync(path.join(root, 'left'));
+  fs.symlinkSync(path.join(dir, 'nowhere'), path.join(root, 'dangling'));
+  const passed: [string[], string][] = [
+    [['--root', root, 'delete', 'gone'], 'without --force'],
+    [['--root', root, '--systemd-cgroup', 'delete', '--force', 'gone'], 'another global flag'],
+    [['--root', root, '--root', root, 'delete', '--force', 'gone'], 'a repeated flag'],
+    [['--root', root, '--log-format', 'xml', 'delete', '--force', 'gone'], 'a bad log format'],
+    [['--root', root, 'delete', '--force', '..'], 'an id Node refuses'],
+    [['--root', root, 'delete', '--force', 'gone', 'extra'], 'an extra argument'],
+    [['delete', '--force', 'gone'], 'the default root'],
+    [['--root', root, 'delete', '--force', 'dangling'], 'an entry of another kind'],
+    [['--root', root, 'delete', '--force', 'left'], 'a directory'],
+  ];
+  for (const [args, what] of passed) t.not(launcherAlone(args).status, 0, `${what}: left to Node`);
+  for (const [args, what] of passed.slice(0, 5)) same(args, what);
+  const left = viaLauncher(['--root', root, 'delete', '--force', 'left']);
+  t.equal(left.status, 0, left.stderr);
+  t.notOk(fs.existsSync(path.join(root, 'left')), "Node removed the directory the launcher left to it");
+});
+
 t.test('bin/tsruntime runs the node it was built with, whatever PATH the caller has', async (t) => {
   // An engine's PATH is its service's: a node from nvm or /opt is not on it.
   const r = spawnSync(BIN, ['--version'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
