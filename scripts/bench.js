@@ -26,7 +26,7 @@
  * Env: BENCH_N (30), BENCH_WARMUP (1), BENCH_RUNTIMES (e.g. "runc,crun"), BENCH_TSRUNTIME (binary to use),
  *      BENCH_KEEP_UNIFIED=1 (see the crun note below), BENCH_ENGINES (default "podman,containerd";
  *      "none" skips the engine-level part), BENCH_SCALE (levels, default "1,50,200"; "none" skips),
- *      BENCH_SCALE_WINDOW (containers timed at each level, 10), BENCH_PARALLEL (50; 0 skips).
+ *      BENCH_SCALE_WINDOW (containers timed at each level, 20), BENCH_PARALLEL (50; 0 skips).
  *
  * Last, tsruntime's ratios to runc, crun and Node, and the start-up targets checked (bench/ratios.js).
  *

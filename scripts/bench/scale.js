@@ -4,7 +4,7 @@
  * creates all succeed?
  *
  * Scale: each runtime grows to L running `sleep` containers for each level L (BENCH_SCALE, default
- * 1,50,200), then times create + start of the next BENCH_SCALE_WINDOW (10) containers, which stay;
+ * 1,50,200), then times create + start of the next BENCH_SCALE_WINDOW (20) containers, which stay;
  * the runtimes take turns container by container, so noise and the host's growing load (processes,
  * cgroups) hit them alike. Parallel: BENCH_PARALLEL (50) creates of one runtime started at once, all
  * of which must succeed. Every container made here is deleted before the next part.
@@ -19,7 +19,7 @@ function levels() {
   if (v === 'none' || v === '') return [];
   return [...new Set(v.split(',').map((s) => posInt(s.trim(), 1)))].sort((a, b) => a - b);
 }
-const WINDOW = posInt(process.env.BENCH_SCALE_WINDOW, 10);
+const WINDOW = posInt(process.env.BENCH_SCALE_WINDOW, 20);
 const PARALLEL = posInt(process.env.BENCH_PARALLEL, 50, true);
 
 function createStart(rt, id) {
