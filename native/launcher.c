@@ -157,42 +157,57 @@ static int plain_id(const char *id)
  * `delete <id>`, then `delete --force <id>`, which must succeed with nothing left to do. Starting
  * Node only to find the name missing was a fifth of the runtime's share of `ctr run`.
  *
- * Only the shape the shim sends is recognised: --root, --log and --log-format (each once, as
- * `--flag value` or `--flag=value`, the format text or json), then `delete`, `--force` or `-f`,
- * and a plain id; and only an entry that lstat finds missing (ENOENT) is gone. Anything else goes
- * to Node, which gives the same answer in this case (src/lifecycle/delete.ts: exit 0, no output,
- * nothing made; test/integration/cli.test.ts runs both): another flag, a repeated one, an id
- * Node might refuse, an entry of any kind, a root it cannot look into. What Node's delete also
- * does, sweeping the temporary entries of dead runtimes from --root, waits for the next delete
- * that reaches Node (the shim's first one does).
+ * Only what the shim sends is recognised: the global flags go-runc writes (each once, as
+ * `--flag value` or `--flag=value`; --root required), then `delete`, `--force` or `-f`, and a
+ * plain id; and only an entry that lstat finds missing (ENOENT) is gone. Anything else goes to
+ * Node, which gives the same answer in this case (src/lifecycle/delete.ts: exit 0, no output,
+ * nothing made; test/integration/cli.test.ts runs both): another flag or value, a repeated flag,
+ * an id Node might refuse, an entry of any kind, a root it cannot look into. What Node's delete
+ * also does, sweeping the temporary entries of dead runtimes from --root, waits for the next
+ * delete that reaches Node (the shim's first one does).
  */
+enum flag_kind { ANY_VALUE, LOG_FORMAT, ROOTLESS, SWITCH };
+static const struct {
+	const char *name;
+	enum flag_kind kind;
+} shim_flags[] = {
+	{ "--root", ANY_VALUE }, { "--log", ANY_VALUE }, { "--log-format", LOG_FORMAT },
+	{ "--criu", ANY_VALUE }, /* ignored by the CLI, as runc's is for delete */
+	{ "--systemd-cgroup", SWITCH }, { "--rootless", ROOTLESS },
+};
+#define N_SHIM_FLAGS (sizeof(shim_flags) / sizeof(shim_flags[0]))
+
 static int gone_force_delete(int argc, char **argv)
 {
-	static const char *const names[] = { "--root", "--log", "--log-format" };
-	const char *values[3] = { NULL, NULL, NULL };
+	const char *values[N_SHIM_FLAGS] = { NULL };
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		int k = 0;
+		size_t k = 0;
 		const char *value = NULL;
-		for (; k < 3; k++) {
-			size_t n = str_len(names[k]);
-			if (same(argv[i], names[k])) {
-				if (i + 1 >= argc)
-					return 0;
-				value = argv[++i];
+		for (; k < N_SHIM_FLAGS; k++) {
+			size_t n = str_len(shim_flags[k].name);
+			if (same(argv[i], shim_flags[k].name)) {
+				if (shim_flags[k].kind == SWITCH)
+					value = "";
+				else if (i + 1 < argc)
+					value = argv[++i];
 				break;
 			}
-			if (starts_with(argv[i], names[k]) && argv[i][n] == '=') {
+			if (shim_flags[k].kind != SWITCH && starts_with(argv[i], shim_flags[k].name) && argv[i][n] == '=') {
 				value = argv[i] + n + 1;
 				break;
 			}
 		}
-		if (k == 3 || values[k])
+		if (k == N_SHIM_FLAGS || !value || values[k])
+			return 0;
+		if (shim_flags[k].kind == LOG_FORMAT && !same(value, "text") && !same(value, "json"))
+			return 0;
+		if (shim_flags[k].kind == ROOTLESS && !same(value, "true") && !same(value, "false") && !same(value, "auto"))
 			return 0;
 		values[k] = value;
 	}
-	const char *root = values[0], *format = values[2];
-	if (!root || !*root || (format && !same(format, "text") && !same(format, "json")))
+	const char *root = values[0];
+	if (!root || !*root)
 		return 0;
 	if (argc - i != 3 || !same(argv[i], "delete") || !(same(argv[i + 1], "--force") || same(argv[i + 1], "-f")) || !plain_id(argv[i + 2]))
 		return 0;
