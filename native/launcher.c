@@ -136,6 +136,60 @@ static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* A runtime's temporary entry under --root, live or dead (TEMP_ENTRY in src/state/store.ts). */
+static int is_temp_entry(const char *name)
+{
+	return starts_with(name, "@lock.") || starts_with(name, "@new.") || starts_with(name, "@del.");
+}
+/*
+ * Whether dir holds a temporary entry: those of dead runtimes are for Node's delete to sweep. 0
+ * when dir does not exist; 1 when it cannot be read, as then only Node can tell.
+ */
+#ifdef TSR_FREESTANDING
+static int has_temp_entries(const char *dir)
+{
+	long fd = RAW(sys4(SYS_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return 1;
+	/* getdents64's records: inode, offset, record length, type, then the name. */
+	long buf[1024];
+	int found = 0;
+	while (!found) {
+		long n = RAW(sys3(SYS_getdents64, fd, (long)buf, sizeof(buf)));
+		if (n <= 0) {
+			found = n < 0;
+			break;
+		}
+		for (long off = 0; off < n && !found;) {
+			const char *rec = (const char *)buf + off;
+			found = is_temp_entry(rec + 19);
+			off += *(const unsigned short *)(rec + 16);
+		}
+	}
+	sys3(SYS_close, fd, 0, 0);
+	return found;
+}
+#else
+#include <dirent.h>
+static int has_temp_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno != ENOENT;
+	int found = 0;
+	struct dirent *e;
+	errno = 0;
+	while (!found && (e = readdir(d)))
+		found = is_temp_entry(e->d_name);
+	if (!found && errno)
+		found = 1;
+	closedir(d);
+	return found;
+}
+#endif
+
 /*
  * An id that src/state/store.ts accepts (its ID_PATTERN, NAME_MAX) and that no parser could take
  * for a flag: 1 to 255 of [A-Za-z0-9_+.-], not "." or "..", not starting with '-'.
@@ -162,9 +216,9 @@ static int plain_id(const char *id)
  * plain id; and only an entry that lstat finds missing (ENOENT) is gone. Anything else goes to
  * Node, which gives the same answer in this case (src/lifecycle/delete.ts: exit 0, no output,
  * nothing made; test/integration/cli.test.ts runs both): another flag or value, a repeated flag,
- * an id Node might refuse, an entry of any kind, a root it cannot look into. What Node's delete
- * also does, sweeping the temporary entries of dead runtimes from --root, waits for the next
- * delete that reaches Node (the shim's first one does).
+ * an id Node might refuse, an entry of any kind, a root it cannot look into, and a root holding a
+ * runtime's temporary entry (Node's delete sweeps those of dead runtimes: a create killed before
+ * it claimed its id leaves one, and `delete --force` is how it is cleaned up).
  */
 enum flag_kind { ANY_VALUE, LOG_FORMAT, ROOTLESS, SWITCH };
 static const struct {
@@ -218,7 +272,7 @@ static int gone_force_delete(int argc, char **argv)
 	memcpy(path, root, r);
 	path[r] = '/';
 	memcpy(path + r + 1, argv[i + 2], n + 1);
-	return lstat_path(path) == -ENOENT;
+	return lstat_path(path) == -ENOENT && !has_temp_entries(root);
 }
 
 /* Messages are put together in one buffer, so they reach stderr as one write. */

@@ -79,6 +79,8 @@ t.test("containerd's second delete: the launcher answers `delete --force` of a g
   const root = path.join(dir, 'root');
   const log = path.join(dir, 'log.json');
   fs.mkdirSync(root);
+  // What a create with a seccomp profile keeps under --root: no reason to leave the call to Node.
+  fs.mkdirSync(path.join(root, '@seccomp'));
   // Node through bin/tsruntime's own node and flags, but not through the launcher.
   const flags = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
   const entry = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
@@ -131,6 +133,17 @@ t.test("containerd's second delete: the launcher answers `delete --force` of a g
   const left = viaLauncher(['--root', root, 'delete', '--force', 'left']);
   t.equal(left.status, 0, left.stderr);
   t.notOk(fs.existsSync(path.join(root, 'left')), 'Node removed the directory the launcher left to it');
+
+  // A create killed before it claimed its id leaves its temporary entry, and `delete --force` of
+  // that id is how it is cleaned up: Node's delete sweeps the entries of dead runtimes. (No pid
+  // is above the kernel's largest pid_max, 2^22.)
+  const dead = path.join(root, `@new.${2 ** 22 + 1}.1.1`);
+  fs.mkdirSync(dead);
+  const shim = ['--root', root, '--log', log, '--log-format', 'json', 'delete', '--force', 'gone'];
+  t.not(launcherAlone(shim).status, 0, "a dead runtime's temporary entry: left to Node");
+  t.equal(viaLauncher(shim).status, 0);
+  t.notOk(fs.existsSync(dead), "Node swept the dead runtime's entry");
+  t.same(launcherAlone(shim).status, 0, 'and the next such call is answered without Node again');
 });
 
 t.test('bin/tsruntime runs the node it was built with, whatever PATH the caller has', async (t) => {
