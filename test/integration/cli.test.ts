@@ -84,7 +84,10 @@ t.test("containerd's second delete: the launcher answers `delete --force` of a g
   // Node through bin/tsruntime's own node and flags, but not through the launcher.
   const flags = JSON.parse(fs.readFileSync(path.join(PROJECT, 'scripts', 'node-flags.json'), 'utf8')) as string[];
   const entry = path.join(PROJECT, 'dist', 'src', 'cli', 'entry.js');
-  const viaNode = (args: string[]) => spawnSync(process.execPath, [...flags, entry, ...args], { encoding: 'utf8' });
+  const nodeEnv = { ...process.env };
+  delete nodeEnv.NODE_OPTIONS;
+  delete nodeEnv.NODE_EXTRA_CA_CERTS;
+  const viaNode = (args: string[]) => spawnSync(process.execPath, [...flags, entry, ...args], { encoding: 'utf8', env: nodeEnv });
   const viaLauncher = (args: string[]) => spawnSync(BIN, args, { encoding: 'utf8' });
   // With 32 MiB of address space node cannot even map itself: an answer there is the launcher's.
   const launcherAlone = (args: string[]) => spawnSync('/bin/sh', ['-c', 'ulimit -v 32768 && exec "$@"', 'sh', BIN, ...args], { encoding: 'utf8' });
@@ -143,7 +146,7 @@ t.test("containerd's second delete: the launcher answers `delete --force` of a g
   t.not(launcherAlone(shim).status, 0, "a dead runtime's temporary entry: left to Node");
   t.equal(viaLauncher(shim).status, 0);
   t.notOk(fs.existsSync(dead), "Node swept the dead runtime's entry");
-  t.same(launcherAlone(shim).status, 0, 'and the next such call is answered without Node again');
+  t.equal(launcherAlone(shim).status, 0, 'and the next such call is answered without Node again');
 });
 
 t.test('bin/tsruntime runs the node it was built with, whatever PATH the caller has', async (t) => {
