@@ -69,8 +69,9 @@ static long sys4(long n, long a, long b, long c, long d)
 #else
 static long sys3(long n, long a, long b, long c) { return syscall(n, a, b, c); }
 static long sys4(long n, long a, long b, long c, long d) { return syscall(n, a, b, c, d); }
-/* syscall(2) returns -1 and sets errno. */
-#define RAW(r) ((r) < 0 ? -(long)errno : (r))
+/* syscall(2) returns -1 and sets errno. A function, so that the call in r is made once. */
+static long raw_result(long r) { return r < 0 ? -(long)errno : r; }
+#define RAW(r) raw_result(r)
 #endif
 
 static long readlink_at(const char *path, char *buf, size_t cap) { return RAW(sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)cap)); }
