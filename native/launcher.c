@@ -146,15 +146,21 @@ static int is_temp_entry(const char *name)
  * Whether dir holds a temporary entry: those of dead runtimes are for Node's delete to sweep. 0
  * when dir does not exist; 1 when it cannot be read, as then only Node can tell.
  */
-#ifdef TSR_FREESTANDING
 static int has_temp_entries(const char *dir)
 {
+	/* Raw in both builds: openat, getdents64 and close are the same on every architecture. */
 	long fd = RAW(sys4(SYS_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return 1;
-	/* getdents64's records: inode, offset, record length, type, then the name. */
+	struct dirent64_record {
+		unsigned long long ino;
+		long long off;
+		unsigned short reclen;
+		unsigned char type;
+		char name[];
+	};
 	long buf[1024];
 	int found = 0;
 	while (!found) {
@@ -164,32 +170,14 @@ static int has_temp_entries(const char *dir)
 			break;
 		}
 		for (long off = 0; off < n && !found;) {
-			const char *rec = (const char *)buf + off;
-			found = is_temp_entry(rec + 19);
-			off += *(const unsigned short *)(rec + 16);
+			const struct dirent64_record *d = (const void *)((const char *)buf + off);
+			found = is_temp_entry(d->name);
+			off += d->reclen;
 		}
 	}
 	sys3(SYS_close, fd, 0, 0);
 	return found;
 }
-#else
-#include <dirent.h>
-static int has_temp_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno != ENOENT;
-	int found = 0;
-	struct dirent *e;
-	errno = 0;
-	while (!found && (e = readdir(d)))
-		found = is_temp_entry(e->d_name);
-	if (!found && errno)
-		found = 1;
-	closedir(d);
-	return found;
-}
-#endif
 
 /*
  * An id that src/state/store.ts accepts (its ID_PATTERN, NAME_MAX) and that no parser could take
